@@ -1,0 +1,97 @@
+/** `sealpost keys import|list|remove` (SPEC §2, §7). */
+import type { Command } from "commander";
+import { readFile, unlink } from "node:fs/promises";
+import type { KeyInfo } from "../crypto/key-check.js";
+import { commandConfig } from "./config-option.js";
+import { fail, out, readStdin } from "./io.js";
+import type { Action } from "./program.js";
+
+export function keysCommands(program: Command, set: (a: Action) => void): void {
+  const keys = program.command("keys").description("manage the recipients' public keys (keys_dir)");
+
+  keys.command("import")
+    .description("import public keys, armored or binary, one or many per file (- reads stdin)")
+    .argument("<files...>", "key files, or - for stdin")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nExamples:\n  sealpost keys import ops.asc\n  gpg --export --armor ops@example.net | sealpost keys import -")
+    .action((files: string[], opts: { config?: string }) => set(() => importAction(files, opts.config)));
+
+  keys.command("list")
+    .description("list stored keys")
+    .option("--json", "print a JSON array")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nExample:\n  sealpost keys list --json")
+    .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config, opts.json === true)));
+
+  keys.command("remove")
+    .description("delete a stored key")
+    .argument("<fingerprint>", "the key's full fingerprint")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nExample:\n  sealpost keys remove 2D078DBC84053A03A90D58A525069B8229DDA237")
+    .action((fpr: string, opts: { config?: string }) => set(() => removeAction(fpr, opts.config)));
+}
+
+async function importAction(files: string[], config: string | undefined): Promise<number> {
+  const { importKeys, KeyInputError } = await import("../crypto/key-import.js");
+  let keysDir: string;
+  try {
+    keysDir = commandConfig(config).keysDir;
+  } catch (e) {
+    return fail("keys import", (e as Error).message);
+  }
+  let status = 0;
+  for (const file of files) {
+    const label = file === "-" ? "stdin" : file;
+    try {
+      const data = file === "-" ? await readStdin() : await readFile(file);
+      const report = await importKeys(keysDir, data);
+      for (const { status: what, info } of report.imported) out(`${what.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+      for (const refusal of report.refused) {
+        status = fail("keys import", `${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
+      }
+    } catch (e) {
+      const why = e instanceof KeyInputError ? e.message : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+      status = fail("keys import", `${label}: ${why}`);
+    }
+  }
+  return status;
+}
+
+function summary(info: KeyInfo): string {
+  const expiry = info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire";
+  return `${info.userIds.join(", ") || "(no user id)"} (${info.algorithm}, ${expiry})`;
+}
+
+async function listAction(config: string | undefined, json: boolean): Promise<number> {
+  const { loadKeyring } = await import("../crypto/keyring.js");
+  const { describeKey } = await import("../crypto/key-check.js");
+  try {
+    const infos = await Promise.all((await loadKeyring(commandConfig(config).keysDir)).map((k) => describeKey(k.key)));
+    if (json) {
+      out(JSON.stringify(infos, null, 2));
+    } else if (infos.length === 0) {
+      out("no keys stored");
+    } else {
+      for (const info of infos) {
+        out(`${info.fingerprint}  ${info.canEncrypt ? "usable  " : "UNUSABLE"}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`);
+      }
+    }
+    return 0;
+  } catch (e) {
+    return fail("keys list", (e as Error).message);
+  }
+}
+
+async function removeAction(fingerprint: string, config: string | undefined): Promise<number> {
+  const { keyFile } = await import("../crypto/keyring.js");
+  const fpr = fingerprint.replace(/\s+/g, "").toUpperCase();
+  if (!/^[0-9A-F]{40}$/.test(fpr)) return fail("keys remove", "expected a full 40-hex-digit fingerprint");
+  try {
+    await unlink(keyFile(commandConfig(config).keysDir, fpr));
+    out(`removed   ${fpr}`);
+    return 0;
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? `no stored key ${fpr}` : (e as Error).message;
+    return fail("keys remove", why);
+  }
+}

@@ -1,0 +1,56 @@
+/** commander wiring: which command runs, with what options. No mail logic here. */
+import { Command, CommanderError } from "commander";
+import { deliverCommand } from "./deliver-command.js";
+import { demoCommand } from "./demo-command.js";
+import { err } from "./io.js";
+import { keysCommands } from "./keys-command.js";
+import { queueCommands } from "./queue-command.js";
+import { VERSION } from "./version.js";
+
+export type Action = () => Promise<number>;
+
+export async function runCli(argv: string[], invokedAs: string): Promise<number> {
+  if (invokedAs === "sendmail") return pipeFailure("sendmail mode is not available yet");
+  let action: Action | undefined;
+  // deliver's stderr goes to the MTA: one 4.x.x line, never commander's usage text. Set before
+  // the commands are added, because each command copies these settings when it is created.
+  const pipe = argv.find((a) => !a.startsWith("-")) === "deliver";
+  const program = new Command("sealpost")
+    .description("Forward this server's system mail to an external mailbox, sealed with OpenPGP.")
+    .version(VERSION, "--version")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => (pipe ? undefined : process.stderr.write(s)) })
+    .showHelpAfterError(false)
+    .addHelpText("after", `
+Examples:
+  sealpost keys import ops-key.asc        store the recipient's public key
+  sealpost deliver                        in ~/.forward: "|/usr/bin/sealpost deliver"
+  sealpost queue list --json              what waits in the spool
+  sealpost demo                           seal a sample alert end to end, on this machine only
+
+Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
+
+  const set = (a: Action) => { action = a; };
+  deliverCommand(program, set);
+  keysCommands(program, set);
+  queueCommands(program, set);
+  demoCommand(program, set);
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      if (pipe) return pipeFailure(e.message.replace(/^error: /, ""));
+      return 1;
+    }
+    throw e;
+  }
+  return action ? action() : 0;
+}
+
+/** deliver/sendmail's answer when it cannot even start: 75 and one line, so the MTA retries. */
+export function pipeFailure(message: string): number {
+  err(`4.3.5 sealpost: ${message.split("\n")[0]}`);
+  return 75;
+}

@@ -1,0 +1,78 @@
+/** `sealpost queue list|run|flush|release|purge` (SPEC §2, §5). */
+import type { Command } from "commander";
+import type { Config } from "../config/schema.js";
+import { commandConfig } from "./config-option.js";
+import { fail, out } from "./io.js";
+import type { Action } from "./program.js";
+
+type Step = (config: Config) => Promise<number>;
+
+export function queueCommands(program: Command, set: (a: Action) => void): void {
+  const queue = program.command("queue").description("inspect and steer the spool");
+  const withConfig = (name: string, opts: { config?: string }, step: Step) => set(async () => {
+    try {
+      return await step(commandConfig(opts.config));
+    } catch (e) {
+      return fail(`queue ${name}`, (e as Error).message);
+    }
+  });
+
+  queue.command("list").description("list spooled messages").option("--json", "print a JSON array")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nExample:\n  sealpost queue list --json")
+    .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => list(c, opts.json === true)));
+  queue.command("run").description("one pass: try every due entry once, then exit")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nExample (cron, every 5 minutes):\n  */5 * * * * sealpost sealpost queue run")
+    .action((opts: { config?: string }) => withConfig("run", opts, (c) => run(c, false)));
+  queue.command("flush").description("try every queued entry now, due or not")
+    .option("-c, --config <file>", "config file")
+    .action((opts: { config?: string }) => withConfig("flush", opts, (c) => run(c, true)));
+  queue.command("release").description("put a held entry back in the queue and try it now").argument("<id>")
+    .option("-c, --config <file>", "config file")
+    .action((id: string, opts: { config?: string }) => withConfig("release", opts, (c) => release(c, id)));
+  queue.command("purge").description("delete one entry").argument("<id>")
+    .option("-c, --config <file>", "config file")
+    .action((id: string, opts: { config?: string }) => withConfig("purge", opts, (c) => purge(c, id)));
+}
+
+async function spoolOf(config: Config) {
+  const { Spool } = await import("../store/spool.js");
+  return new Spool(config.spoolDir);
+}
+
+async function list(config: Config, json: boolean): Promise<number> {
+  const entries = await (await spoolOf(config)).list();
+  if (json) out(JSON.stringify(entries, null, 2));
+  else if (entries.length === 0) out("spool is empty");
+  else for (const e of entries) {
+    out(`${e.id}  ${e.state.padEnd(6)}  attempts ${e.attempts}  next ${e.nextAttempt}  to ${e.recipients.join(",")}${e.lastError ? `  (${e.lastError})` : ""}`);
+  }
+  return 0;
+}
+
+async function run(config: Config, force: boolean): Promise<number> {
+  const { runQueue } = await import("../core/queue-run.js");
+  const report = await runQueue(config, { force });
+  out(`relayed ${report.relayed}, deferred ${report.deferred}, held ${report.held}`);
+  return 0;
+}
+
+async function release(config: Config, id: string): Promise<number> {
+  const spool = await spoolOf(config);
+  const entry = await spool.get(id);
+  if (!entry) return fail("queue release", `no spool entry ${id}`);
+  entry.state = "queued";
+  entry.nextAttempt = new Date().toISOString();
+  await spool.save(entry);
+  out(`released ${id}`);
+  return 0;
+}
+
+async function purge(config: Config, id: string): Promise<number> {
+  const spool = await spoolOf(config);
+  if (!(await spool.get(id))) return fail("queue purge", `no spool entry ${id}`);
+  await spool.remove(id);
+  out(`purged ${id}`);
+  return 0;
+}

@@ -1,0 +1,46 @@
+/** Finds, reads and validates the config file (SPEC §2, §3). */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse, TomlError } from "smol-toml";
+import { ConfigError, isTable } from "./fields.js";
+import { Config, buildConfig } from "./schema.js";
+
+export const DEFAULT_CONFIG_FILE = "/etc/sealpost/sealpost.toml";
+
+/** -c/--config, then $SEALPOST_CONFIG, then the default path. */
+export function configPath(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(option ?? (env.SEALPOST_CONFIG || DEFAULT_CONFIG_FILE));
+}
+
+export class ConfigLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ConfigLoadError";
+  }
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : (code ?? "unreadable");
+    throw new ConfigLoadError(`config ${file}: ${why}`, { cause: err });
+  }
+  let table: unknown;
+  try {
+    table = parse(text);
+  } catch (err) {
+    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : "";
+    const first = err instanceof Error ? err.message.split("\n")[0] : "invalid TOML";
+    throw new ConfigLoadError(`config ${file}: not valid TOML${where}: ${first}`, { cause: err });
+  }
+  if (!isTable(table)) throw new ConfigLoadError(`config ${file}: not a TOML table`);
+  try {
+    return buildConfig(table, file, dirname(file));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigLoadError(`config ${file}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The config file's schema (SPEC §3): every key with its default beside it.
+ * buildConfig() turns a parsed TOML table into a typed, validated Config.
+ */
+import { isAbsolute, resolve } from "node:path";
+import {
+  ConfigError, Table, bool, duration, isTable, oneOf, optionalStr, port, rejectUnknownKeys, size, str, stringList, subTable,
+} from "./fields.js";
+import { isLoopbackHost } from "./loopback.js";
+
+export type StoreKind = "maildir" | "mbox" | "none";
+export type RelaySecurity = "starttls" | "tls" | "none";
+
+export interface RouteConfig {
+  matchRecipient?: string[]; // absent: the route catches every recipient
+  to: string[];
+  keys?: string[]; // pinned fingerprints, upper case, no spaces
+}
+
+export interface Config {
+  file: string;
+  hostname?: string; // undefined: resolved from the host when needed
+  keysDir: string;
+  spoolDir: string;
+  local: { store: StoreKind; path: string };
+  relay: {
+    host: string; port: number; security: RelaySecurity; user?: string; passwordFile?: string;
+    envelopeFrom?: string; timeoutSeconds: number;
+  };
+  message: { format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay" };
+  deliver: { onRelayFailure: "defer" | "spool" };
+  serve: { listen: string; maxSize: number; localDomains: string[] };
+  routes: RouteConfig[];
+}
+
+const TOP_KEYS = ["hostname", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "route"] as const;
+
+export function buildConfig(table: Table, file: string, dir: string): Config {
+  rejectUnknownKeys(table, TOP_KEYS, "");
+  const path = (value: string) => (isAbsolute(value) ? value : resolve(dir, value));
+  const hostname = optionalStr(table, "hostname", "");
+  if (hostname !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(hostname)) {
+    throw new ConfigError("hostname", "a host name such as web01.example.org", hostname);
+  }
+  return {
+    file,
+    hostname,
+    keysDir: path(str(table, "keys_dir", "", "keys")),
+    spoolDir: path(str(table, "spool_dir", "", "/var/spool/sealpost")),
+    local: buildLocal(subTable(table, "local", ""), path),
+    relay: buildRelay(subTable(table, "relay", ""), path),
+    message: buildMessage(subTable(table, "message", "")),
+    deliver: buildDeliver(subTable(table, "deliver", "")),
+    serve: buildServe(subTable(table, "serve", "")),
+    routes: buildRoutes(table.route),
+  };
+}
+
+function buildLocal(t: Table, path: (p: string) => string): Config["local"] {
+  rejectUnknownKeys(t, ["store", "path"], "local.");
+  return {
+    store: oneOf(t, "store", "local.", ["maildir", "mbox", "none"] as const, "maildir"),
+    path: path(str(t, "path", "local.", "/var/lib/sealpost/Maildir")),
+  };
+}
+
+function buildRelay(t: Table, path: (p: string) => string): Config["relay"] {
+  const p = "relay.";
+  rejectUnknownKeys(t, ["host", "port", "security", "user", "password_file", "envelope_from", "timeout"], p);
+  if (t.host === undefined) throw new ConfigError("relay.host", "the relay's host name (a minimal config needs it)", undefined);
+  const host = str(t, "host", p, "");
+  const security = oneOf(t, "security", p, ["starttls", "tls", "none"] as const, "starttls");
+  if (security === "none" && !isLoopbackHost(host)) {
+    throw new ConfigError("relay.security", '"starttls" or "tls" ("none" is only for loopback relay hosts)', security);
+  }
+  const passwordFile = optionalStr(t, "password_file", p);
+  const timeoutSeconds = duration(t, "timeout", p, 30);
+  if (timeoutSeconds < 1 || timeoutSeconds > 600) throw new ConfigError("relay.timeout", "a duration from 1s to 10m", t.timeout);
+  return {
+    host,
+    port: port(t, "port", p, security === "tls" ? 465 : 587),
+    security,
+    user: optionalStr(t, "user", p),
+    passwordFile: passwordFile === undefined ? undefined : path(passwordFile),
+    envelopeFrom: optionalStr(t, "envelope_from", p),
+    timeoutSeconds,
+  };
+}
+
+function buildMessage(t: Table): Config["message"] {
+  const p = "message.";
+  rejectUnknownKeys(t, ["format", "protect_subject", "from"], p);
+  return {
+    format: oneOf(t, "format", p, ["pgp-mime", "inline"] as const, "pgp-mime"),
+    protectSubject: bool(t, "protect_subject", p, false),
+    from: oneOf(t, "from", p, ["original", "relay"] as const, "original"),
+  };
+}
+
+function buildDeliver(t: Table): Config["deliver"] {
+  rejectUnknownKeys(t, ["on_relay_failure"], "deliver.");
+  return { onRelayFailure: oneOf(t, "on_relay_failure", "deliver.", ["defer", "spool"] as const, "defer") };
+}
+
+function buildServe(t: Table): Config["serve"] {
+  const p = "serve.";
+  rejectUnknownKeys(t, ["listen", "max_size", "local_domains"], p);
+  return {
+    listen: str(t, "listen", p, "127.0.0.1:2525"),
+    maxSize: size(t, "max_size", p, 25 * 1024 * 1024),
+    localDomains: stringList(t, "local_domains", p, []),
+  };
+}
+
+function buildRoutes(value: unknown): RouteConfig[] {
+  if (value === undefined) throw new ConfigError("route", "at least one [[route]] with a `to` list", undefined);
+  if (!Array.isArray(value) || value.length === 0) throw new ConfigError("route", "an array of tables ([[route]])", value);
+  return value.map((item, i) => {
+    const p = `route[${i}].`;
+    if (!isTable(item)) throw new ConfigError(`route[${i}]`, "a table", item);
+    rejectUnknownKeys(item, ["match_recipient", "to", "keys"], p);
+    const to = stringList(item, "to", p, []);
+    if (to.length === 0) throw new ConfigError(p + "to", "a non-empty array of external addresses", item.to);
+    for (const addr of to) {
+      if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(addr)) throw new ConfigError(p + "to", "full addresses such as ops@example.net", addr);
+    }
+    const keys = item.keys === undefined ? undefined : stringList(item, "keys", p, []).map((k) => k.replace(/\s+/g, "").toUpperCase());
+    for (const fpr of keys ?? []) {
+      if (!/^[0-9A-F]{40}$/.test(fpr)) throw new ConfigError(p + "keys", "40-hex-digit v4 fingerprints", fpr);
+    }
+    const matchRecipient = item.match_recipient === undefined ? undefined : stringList(item, "match_recipient", p, []);
+    return { matchRecipient, to, keys };
+  });
+}

@@ -1,0 +1,53 @@
+/** Addresses: parsing (postal-mime's RFC 5322 parser), qualification and safe formatting. */
+import { addressParser } from "postal-mime";
+import { encodeUnstructured, isPlainText } from "./header-text.js";
+
+export interface Mailbox {
+  name: string;
+  address: string; // may be unqualified ("root") until qualify() ran
+}
+
+/** Every mailbox in an address-list value, groups flattened; empty when nothing parses. */
+export function parseMailboxes(value: string): Mailbox[] {
+  let parsed: ReturnType<typeof addressParser>;
+  try {
+    parsed = addressParser(value, { flatten: true });
+  } catch {
+    return [];
+  }
+  const out: Mailbox[] = [];
+  for (const item of parsed) {
+    if ("address" in item && typeof item.address === "string" && item.address.trim() !== "") {
+      out.push({ name: (item.name ?? "").trim(), address: item.address.trim() });
+    }
+  }
+  return out;
+}
+
+/** "root" -> "root@host"; a full address or the null sender stays as it is. */
+export function qualify(address: string, hostname: string): string {
+  if (address === "" || address.includes("@")) return address;
+  return `${address}@${hostname}`;
+}
+
+const ATOM_PHRASE = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/;
+const SAFE_ADDRESS = /^[\x21-\x7e]+@[\x21-\x7e]+$/;
+
+/** A mailbox as a 7-bit header value: phrase, quoted string or encoded-words for the name. */
+export function formatMailbox(box: Mailbox): string {
+  const address = SAFE_ADDRESS.test(box.address) && !/[<>,;"\\()\[\]]/.test(box.address) ? box.address : "invalid@invalid";
+  const name = box.name.replace(/[\r\n\0]+/g, " ").trim();
+  if (name === "") return address;
+  return `${displayName(name)} <${address}>`;
+}
+
+function displayName(name: string): string {
+  if (ATOM_PHRASE.test(name) && !/^ | $|  /.test(name)) return name;
+  if (isPlainText(name)) return `"${name.replace(/(["\\])/g, "\\$1")}"`;
+  return encodeUnstructured(name);
+}
+
+/** True for something that looks like user@domain, the only form sealpost relays to. */
+export function isFullAddress(address: string): boolean {
+  return /^[^@\s<>]+@[^@\s<>]+$/.test(address);
+}

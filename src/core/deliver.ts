@@ -1,0 +1,108 @@
+/**
+ * `sealpost deliver`: one piped message, end to end (SPEC §1, §5, §6).
+ *
+ *   read -> envelope -> route -> keys -> seal -> local copy -> relay (or spool, or hold)
+ *
+ * Everything before the local copy and the relay (or spool) answer is temporary: the MTA
+ * keeps the message. The ledger makes an MTA retry or a double run do only what is left.
+ */
+import { createHash } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { ConfigLoadError, loadConfig } from "../config/load.js";
+import { routeKeys } from "../crypto/keyring.js";
+import { allowedKeyIds } from "../relay/egress.js";
+import { Relay } from "../relay/relay.js";
+import { Ledger } from "../store/ledger.js";
+import { storeLocally } from "../store/local-store.js";
+import { Spool } from "../store/spool.js";
+import { holdNotice } from "./held.js";
+import { isEximPipe, pipeEnvelope, type PipeArguments } from "./envelope.js";
+import { SealpostError, Status, asSealpostError } from "./errors.js";
+import { resolveHostname } from "./hostname.js";
+import type { Outcome } from "./outcome.js";
+import { sealAll } from "./prepare.js";
+import { readRawMessage } from "./raw-message.js";
+import { selectRoute } from "./routing.js";
+
+export interface DeliverRequest {
+  input: Buffer;
+  env: Record<string, string | undefined>;
+  args: PipeArguments;
+  configFile: string;
+  now?: Date;
+}
+
+export async function deliver(req: DeliverRequest): Promise<Outcome> {
+  try {
+    return await deliverOrThrow(req);
+  } catch (err) {
+    return { kind: "deferred", error: asSealpostError(err) };
+  }
+}
+
+function readConfig(file: string): Config {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigLoadError) throw new SealpostError(Status.config, err.message, { cause: err });
+    throw err;
+  }
+}
+
+async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
+  const now = req.now ?? new Date();
+  const config = readConfig(req.configFile);
+  const hostname = resolveHostname(config.hostname);
+  const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
+  const envelope = pipeEnvelope(req.env, req.args, hostname);
+  const route = selectRoute(config.routes, envelope.recipients);
+  const keys = route ? await routeKeys(route, config.keysDir, now) : [];
+  const hash = createHash("sha256").update(raw.bytes).digest("hex");
+
+  return new Ledger(config.spoolDir).withEntry(hash, now, async (entry, save) => {
+    const pending = (route?.to ?? []).filter((r) => !entry.done.includes(r));
+    if (entry.localStored && pending.length === 0) return { kind: "duplicate" };
+    // Seal before storing anything: a missing key or a sealing error defers with nothing written.
+    const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now);
+    if (!entry.localStored) {
+      await storeLocally(config.local, raw.bytes, envelope.sender, hostname);
+      entry.localStored = true;
+      await save();
+    }
+    // From here on the local copy is safe; each recipient is done once relayed, spooled or held.
+    if (!route) return { kind: "stored-only" };
+    const spool = new Spool(config.spoolDir);
+    const relay = new Relay({ relay: config.relay, hostname });
+    const keyIds = allowedKeyIds(keys);
+    let deferred: SealpostError | undefined;
+    let held = false;
+    let spooled = false;
+    try {
+      for (const { recipient, bytes } of sealed) {
+        try {
+          await relay.send(recipient, bytes, keyIds);
+        } catch (err) {
+          const error = asSealpostError(err);
+          const entryFields = { recipients: [recipient], sender: envelope.sender, keys: route.keys ?? null, lastError: error.publicMessage };
+          if (error.permanence === "permanent") {
+            const queued = await spool.enqueue(raw.bytes, { ...entryFields, state: "held", nextAttempt: now.toISOString(), attempts: 1 }, now);
+            await holdNotice(config, hostname, queued, now).catch(() => undefined); // best effort: `queue list` shows it too
+            held = true;
+          } else if (config.deliver.onRelayFailure === "spool") {
+            await spool.enqueue(raw.bytes, { ...entryFields, state: "queued", nextAttempt: now.toISOString() }, now);
+            spooled = true;
+          } else {
+            deferred ??= error;
+            continue;
+          }
+        }
+        entry.done.push(recipient);
+        await save();
+      }
+    } finally {
+      relay.close();
+    }
+    if (deferred) return { kind: "deferred", error: deferred };
+    return held ? { kind: "held" } : spooled ? { kind: "spooled" } : { kind: "relayed" };
+  });
+}

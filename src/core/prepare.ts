@@ -1,0 +1,35 @@
+/**
+ * Shared by every entry point: from raw bytes and an envelope to what sealing needs
+ * (header fields, the outer facts), and sealing one message for each external recipient.
+ */
+import type { PublicKey } from "openpgp";
+import type { Config } from "../config/schema.js";
+import { sealFor } from "../message/seal.js";
+import { outerFacts } from "../message/outer-facts.js";
+import { relayIdentity } from "../relay/relay.js";
+import type { Envelope } from "./envelope.js";
+import { SealpostError, Status } from "./errors.js";
+import { parseHeader } from "./header.js";
+import type { RawMessage } from "./raw-message.js";
+
+export interface Sealed {
+  recipient: string;
+  bytes: Buffer;
+}
+
+export async function sealAll(config: Config, hostname: string, raw: RawMessage, envelope: Envelope,
+  recipients: readonly string[], keys: PublicKey[], now: Date): Promise<Sealed[]> {
+  const fields = parseHeader(raw.header);
+  const facts = outerFacts(fields, {
+    hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now,
+  });
+  const sealed: Sealed[] = [];
+  for (const recipient of recipients) {
+    try {
+      sealed.push({ recipient, bytes: await sealFor(recipient, { raw, fields, facts, format: config.message.format, keys }) });
+    } catch (err) {
+      throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
+    }
+  }
+  return sealed;
+}

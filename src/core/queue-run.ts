@@ -1,0 +1,82 @@
+/**
+ * One pass over the spool (SPEC §5): every due entry is sealed anew to its keys as they are
+ * now and relayed; a temporary failure backs off exponentially, a permanent one holds the
+ * entry with a notice to root. Entries locked by another runner are left to it.
+ */
+import type { Config } from "../config/schema.js";
+import { routeKeys } from "../crypto/keyring.js";
+import { allowedKeyIds } from "../relay/egress.js";
+import { Relay } from "../relay/relay.js";
+import { withDotlock } from "../store/dotlock.js";
+import { Spool, type SpoolEntry } from "../store/spool.js";
+import { holdNotice } from "./held.js";
+import { SealpostError, asSealpostError } from "./errors.js";
+import { resolveHostname } from "./hostname.js";
+import { sealAll } from "./prepare.js";
+import { readRawMessage } from "./raw-message.js";
+
+export interface RunReport {
+  relayed: number;
+  deferred: number;
+  held: number;
+}
+
+export async function runQueue(config: Config, options: { force?: boolean; now?: Date } = {}): Promise<RunReport> {
+  const now = options.now ?? new Date();
+  const spool = new Spool(config.spoolDir);
+  const hostname = resolveHostname(config.hostname);
+  const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
+  const relay = new Relay({ relay: config.relay, hostname });
+  try {
+    for (const listed of await spool.list()) {
+      if (listed.state !== "queued" || (!options.force && Date.parse(listed.nextAttempt) > now.getTime())) continue;
+      await withDotlock(spool.lockTarget(listed.id), async () => {
+        const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
+        if (entry && entry.state === "queued") await attempt(config, hostname, spool, relay, entry, now, report);
+      }, 0).catch((err) => {
+        if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
+      });
+    }
+  } finally {
+    relay.close();
+  }
+  return report;
+}
+
+async function attempt(config: Config, hostname: string, spool: Spool, relay: Relay, entry: SpoolEntry, now: Date,
+  report: RunReport): Promise<void> {
+  entry.attempts++;
+  try {
+    const raw = readRawMessage(await spool.message(entry.id));
+    const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined }, config.keysDir, now);
+    const envelope = { sender: entry.sender, recipients: [], source: "none" as const };
+    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now);
+    const keyIds = allowedKeyIds(keys);
+    for (const { recipient, bytes } of sealed) {
+      await relay.send(recipient, bytes, keyIds);
+      entry.recipients = entry.recipients.filter((r) => r !== recipient);
+      report.relayed++;
+      if (entry.recipients.length > 0) await spool.save(entry);
+    }
+    await spool.remove(entry.id);
+  } catch (err) {
+    const error = asSealpostError(err);
+    entry.lastError = error.publicMessage;
+    if (error.permanence === "permanent") {
+      entry.state = "held";
+      await spool.save(entry);
+      await holdNotice(config, hostname, entry, now).catch(() => undefined);
+      report.held++;
+    } else {
+      entry.nextAttempt = new Date(now.getTime() + backoffSeconds(entry.attempts) * 1000).toISOString();
+      await spool.save(entry);
+      report.deferred++;
+    }
+  }
+}
+
+/** 1 min, doubling, capped at 1 h, with ±10 % jitter so a backlog does not retry in lockstep. */
+export function backoffSeconds(attempts: number): number {
+  const base = Math.min(3600, 60 * 2 ** Math.max(0, attempts - 1));
+  return Math.round(base * (0.9 + Math.random() * 0.2));
+}

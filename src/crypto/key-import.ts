@@ -1,0 +1,91 @@
+/**
+ * `keys import` (SPEC §2, §7): armored or binary input, one or many keys; only usable v4
+ * public keys are stored, as keys_dir/<FINGERPRINT>.asc. Secret material is refused whole.
+ */
+import { readKeys, type Key, type PublicKey } from "openpgp";
+import { ensureDir, writeFileDurably } from "../store/durable-file.js";
+import { describeKey, fingerprintOf, type KeyInfo, unusableReason } from "./key-check.js";
+import { keyFile, loadKey } from "./keyring.js";
+
+export interface Imported {
+  status: "imported" | "updated" | "unchanged";
+  info: KeyInfo;
+}
+
+export interface Refused {
+  fingerprint?: string;
+  reason: string;
+}
+
+export interface ImportReport {
+  imported: Imported[];
+  refused: Refused[];
+}
+
+const ARMORED_PUBLIC = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g;
+
+export async function importKeys(keysDir: string, data: Buffer, now: Date = new Date()): Promise<ImportReport> {
+  const keys = await parseKeys(data);
+  if (keys.some((key) => key.isPrivate())) {
+    return { imported: [], refused: [{ reason: "this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`" }] };
+  }
+  const report: ImportReport = { imported: [], refused: [] };
+  for (const key of keys as PublicKey[]) {
+    const fingerprint = fingerprintOf(key);
+    const problem = await unusableReason(key, now);
+    if (problem) {
+      report.refused.push({ fingerprint, reason: `key ${problem}` });
+      continue;
+    }
+    report.imported.push(await store(keysDir, key, now));
+  }
+  return report;
+}
+
+async function parseKeys(data: Buffer): Promise<Key[]> {
+  const text = data.toString("latin1");
+  if (/-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text)) {
+    throw new KeyInputError("this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`");
+  }
+  try {
+    if (text.includes("-----BEGIN PGP ")) {
+      const blocks = text.match(ARMORED_PUBLIC);
+      if (!blocks) throw new KeyInputError("no PGP PUBLIC KEY BLOCK found");
+      const keys: Key[] = [];
+      for (const block of blocks) keys.push(...(await readKeys({ armoredKeys: block })));
+      return keys;
+    }
+    if (data.length === 0) throw new KeyInputError("empty input");
+    return await readKeys({ binaryKeys: new Uint8Array(data) });
+  } catch (err) {
+    if (err instanceof KeyInputError) throw err;
+    throw new KeyInputError(`not an OpenPGP public key (${firstLine(err)})`);
+  }
+}
+
+async function store(keysDir: string, key: PublicKey, now: Date): Promise<Imported> {
+  const fingerprint = fingerprintOf(key);
+  const existing = await loadKey(keysDir, fingerprint).catch(() => undefined);
+  let result: PublicKey = key.toPublic();
+  let status: Imported["status"] = "imported";
+  if (existing) {
+    result = await existing.key.update(result, now); // keeps new certifications, e.g. an extended expiry
+    status = result.armor() === existing.key.armor() ? "unchanged" : "updated";
+  }
+  if (status !== "unchanged") {
+    await ensureDir(keysDir, 0o755);
+    await writeFileDurably(keyFile(keysDir, fingerprint), result.armor(), 0o644);
+  }
+  return { status, info: await describeKey(result, now) };
+}
+
+export class KeyInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyInputError";
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 120);
+}

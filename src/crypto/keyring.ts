@@ -1,0 +1,85 @@
+/**
+ * The keys_dir: one armored public key per file, named <FINGERPRINT>.asc (SPEC §7).
+ * Loading it and finding the keys a route seals to.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { readKey, type PublicKey } from "openpgp";
+import type { RouteConfig } from "../config/schema.js";
+import { SealpostError, Status } from "../core/errors.js";
+import { fingerprintOf, keyEmails, unusableReason } from "./key-check.js";
+
+const KEY_FILE = /^([0-9A-F]{40})\.asc$/;
+
+export interface StoredKey {
+  fingerprint: string;
+  key: PublicKey;
+}
+
+export function keyFile(keysDir: string, fingerprint: string): string {
+  return join(keysDir, `${fingerprint}.asc`);
+}
+
+export async function listKeyFiles(keysDir: string): Promise<string[]> {
+  try {
+    return (await readdir(keysDir)).filter((name) => KEY_FILE.test(name)).sort().map((name) => name.slice(0, 40));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+export async function loadKey(keysDir: string, fingerprint: string): Promise<StoredKey | undefined> {
+  let text: string;
+  try {
+    text = await readFile(keyFile(keysDir, fingerprint), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const key = await readKey({ armoredKey: text });
+  if (key.isPrivate() || fingerprintOf(key) !== fingerprint) {
+    throw new SealpostError(Status.noKey, `key file ${fingerprint}.asc does not hold that public key`);
+  }
+  return { fingerprint, key };
+}
+
+export async function loadKeyring(keysDir: string): Promise<StoredKey[]> {
+  const out: StoredKey[] = [];
+  for (const fpr of await listKeyFiles(keysDir)) {
+    const stored = await loadKey(keysDir, fpr).catch(() => undefined); // one damaged file must not stop the others
+    if (stored) out.push(stored);
+  }
+  return out;
+}
+
+/**
+ * The keys a route seals to: its pinned fingerprints, else every usable key whose user id
+ * carries a `to` address (case-insensitive). Every recipient must be covered, or nothing is sent.
+ */
+export async function routeKeys(route: RouteConfig, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
+  if (route.keys && route.keys.length > 0) {
+    const keys: PublicKey[] = [];
+    for (const fpr of route.keys) {
+      const stored = await loadKey(keysDir, fpr).catch(() => undefined);
+      const problem = stored ? await unusableReason(stored.key, now) : "is not in keys_dir";
+      if (problem || !stored) throw new SealpostError(Status.noKey, `no usable key: pinned key ${fpr} ${problem}`);
+      keys.push(stored.key);
+    }
+    return keys;
+  }
+  const ring = await loadKeyring(keysDir);
+  const keys = new Map<string, PublicKey>();
+  for (const recipient of route.to) {
+    const wanted = recipient.toLowerCase();
+    let found = 0;
+    for (const { fingerprint, key } of ring) {
+      if (keyEmails(key).includes(wanted) && (await unusableReason(key, now)) === undefined) {
+        keys.set(fingerprint, key);
+        found++;
+      }
+    }
+    if (found === 0) throw new SealpostError(Status.noKey, `no usable key for ${recipient}`);
+  }
+  return [...keys.values()];
+}

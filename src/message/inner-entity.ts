@@ -1,0 +1,55 @@
+/**
+ * The MIME entity that goes inside the encryption (SPEC §4, RFC 9788): every original header
+ * field as a protected header, one HP-Outer field per outer field, and the original Content-*
+ * fields and body bytes unchanged except for CRLF line ends.
+ */
+import { headerLine } from "../core/header-text.js";
+import type { HeaderField } from "../core/header.js";
+import { toCrlf, type RawMessage } from "../core/raw-message.js";
+import type { OuterFacts } from "./outer-facts.js";
+
+const HP_PARAMS = 'protected-headers="v1"; hp="cipher"';
+
+export function innerEntity(raw: RawMessage, fields: readonly HeaderField[], facts: OuterFacts,
+  outer: Array<[string, string]>): Buffer {
+  const parts: Buffer[] = [];
+  let sawContentType = false;
+  for (const field of fields) {
+    if (field.lname === "content-type" && !sawContentType) {
+      sawContentType = true;
+      parts.push(Buffer.from(withHpParams(field), "utf8"));
+    } else {
+      parts.push(withLineEnd(toCrlf(field.raw)));
+    }
+  }
+  const added: string[] = [];
+  if (!sawContentType) added.push(headerLine("Content-Type", `text/plain; charset=${guessCharset(raw.body)}; ${HP_PARAMS}`));
+  if (facts.synthesized.from) added.push(headerLine("From", facts.from));
+  if (facts.synthesized.date) added.push(headerLine("Date", facts.date));
+  if (facts.synthesized.messageId) added.push(headerLine("Message-ID", facts.messageId));
+  for (const [name, value] of outer) added.push(headerLine("HP-Outer", `${name}: ${value}`));
+  parts.push(Buffer.from(added.join(""), "utf8"), Buffer.from("\r\n"), toCrlf(raw.body));
+  return Buffer.concat(parts);
+}
+
+/** The original Content-Type field with the RFC 9788 parameters appended. */
+function withHpParams(field: HeaderField): string {
+  const text = toCrlf(field.raw).toString("utf8").replace(/\r\n$/, "");
+  if (/protected-headers\s*=/i.test(text)) return text + "\r\n";
+  return /;\s*$/.test(text) ? `${text}\r\n ${HP_PARAMS}\r\n` : `${text};\r\n ${HP_PARAMS}\r\n`;
+}
+
+function withLineEnd(b: Buffer): Buffer {
+  return b.length >= 2 && b[b.length - 2] === 0x0d && b[b.length - 1] === 0x0a ? b : Buffer.concat([b, Buffer.from("\r\n")]);
+}
+
+/** For a body without Content-Type: us-ascii when it is, utf-8 when it decodes as such. */
+function guessCharset(body: Buffer): string {
+  if (!body.some((byte) => byte >= 0x80)) return "us-ascii";
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(body);
+    return "utf-8";
+  } catch {
+    return "unknown-8bit";
+  }
+}

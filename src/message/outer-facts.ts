@@ -1,0 +1,67 @@
+/**
+ * What the sealed message shows outside the encryption (SPEC §4): From and Subject as the
+ * original had them (qualified, re-encoded 7-bit), its Date and Message-ID (or new ones).
+ */
+import { randomBytes } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { formatMailbox, parseMailboxes, qualify, type Mailbox } from "../core/address.js";
+import type { Envelope } from "../core/envelope.js";
+import { decodeText, firstValue, type HeaderField } from "../core/header.js";
+import { encodeUnstructured } from "../core/header-text.js";
+
+export interface OuterFacts {
+  /** Header values, already 7-bit and safe to write. */
+  from: string;
+  subject?: string;
+  date: string;
+  messageId: string;
+  /** True where the value is new and the inner header must carry it too. */
+  synthesized: { from: boolean; date: boolean; messageId: boolean };
+}
+
+export interface OuterContext {
+  hostname: string;
+  envelope: Envelope;
+  message: Config["message"];
+  relayIdentity: string;
+  now: Date;
+}
+
+export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): OuterFacts {
+  const boxes = parseMailboxes(firstValue(fields, "from") ?? "")
+    .map((box) => ({ ...box, address: qualify(box.address, ctx.hostname) }));
+  const fromMissing = boxes.length === 0;
+  if (fromMissing) boxes.push({ name: "", address: ctx.envelope.sender || `MAILER-DAEMON@${ctx.hostname}` });
+  const from = ctx.message.from === "relay"
+    ? formatMailbox({ name: boxes.map(describe).join(", "), address: ctx.relayIdentity })
+    : boxes.map(formatMailbox).join(", ");
+
+  const rawSubject = firstValue(fields, "subject");
+  const subject = rawSubject === undefined ? undefined
+    : ctx.message.protectSubject ? "[...]" : encodeUnstructured(decodeText(rawSubject));
+
+  const rawDate = firstValue(fields, "date");
+  const dateOk = rawDate !== undefined && /^[\x20-\x7e]{1,200}$/.test(rawDate);
+  const rawId = firstValue(fields, "message-id");
+  const idOk = rawId !== undefined && /^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$/.test(rawId);
+  return {
+    from,
+    subject,
+    date: dateOk ? rawDate : rfc5322Date(ctx.now),
+    messageId: idOk ? rawId : `<${ctx.now.getTime()}.${randomBytes(8).toString("hex")}@${ctx.hostname}>`,
+    synthesized: { from: fromMissing, date: !dateOk, messageId: !idOk },
+  };
+}
+
+function describe(box: Mailbox): string {
+  return box.name ? `${box.name} (${box.address})` : box.address;
+}
+
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+export function rfc5322Date(d: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
+    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}

@@ -1,0 +1,94 @@
+/**
+ * The relay: nodemailer's SMTP transport, set up as SPEC §3 and §7 ask (TLS verified,
+ * STARTTLS required unless told otherwise, AUTH from a password file, short timeouts),
+ * with the egress check in front of every send.
+ */
+import { stat, readFile } from "node:fs/promises";
+import { createTransport, type Transporter } from "nodemailer";
+import type { Config } from "../config/schema.js";
+import { SealpostError, Status } from "../core/errors.js";
+import { assertSealed } from "./egress.js";
+
+export interface RelaySettings {
+  relay: Config["relay"];
+  hostname: string;
+}
+
+export function relayIdentity(s: RelaySettings): string {
+  return s.relay.envelopeFrom ?? (s.relay.user?.includes("@") ? s.relay.user : `sealpost@${s.hostname}`);
+}
+
+export class Relay {
+  private transport?: Transporter;
+
+  constructor(private readonly settings: RelaySettings, private readonly pool = false) {}
+
+  /** Sends one sealed message to one recipient; throws a SealpostError saying whether it is permanent. */
+  async send(recipient: string, bytes: Buffer, keyIds: ReadonlySet<string>): Promise<void> {
+    await assertSealed(bytes, keyIds);
+    const transport = await this.open();
+    try {
+      await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw: bytes });
+    } catch (err) {
+      throw relayError(err, this.settings.relay);
+    }
+  }
+
+  close(): void {
+    this.transport?.close();
+    this.transport = undefined;
+  }
+
+  private async open(): Promise<Transporter> {
+    if (this.transport) return this.transport;
+    const r = this.settings.relay;
+    const ms = r.timeoutSeconds * 1000;
+    this.transport = createTransport({
+      host: r.host,
+      port: r.port,
+      secure: r.security === "tls",
+      requireTLS: r.security === "starttls",
+      ignoreTLS: r.security === "none",
+      name: this.settings.hostname,
+      auth: r.user ? { user: r.user, pass: await readPassword(r.passwordFile) } : undefined,
+      tls: { rejectUnauthorized: true, servername: r.host, minVersion: "TLSv1.2" },
+      connectionTimeout: ms,
+      greetingTimeout: ms,
+      socketTimeout: ms,
+      dnsTimeout: ms,
+      pool: this.pool,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+    return this.transport;
+  }
+}
+
+async function readPassword(file: string | undefined): Promise<string> {
+  if (!file) throw new SealpostError(Status.config, "relay.user is set but relay.password_file is not");
+  try {
+    const info = await stat(file);
+    // 0600 or 0640 (SPEC §7): readable by its owner and at most its group, writable by the owner only.
+    if ((info.mode & 0o037) !== 0) throw new SealpostError(Status.config, "relay.password_file must be mode 0600 or 0640");
+    return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
+  } catch (err) {
+    if (err instanceof SealpostError) throw err;
+    throw new SealpostError(Status.config, "relay.password_file cannot be read", { cause: err });
+  }
+}
+
+/** The one place that decides temporary vs permanent: permanent only for a reply code >= 500. */
+export function relayError(err: unknown, relay: Config["relay"]): SealpostError {
+  const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
+  const where = `relay ${relay.host}:${relay.port}`;
+  // A refused login is our credentials' fault, not the message's: retry once it is fixed.
+  if (typeof e.responseCode === "number" && e.code !== "EAUTH") {
+    const reply = (e.response ?? String(e.responseCode)).replace(/\s+/g, " ").slice(0, 200);
+    const permanent = e.responseCode >= 500;
+    return new SealpostError(permanent ? Status.relayRefused : Status.relay, `${where} answered: ${reply}`,
+      { cause: err, permanence: permanent ? "permanent" : "temporary" });
+  }
+  const why = e.code === "ECONNECTION" || e.code === "ESOCKET" ? "cannot connect"
+    : e.code === "ETIMEDOUT" ? "timed out" : e.code === "ETLS" ? "TLS failed" : e.code === "EAUTH" ? "authentication failed" : "failed";
+  return new SealpostError(Status.relay, `${where} ${why}`, { cause: err });
+}

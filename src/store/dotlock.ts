@@ -1,0 +1,62 @@
+/**
+ * A dot-lock (path + ".lock", created with O_EXCL), the lock mbox readers and writers on
+ * Debian agree on and the one Node can take without a native addon. A lock whose holder
+ * died is broken; a live one is waited for, with jitter, up to a deadline.
+ */
+import { open, readFile, stat, unlink } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SealpostError, Status } from "../core/errors.js";
+
+const STALE_AFTER_MS = 5 * 60_000; // no holder keeps a lock this long: one message is written in milliseconds
+const DEAD_HOLDER_GRACE_MS = 2_000; // a fresh lock is never broken, even if its pid is gone
+
+export async function withDotlock<T>(path: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const lockPath = path + ".lock";
+  await acquire(lockPath, timeoutMs);
+  try {
+    return await fn();
+  } finally {
+    await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      const handle = await open(lockPath, "wx", 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (await isStale(lockPath)) {
+      await unlink(lockPath).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() > deadline) throw new SealpostError(Status.busy, "a lock is held too long; try again later");
+    await sleep(wait + Math.random() * wait);
+  }
+}
+
+async function isStale(lockPath: string): Promise<boolean> {
+  try {
+    const age = Date.now() - (await stat(lockPath)).mtimeMs;
+    if (age > STALE_AFTER_MS) return true;
+    if (age < DEAD_HOLDER_GRACE_MS) return false;
+    const pid = Number.parseInt(await readFile(lockPath, "utf8"), 10);
+    return Number.isInteger(pid) && pid > 0 && !isAlive(pid);
+  } catch {
+    return false; // gone already, or unreadable: let the next round decide
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The delivery ledger (SPEC §5 "exactly once, as far as the host can tell"): per message hash,
+ * whether the local copy is stored and which recipients are done (relayed, spooled or held).
+ * An MTA retry or a double run of `deliver` reads it and does only what is left.
+ * Entries are kept 7 days.
+ */
+import { readFile, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ensureDir, writeFileDurably } from "./durable-file.js";
+import { withDotlock } from "./dotlock.js";
+
+export interface LedgerEntry {
+  created: string;
+  localStored: boolean;
+  done: string[];
+}
+
+const KEEP_MS = 7 * 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+
+export class Ledger {
+  private readonly dir: string;
+
+  constructor(spoolDir: string) {
+    this.dir = join(spoolDir, "ledger");
+  }
+
+  /** Runs `fn` holding the message's lock; `save` makes each step durable as it happens. */
+  async withEntry<T>(hash: string, now: Date, fn: (entry: LedgerEntry, save: () => Promise<void>) => Promise<T>): Promise<T> {
+    await ensureDir(this.dir);
+    const file = join(this.dir, `${hash}.json`);
+    return withDotlock(file, async () => {
+      const entry = (await this.read(file)) ?? { created: now.toISOString(), localStored: false, done: [] };
+      const result = await fn(entry, () => writeFileDurably(file, JSON.stringify(entry) + "\n"));
+      await this.pruneNowAndThen(now);
+      return result;
+    }, 10_000);
+  }
+
+  private async read(file: string): Promise<LedgerEntry | undefined> {
+    try {
+      const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<LedgerEntry>;
+      if (Date.parse(parsed.created ?? "") < Date.now() - KEEP_MS) return undefined;
+      return { created: parsed.created!, localStored: parsed.localStored === true, done: Array.isArray(parsed.done) ? parsed.done : [] };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  /** Drops entries older than 7 days, at most once an hour (a marker file's mtime says when). */
+  private async pruneNowAndThen(now: Date): Promise<void> {
+    const marker = join(this.dir, ".pruned");
+    try {
+      if (now.getTime() - (await stat(marker)).mtimeMs < PRUNE_EVERY_MS) return;
+      await utimes(marker, now, now);
+    } catch {
+      await writeFile(marker, "", { mode: 0o600 }).catch(() => undefined);
+    }
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!name.endsWith(".json")) continue;
+      const file = join(this.dir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (info && now.getTime() - info.mtimeMs > KEEP_MS) await unlink(file).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The spool (SPEC §5): what could not be relayed yet, or was refused for good (held).
+ * An entry is msg/<id>.eml (the message as received, 0600) plus meta/<id>.json (its state);
+ * the message is written first, so an entry exists exactly when its meta file does.
+ */
+import { randomBytes } from "node:crypto";
+import { readFile, readdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
+
+export type SpoolState = "queued" | "held";
+
+export interface SpoolEntry {
+  id: string;
+  state: SpoolState;
+  attempts: number;
+  nextAttempt: string;
+  lastError: string | null;
+  recipients: string[]; // external recipients still to be relayed to
+  sender: string; // envelope sender of the original (for the local notice)
+  keys: string[] | null; // the route's pinned fingerprints when it had any
+  created: string;
+}
+
+export type NewEntry = Omit<SpoolEntry, "id" | "created" | "attempts"> & { attempts?: number };
+
+export class Spool {
+  private readonly msgDir: string;
+  private readonly metaDir: string;
+
+  constructor(readonly dir: string) {
+    this.msgDir = join(dir, "msg");
+    this.metaDir = join(dir, "meta");
+  }
+
+  async enqueue(bytes: Buffer, fields: NewEntry, now: Date = new Date()): Promise<SpoolEntry> {
+    await ensureDir(this.msgDir);
+    await ensureDir(this.metaDir);
+    const id = `${now.getTime().toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
+    const entry: SpoolEntry = { id, created: now.toISOString(), attempts: 0, ...fields };
+    await writeFileDurably(join(this.msgDir, `${id}.eml`), bytes);
+    await this.save(entry);
+    return entry;
+  }
+
+  async save(entry: SpoolEntry): Promise<void> {
+    await writeFileDurably(join(this.metaDir, `${entry.id}.json`), JSON.stringify(entry, null, 1) + "\n");
+  }
+
+  async list(): Promise<SpoolEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.metaDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const entries: SpoolEntry[] = [];
+    for (const name of names.filter((n) => /^[0-9a-z]+-[0-9a-f]+\.json$/.test(n)).sort()) {
+      const entry = await this.get(name.slice(0, -5));
+      if (entry) entries.push(entry);
+    }
+    return entries;
+  }
+
+  async get(id: string): Promise<SpoolEntry | undefined> {
+    if (!/^[0-9a-z]+-[0-9a-f]+$/.test(id)) return undefined;
+    try {
+      return JSON.parse(await readFile(join(this.metaDir, `${id}.json`), "utf8")) as SpoolEntry;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async message(id: string): Promise<Buffer> {
+    return readFile(join(this.msgDir, `${id}.eml`));
+  }
+
+  /** The entry lock's path: a runner holds it while it works on the entry. */
+  lockTarget(id: string): string {
+    return join(this.metaDir, `${id}.json`);
+  }
+
+  async remove(id: string): Promise<void> {
+    await unlink(join(this.metaDir, `${id}.json`));
+    await fsyncDir(this.metaDir);
+    await unlink(join(this.msgDir, `${id}.eml`)).catch(() => undefined);
+  }
+}
