@@ -1,0 +1,230 @@
+/** deliver under faults: exit 0/75 only, one stderr line on 75, nothing lost, nothing leaked, nothing twice. */
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Gpg } from "../helpers/gpg.js";
+import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
+import { Home, isTempfailLine } from "../helpers/home.js";
+import { openSealed } from "../helpers/sealed.js";
+import { Sink } from "../helpers/sink.js";
+
+const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
+const RAW = fixtureBytes(A01);
+const ENV = pipeEnv(A01);
+
+describe("deliver faults", () => {
+  let gpg: Gpg;
+  let sink: Sink;
+  before(async () => {
+    gpg = new Gpg();
+    sink = await new Sink().start();
+  });
+  after(async () => {
+    gpg.close();
+    await sink.stop();
+  });
+
+  async function scenario(fn: (home: Home) => Promise<void>, options = {}): Promise<void> {
+    const home = new Home({ relayPort: sink.port, ...options });
+    try {
+      await fn(home);
+    } finally {
+      home.cleanup();
+    }
+  }
+
+  it("deliver exits 75 when the relay is down, and the MTA's retry relays once with one local copy", () => scenario(async (home) => {
+    await home.importTestKey();
+    let r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
+    assert.equal(home.localCopies().length, 1, "the local copy is kept at once");
+    home.writeConfig({ relayPort: sink.port });
+    const before = sink.messages.length;
+    r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 0, r.stderr.toString());
+    r = await home.run(["deliver"], RAW, ENV); // Postfix may run the command twice
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr.length, 0);
+    assert.equal(home.localCopies().length, 1);
+    assert.equal(sink.messages.length - before, 1);
+  }, { relayPort: 1 }));
+
+  it("deliver exits 75 when the relay answers 451, and relays nothing", async () => {
+    const failing = await new Sink("tempfail").start();
+    try {
+      await scenario(async (home) => {
+        await home.importTestKey();
+        const r = await home.run(["deliver"], RAW, ENV);
+        assert.equal(r.code, 75);
+        assert.match(r.stderr.toString(), /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ answered: 451/);
+        assert.equal(failing.messages.length, 0);
+      }, { relayPort: failing.port });
+    } finally {
+      await failing.stop();
+    }
+  });
+
+  it("deliver exits 75 when the relay drops the connection", async () => {
+    const dropping = await new Sink("drop").start();
+    try {
+      await scenario(async (home) => {
+        await home.importTestKey();
+        const r = await home.run(["deliver"], RAW, ENV);
+        assert.equal(r.code, 75);
+        assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
+      }, { relayPort: dropping.port });
+    } finally {
+      await dropping.stop();
+    }
+  });
+
+  it("deliver exits 0 on a 554, holds the message in the spool and leaves a notice for root", async () => {
+    const refusing = await new Sink("permfail").start();
+    try {
+      await scenario(async (home) => {
+        await home.importTestKey();
+        const r = await home.run(["deliver"], RAW, ENV);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.equal(r.stderr.length, 0);
+        const q = await home.run(["queue", "list", "--json"]);
+        const entries = JSON.parse(q.stdout.toString()) as Array<{ state: string; recipients: string[]; lastError: string }>;
+        assert.equal(entries.length, 1);
+        assert.equal(entries[0]!.state, "held");
+        assert.deepEqual(entries[0]!.recipients, ["ops@example.net"]);
+        assert.match(entries[0]!.lastError, /554/);
+        const copies = home.localCopies().map((c) => c.toString());
+        assert.equal(copies.length, 2, "the message and the notice");
+        assert.ok(copies.some((c) => /^Subject: sealpost: message held/m.test(c) && c.includes(`queue release`)));
+        // a retry by the MTA does not hold it twice
+        assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
+        assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 1);
+      }, { relayPort: refusing.port });
+    } finally {
+      await refusing.stop();
+    }
+  });
+
+  it("a held message is relayed after queue release and queue run", async () => {
+    const relay = await new Sink("permfail").start();
+    try {
+      await scenario(async (home) => {
+        await home.importTestKey();
+        assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
+        const [entry] = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ id: string }>;
+        relay.mode = "accept";
+        assert.equal((await home.run(["queue", "release", entry!.id])).code, 0);
+        const run = await home.run(["queue", "run"]);
+        assert.equal(run.code, 0, run.stderr.toString());
+        assert.equal(relay.messages.length, 1);
+        openSealed(relay.messages[0]!.raw, gpg);
+        assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 0);
+      }, { relayPort: relay.port });
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("with on_relay_failure = spool, deliver exits 0 and queue run relays later", () => scenario(async (home) => {
+    await home.importTestKey();
+    const r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 0, r.stderr.toString());
+    const entries = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string }>;
+    assert.deepEqual(entries.map((e) => e.state), ["queued"]);
+    home.writeConfig({ relayPort: sink.port });
+    const before = sink.messages.length;
+    assert.equal((await home.run(["queue", "flush"])).code, 0);
+    assert.equal(sink.messages.length - before, 1);
+    openSealed(sink.messages.at(-1)!.raw, gpg);
+  }, { relayPort: 1, extra: '[deliver]\non_relay_failure = "spool"\n' }));
+
+  it("deliver exits 75 and relays nothing when the route has no key", () => scenario(async (home) => {
+    const before = sink.messages.length;
+    const r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.equal(r.stderr.toString(), "4.7.1 sealpost: no usable key for ops@example.net\n");
+    assert.equal(sink.messages.length, before);
+  }));
+
+  it("deliver exits 75 when a pinned key is missing", () => scenario(async (home) => {
+    await home.importTestKey();
+    const r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /^4\.7\.1 sealpost: no usable key: pinned key 0{40} is not in keys_dir\n$/);
+  }, { route: '[[route]]\nto = ["ops@example.net"]\nkeys = ["0000000000000000000000000000000000000000"]' }));
+
+  it("deliver exits 75 when the local store cannot be written", () => scenario(async (home) => {
+    await home.importTestKey();
+    writeFileSync(home.mail, "a file where the Maildir should be");
+    const before = sink.messages.length;
+    const r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
+    assert.equal(sink.messages.length, before, "nothing relayed before the local copy is safe");
+  }));
+
+  it("deliver exits 75 when the spool cannot be written", () => scenario(async (home) => {
+    await home.importTestKey();
+    writeFileSync(home.spool, "a file where the spool should be");
+    const r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
+  }));
+
+  it("deliver exits 75 with one line when the config is broken, missing or has an unknown key", () => scenario(async (home) => {
+    writeFileSync(home.config, readFileSync(home.config, "utf8") + "\n[relay\nport = 'x'\n");
+    let r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /^4\.3\.5 sealpost: config .*: not valid TOML at line \d+/);
+    r = await home.run(["deliver", "-c", join(home.root, "missing.toml")], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /^4\.3\.5 sealpost: config .*missing\.toml: not found\n$/);
+    home.writeConfig({ extra: "[message]\nformt = \"inline\"\n" });
+    r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /message\.formt: expected one of the known keys/);
+  }));
+
+  it("deliver exits 75 with one line on an unknown flag", () => scenario(async (home) => {
+    const r = await home.run(["deliver", "--no-such-flag"], RAW, ENV);
+    assert.equal(r.code, 75);
+    assert.equal(r.stderr.toString(), "4.3.5 sealpost: unknown option '--no-such-flag'\n");
+  }));
+
+  it("deliver exits 75, not 1, when node cannot load sealpost", () => scenario(async (home) => {
+    const r = await home.run(["deliver"], RAW, { ...ENV, NODE_OPTIONS: "--require /nonexistent/module.js" });
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /4\.3\.0 sealpost: internal error \(status 1\)\n$/);
+  }));
+
+  it("a body that only looks encrypted is sealed all the same", () => scenario(async (home) => {
+    await home.importTestKey();
+    const tricky = Buffer.from(RAW.toString("latin1").replace("\n\nHi,\n", "\n\nHi,\n-----BEGIN PGP MESSAGE-----\n\nhQEMA0x=\n-----END PGP MESSAGE-----\nsecret-canary-line-that-must-not-leak\n"), "latin1");
+    const before = sink.messages.length;
+    assert.equal((await home.run(["deliver"], tricky, ENV)).code, 0);
+    const got = sink.messages.slice(before);
+    assert.equal(got.length, 1);
+    assert.ok(!got[0]!.raw.includes("secret-canary-line-that-must-not-leak"));
+    assert.ok(openSealed(got[0]!.raw, gpg).inner.includes("secret-canary-line-that-must-not-leak"));
+  }));
+
+  it("30 concurrent deliveries into one mbox keep 30 intact messages", () => scenario(async (home) => {
+    await home.importTestKey();
+    const runs = Array.from({ length: 30 }, (_, i) =>
+      home.run(["deliver"], Buffer.from(RAW.toString("latin1").replaceAll("203.0.113.45", `203.0.113.${100 + i}`), "latin1"), ENV));
+    const results = await Promise.all(runs);
+    assert.deepEqual(results.map((r) => r.code), Array(30).fill(0));
+    const mbox = readFileSync(home.mail, "latin1");
+    assert.equal(mbox.match(/^From \S+ /gm)?.length, 30);
+    for (let i = 0; i < 30; i++) assert.ok(mbox.includes(`203.0.113.${100 + i}`));
+  }, { store: "mbox" }));
+
+  it("local copies are created 0600 in a Maildir the user may not share", () => scenario(async (home) => {
+    await home.importTestKey();
+    mkdirSync(home.mail, { recursive: true });
+    chmodSync(home.mail, 0o700);
+    assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
+    assert.deepEqual(home.localFileModes(), [0o600]);
+  }));
+});

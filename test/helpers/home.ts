@@ -1,0 +1,103 @@
+/**
+ * One scenario's world: a temp directory with a config, keys_dir, spool and local store, and
+ * bin/sealpost spawned as Postfix spawns it (PATH=/usr/bin:/bin, no HOME).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BIN, RCPT, TEST_PUBLIC_KEY } from "./paths.js";
+
+export interface RunResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface HomeOptions {
+  hostname?: string;
+  store?: "maildir" | "mbox" | "none";
+  relayPort?: number;
+  extra?: string;
+  route?: string;
+}
+
+export class Home {
+  readonly root = mkdtempSync(join(tmpdir(), "sealpost-test-"));
+  readonly keys = join(this.root, "keys");
+  readonly spool = join(this.root, "spool");
+  readonly config = join(this.root, "sealpost.toml");
+  mail: string;
+
+  constructor(private options: HomeOptions = {}) {
+    this.mail = join(this.root, options.store === "mbox" ? "mbox" : "Maildir");
+    this.writeConfig(options);
+  }
+
+  writeConfig(change: HomeOptions = {}): void {
+    this.options = { ...this.options, ...change };
+    const o = this.options;
+    writeFileSync(this.config, `hostname = "${o.hostname ?? "web01.example.org"}"
+keys_dir = "keys"
+spool_dir = "spool"
+
+[local]
+store = "${o.store ?? "maildir"}"
+path = "${this.mail}"
+
+[relay]
+host = "127.0.0.1"
+port = ${o.relayPort ?? 1}
+security = "none"
+envelope_from = "sealpost@web01.example.org"
+timeout = "10s"
+${o.extra ?? ""}
+${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
+`);
+  }
+
+  run(args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(BIN, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env } });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on("data", (c: Buffer) => out.push(c));
+      child.stderr.on("data", (c: Buffer) => err.push(c));
+      child.stdin.on("error", () => undefined); // a command that exits early closes its stdin
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+      child.stdin.end(stdin);
+    });
+  }
+
+  async importTestKey(): Promise<void> {
+    const r = await this.run(["keys", "import", TEST_PUBLIC_KEY]);
+    if (r.code !== 0) throw new Error(`key import failed: ${r.stderr}`);
+  }
+
+  /** Messages in the local store, in delivery order. */
+  localCopies(): Buffer[] {
+    if (this.options.store === "mbox") {
+      if (!existsSync(this.mail)) return [];
+      return readFileSync(this.mail).toString("latin1").split(/^From \S+ .*\n/m).filter((p) => p.trim() !== "")
+        .map((p) => Buffer.from(p, "latin1"));
+    }
+    const dir = join(this.mail, "new");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).sort().map((name) => readFileSync(join(dir, name)));
+  }
+
+  localFileModes(): number[] {
+    const dir = join(this.mail, "new");
+    return existsSync(dir) ? readdirSync(dir).map((name) => statSync(join(dir, name)).mode & 0o777) : [];
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** The exit-75 contract: exactly one stderr line starting with an enhanced 4.x.x code. */
+export function isTempfailLine(stderr: Buffer): boolean {
+  return /^4\.\d+\.\d+ sealpost: [^\n]+\n$/.test(stderr.toString());
+}

@@ -1,0 +1,59 @@
+/**
+ * Reading a sealed message the way a recipient does, independently of sealpost's own code:
+ * split the outer header, take the armored part, decrypt it with real GnuPG.
+ */
+import assert from "node:assert/strict";
+import type { Gpg } from "./gpg.js";
+
+export interface Opened {
+  outerHeader: string;
+  outerFields: Map<string, string[]>;
+  inner: Buffer;
+  innerHeader: string;
+  innerBody: Buffer;
+  packets: string;
+}
+
+export function headerFields(header: string): Map<string, string[]> {
+  const fields = new Map<string, string[]>();
+  for (const field of header.replace(/\r?\n(?=[ \t])/g, "").split(/\r?\n/)) {
+    const colon = field.indexOf(":");
+    if (colon <= 0) continue;
+    const name = field.slice(0, colon).toLowerCase();
+    fields.set(name, [...(fields.get(name) ?? []), field.slice(colon + 1).trim()]);
+  }
+  return fields;
+}
+
+export function splitAt(bytes: Buffer): { header: string; body: Buffer } {
+  const crlf = bytes.indexOf("\r\n\r\n");
+  const lf = bytes.indexOf("\n\n");
+  const [at, len] = crlf !== -1 && (lf === -1 || crlf < lf) ? [crlf, 4] : [lf, 2];
+  assert.ok(at >= 0, "message has a header/body separator");
+  return { header: bytes.subarray(0, at).toString("latin1"), body: bytes.subarray(at + len) };
+}
+
+export function openSealed(raw: Buffer, gpg: Gpg): Opened {
+  const { header } = splitAt(raw);
+  const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(raw.toString("latin1"));
+  assert.ok(armored, "the relayed message carries an armored OpenPGP message");
+  const { plaintext, status, ok } = gpg.decrypt(armored[0]);
+  assert.ok(ok, `GnuPG decrypts it: ${status.slice(-300)}`);
+  const inner = splitAt(plaintext);
+  return {
+    outerHeader: header, outerFields: headerFields(header), inner: plaintext, innerHeader: inner.header,
+    innerBody: inner.body, packets: gpg.packets(armored[0]),
+  };
+}
+
+/** Body of the original, with the mbox From_ line and line-end differences taken out. */
+export function originalBody(raw: Buffer): Buffer {
+  let bytes = raw.subarray(0, 5).toString() === "From " ? raw.subarray(raw.indexOf("\n") + 1) : raw;
+  bytes = Buffer.from(bytes.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
+  const at = bytes.indexOf("\n\n");
+  return at === -1 ? Buffer.alloc(0) : bytes.subarray(at + 2);
+}
+
+export function lf(b: Buffer): Buffer {
+  return Buffer.from(b.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
+}
