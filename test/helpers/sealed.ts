@@ -25,6 +25,10 @@ export function headerFields(header: string): Map<string, string[]> {
   return fields;
 }
 
+function hasSeparator(bytes: Buffer): boolean {
+  return bytes.includes("\r\n\r\n") || bytes.includes("\n\n");
+}
+
 export function splitAt(bytes: Buffer): { header: string; body: Buffer } {
   const crlf = bytes.indexOf("\r\n\r\n");
   const lf = bytes.indexOf("\n\n");
@@ -39,7 +43,7 @@ export function openSealed(raw: Buffer, gpg: Gpg): Opened {
   assert.ok(armored, "the relayed message carries an armored OpenPGP message");
   const { plaintext, status, ok } = gpg.decrypt(armored[0]);
   assert.ok(ok, `GnuPG decrypts it: ${status.slice(-300)}`);
-  const inner = splitAt(plaintext);
+  const inner = hasSeparator(plaintext) ? splitAt(plaintext) : { header: "", body: plaintext };
   return {
     outerHeader: header, outerFields: headerFields(header), inner: plaintext, innerHeader: inner.header,
     innerBody: inner.body, packets: gpg.packets(armored[0]),

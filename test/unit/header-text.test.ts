@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { formatMailbox, parseMailboxes, qualify } from "../../src/core/address.js";
+import { decodeText } from "../../src/core/header.js";
+import { encodeUnstructured, headerLine } from "../../src/core/header-text.js";
+
+/** Decoding what we encoded must give the text back: the inbox shows what the original said. */
+function roundTrip(text: string): string {
+  const line = headerLine("Subject", encodeUnstructured(text));
+  assert.ok(/^[\x00-\x7f]*$/.test(line), "7-bit");
+  assert.ok(line.split("\r\n").every((l) => l.length <= 998));
+  const value = line.replace(/^Subject: /, "").replace(/\r\n$/, "").replace(/\r\n(?=[ \t])/g, "");
+  return decodeText(value);
+}
+
+describe("Subject encoding", () => {
+  const subjects = [
+    "[Fail2Ban] sshd: banned 203.0.113.45 from web01.example.org",
+    "Output from your job       42",
+    "Sicherung für nas-01 abgeschlossen: 3 Warnungen ⚠ — 完了",
+    "=?UTF-8?B?looks encoded?= but is not",
+    "line\r\nbreak and NUL\0 inside",
+    "x".repeat(1200),
+    "a " + "long words ".repeat(40),
+  ];
+  for (const s of subjects) it(JSON.stringify(s.slice(0, 40)), () => assert.equal(roundTrip(s), s));
+
+  it("RFC 2047 decoding drops the whitespace between adjacent encoded-words", () => {
+    assert.equal(decodeText("=?UTF-8?B?U2ljaGVydW5nIGbDvHIgbmFzLTAxIGFiZ2VzY2hsb3NzZW46IA==?= =?UTF-8?Q?3_Warnungen_=E2=9A=A0_=E2=80=94_=E5=AE=8C=E4=BA=86?="),
+      "Sicherung für nas-01 abgeschlossen: 3 Warnungen ⚠ — 完了");
+  });
+});
+
+describe("addresses", () => {
+  it("parses display names, comments and bare local parts", () => {
+    assert.deepEqual(parseMailboxes('"(Cron Daemon)" <root>'), [{ name: "(Cron Daemon)", address: "root" }]);
+    assert.deepEqual(parseMailboxes("MAILER-DAEMON@web01.example.org (Mail Delivery System)"),
+      [{ name: "Mail Delivery System", address: "MAILER-DAEMON@web01.example.org" }]);
+    assert.deepEqual(parseMailboxes("=?UTF-8?Q?Sicherungs=C3=BCberwachung?= <backup@backup.example.net>"),
+      [{ name: "Sicherungsüberwachung", address: "backup@backup.example.net" }]);
+    assert.deepEqual(parseMailboxes(""), []);
+  });
+  it("qualifies bare addresses only", () => {
+    assert.equal(qualify("root", "h.example"), "root@h.example");
+    assert.equal(qualify("root@x", "h.example"), "root@x");
+    assert.equal(qualify("", "h.example"), "");
+  });
+  const formats: Array<[string, string, string]> = [
+    ["Fail2Ban", "root@web01.example.org", "Fail2Ban <root@web01.example.org>"],
+    ["(Cron Daemon)", "root@db-03.example.org", '"(Cron Daemon)" <root@db-03.example.org>'],
+    ['say "hi"', "a@b.c", '"say \\"hi\\"" <a@b.c>'],
+    ["", "a@b.c", "a@b.c"],
+    ["Sicherungsüberwachung", "backup@b.net", "=?UTF-8?B?U2ljaGVydW5nc8O8YmVyd2FjaHVuZw==?= <backup@b.net>"],
+    ["evil\r\nBcc: x@y", "a@b.c", '"evil Bcc: x@y" <a@b.c>'],
+    ["x", "a@b.c>\r\nBcc: y@z", "x <invalid@invalid>"],
+  ];
+  for (const [name, address, want] of formats) {
+    it(`formats ${JSON.stringify(name)} <${JSON.stringify(address)}>`, () => assert.equal(formatMailbox({ name, address }), want));
+  }
+});

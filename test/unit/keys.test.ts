@@ -1,0 +1,106 @@
+/** keys import: only usable v4 public keys are stored, each refusal says why. */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { generateKey, readKey, revokeKey } from "openpgp";
+import { importKeys, KeyInputError } from "../../src/crypto/key-import.js";
+import { routeKeys } from "../../src/crypto/keyring.js";
+import { TEST_FPR, TEST_PUBLIC_KEY, TEST_SECRET_KEY } from "../helpers/paths.js";
+
+const PUB = readFileSync(TEST_PUBLIC_KEY);
+const DAY = 86_400_000;
+
+async function armoredKey(options: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<string> {
+  const { publicKey } = await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "x@example.net" }], format: "armored", config, ...options });
+  return publicKey as string;
+}
+
+describe("keys import", () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), "sealpost-keys-")); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const files = () => readdirSync(dir).filter((n) => n.endsWith(".asc")).sort();
+
+  it("stores an armored key as <FINGERPRINT>.asc", async () => {
+    const report = await importKeys(dir, PUB);
+    assert.deepEqual(report.refused, []);
+    assert.equal(report.imported[0]!.status, "imported");
+    assert.equal(report.imported[0]!.info.fingerprint, TEST_FPR);
+    assert.deepEqual(report.imported[0]!.info.userIds.filter((u) => u.includes("ops@example.net")).length, 1);
+    assert.deepEqual(files(), [`${TEST_FPR}.asc`]);
+    assert.doesNotMatch(readFileSync(join(dir, `${TEST_FPR}.asc`), "utf8"), /PRIVATE/);
+  });
+
+  it("importing the same key again changes nothing", async () => {
+    const before = readFileSync(join(dir, `${TEST_FPR}.asc`));
+    const report = await importKeys(dir, PUB);
+    assert.equal(report.imported[0]!.status, "unchanged");
+    assert.deepEqual(readFileSync(join(dir, `${TEST_FPR}.asc`)), before);
+  });
+
+  it("reads binary keys", async () => {
+    const binary = Buffer.from((await readKey({ armoredKey: PUB.toString() })).write());
+    assert.equal((await importKeys(dir, binary)).imported[0]!.info.fingerprint, TEST_FPR);
+  });
+
+  it("reads several keys from one file", async () => {
+    const report = await importKeys(dir, Buffer.from(PUB.toString() + "\n" + (await armoredKey())));
+    assert.equal(report.imported.length, 2);
+  });
+
+  it("refuses a secret key and stores nothing of it", async () => {
+    const before = files();
+    await assert.rejects(importKeys(dir, readFileSync(TEST_SECRET_KEY)), (e: Error) => e instanceof KeyInputError && /secret \(private\) key/.test(e.message));
+    assert.deepEqual(files(), before);
+  });
+
+  it("refuses garbage with a reason", async () => {
+    await assert.rejects(importKeys(dir, Buffer.from("this is not a key\n")), /not an OpenPGP public key/);
+    await assert.rejects(importKeys(dir, Buffer.from("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbroken\n-----END PGP PUBLIC KEY BLOCK-----\n")), /not an OpenPGP public key/);
+    await assert.rejects(importKeys(dir, Buffer.alloc(0)), /empty input/);
+  });
+
+  const refusals: Array<[string, () => Promise<string>, RegExp]> = [
+    ["an expired key", () => armoredKey({ date: new Date(Date.now() - 10 * DAY), keyExpirationTime: DAY / 1000 }), /expired on \d{4}-\d\d-\d\d/],
+    ["a revoked key", async () => {
+      const { privateKey } = await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "r@example.net" }], format: "object" });
+      return (await revokeKey({ key: privateKey, format: "object" })).publicKey.armor();
+    }, /is revoked/],
+    ["a v6 key", () => armoredKey({ type: "curve25519" }, { v6Keys: true }), /is a v6 key; sealpost seals to v4 keys only/],
+    ["a v4 key with an X25519 (RFC 9580) subkey", () => armoredKey({ type: "curve25519" }), /X25519\/X448/],
+  ];
+  for (const [name, make, why] of refusals) {
+    it(`refuses ${name}, saying why`, async () => {
+      const before = files();
+      const report = await importKeys(dir, Buffer.from(await make()));
+      assert.equal(report.imported.length, 0);
+      assert.match(report.refused[0]!.reason, why);
+      assert.deepEqual(files(), before);
+    });
+  }
+});
+
+describe("route keys", () => {
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sealpost-route-keys-"));
+    await importKeys(dir, PUB);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("finds keys by user-id e-mail, case-insensitively", async () => {
+    const keys = await routeKeys({ to: ["OPS@Example.NET"] }, dir);
+    assert.deepEqual(keys.map((k) => k.getFingerprint().toUpperCase()), [TEST_FPR]);
+  });
+  it("uses pinned fingerprints", async () => {
+    assert.equal((await routeKeys({ to: ["someone@else.example"], keys: [TEST_FPR] }, dir)).length, 1);
+  });
+  it("fails when any recipient has no key", async () => {
+    await assert.rejects(routeKeys({ to: ["ops@example.net", "nobody@example.net"] }, dir), /no usable key for nobody@example.net/);
+  });
+  it("fails when the key has expired by delivery time", async () => {
+    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir, new Date("2200-01-01")), /no usable key/);
+  });
+});

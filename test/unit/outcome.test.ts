@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SealpostError, asSealpostError } from "../../src/core/errors.js";
+import { type Outcome, pipeAnswer, smtpReply } from "../../src/core/outcome.js";
+
+describe("the outcome table", () => {
+  const deferred = (status: string, text: string): Outcome => ({ kind: "deferred", error: new SealpostError(status, text) });
+  const table: Array<[string, Outcome, 0 | 75, string, number]> = [
+    ["relayed", { kind: "relayed" }, 0, "", 250],
+    ["stored only", { kind: "stored-only" }, 0, "", 250],
+    ["duplicate", { kind: "duplicate" }, 0, "", 250],
+    ["spooled", { kind: "spooled" }, 0, "", 250],
+    ["held", { kind: "held" }, 0, "", 250],
+    ["no key", deferred("4.7.1", "no usable key for ops@example.net"), 75, "4.7.1 sealpost: no usable key for ops@example.net\n", 451],
+    ["spool full", deferred("4.3.1", "no space left"), 75, "4.3.1 sealpost: no space left\n", 452],
+    ["a 5.x.x status is never passed to the MTA as permanent", deferred("5.0.0", "refused"), 75, "4.0.0 sealpost: refused\n", 451],
+    ["a multi-line text stays on one line", deferred("4.3.0", "a\nb\r\nc"), 75, "4.3.0 sealpost: a b c\n", 451],
+  ];
+  for (const [name, outcome, code, stderr, smtp] of table) {
+    it(name, () => {
+      assert.deepEqual(pipeAnswer(outcome), { exitCode: code, stderr });
+      assert.equal(smtpReply(outcome).code, smtp);
+    });
+  }
+
+  it("unknown errors are temporary internal errors; a full disk says so", () => {
+    const e = asSealpostError(new TypeError("boom"));
+    assert.equal(e.status, "4.3.0");
+    assert.equal(e.permanence, "temporary");
+    assert.equal(e.publicMessage, "internal error");
+    assert.equal(asSealpostError(Object.assign(new Error("x"), { code: "ENOSPC" })).status, "4.3.1");
+  });
+});

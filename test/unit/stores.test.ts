@@ -1,0 +1,85 @@
+/** The local stores and the dot-lock, on real temp directories. */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { withDotlock } from "../../src/store/dotlock.js";
+import { deliverToMaildir } from "../../src/store/maildir.js";
+import { deliverToMbox, mboxEntry } from "../../src/store/mbox.js";
+import { Spool } from "../../src/store/spool.js";
+
+const root = mkdtempSync(join(tmpdir(), "sealpost-stores-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe("Maildir", () => {
+  it("delivers into new/ with mode 0600 and leaves tmp/ empty", async () => {
+    const dir = join(root, "Maildir");
+    const name = await deliverToMaildir(dir, Buffer.from("Subject: x\n\nbody\n"), "web01.example.org");
+    assert.deepEqual(readdirSync(join(dir, "new")), [name]);
+    assert.deepEqual(readdirSync(join(dir, "tmp")), []);
+    assert.equal(statSync(join(dir, "new", name)).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+  });
+  it("fails when a file stands where the Maildir should be", async () => {
+    writeFileSync(join(root, "notadir"), "x");
+    await assert.rejects(deliverToMaildir(join(root, "notadir"), Buffer.from("x"), "h"));
+  });
+});
+
+describe("mbox", () => {
+  it("writes a From_ line, quotes From lines mboxrd-style and ends with a blank line", () => {
+    const entry = mboxEntry(Buffer.from("Subject: x\n\nFrom here\n>From there\nno newline"), "", new Date(Date.UTC(2026, 10, 9, 1, 2, 3)));
+    assert.equal(entry.toString(), "From MAILER-DAEMON Mon Nov  9 01:02:03 2026\nSubject: x\n\n>From here\n>>From there\nno newline\n\n");
+  });
+  it("appends with mode 0600", async () => {
+    const path = join(root, "mbox");
+    await deliverToMbox(path, Buffer.from("Subject: 1\n\na\n"), "root@h");
+    await deliverToMbox(path, Buffer.from("Subject: 2\n\nb\n"), "root@h");
+    assert.equal(readFileSync(path, "utf8").match(/^From root@h /gm)?.length, 2);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+});
+
+describe("dot-lock", () => {
+  it("serialises holders", async () => {
+    const target = join(root, "locked");
+    let inside = 0;
+    let most = 0;
+    await Promise.all(Array.from({ length: 20 }, () => withDotlock(target, async () => {
+      most = Math.max(most, ++inside);
+      await new Promise((r) => setTimeout(r, 2));
+      inside--;
+    })));
+    assert.equal(most, 1);
+  });
+  it("breaks the lock of a holder that died", async () => {
+    const target = join(root, "stale");
+    writeFileSync(target + ".lock", "999999999\n");
+    const old = new Date(Date.now() - 60_000);
+    (await import("node:fs")).utimesSync(target + ".lock", old, old);
+    assert.equal(await withDotlock(target, async () => "got it", 2_000), "got it");
+  });
+  it("gives up on a live holder at the deadline with a temporary error", async () => {
+    const target = join(root, "live");
+    writeFileSync(target + ".lock", `${process.pid}\n`);
+    await assert.rejects(withDotlock(target, async () => undefined, 50), /lock is held too long/);
+  });
+});
+
+describe("spool", () => {
+  it("enqueues durably, lists, saves and removes", async () => {
+    const spool = new Spool(join(root, "spool"));
+    const entry = await spool.enqueue(Buffer.from("Subject: x\n\ny\n"), {
+      state: "queued", nextAttempt: new Date().toISOString(), lastError: null, recipients: ["ops@example.net"], sender: "", keys: null,
+    });
+    assert.equal(statSync(join(root, "spool", "msg", `${entry.id}.eml`)).mode & 0o777, 0o600);
+    assert.deepEqual((await spool.list()).map((e) => e.id), [entry.id]);
+    entry.state = "held";
+    await spool.save(entry);
+    assert.equal((await spool.get(entry.id))?.state, "held");
+    assert.equal((await spool.get("../../etc/passwd")), undefined);
+    await spool.remove(entry.id);
+    assert.deepEqual(await spool.list(), []);
+  });
+});
