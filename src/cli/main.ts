@@ -24,6 +24,8 @@ function fatal(err: unknown): never {
   process.exit(1);
 }
 
+// Node's own warnings would go to stderr, which for deliver is the MTA's bounce text: one line only.
+if (pipeMode && !process.env.SEALPOST_DEBUG) process.removeAllListeners("warning");
 process.on("uncaughtException", fatal);
 process.on("unhandledRejection", fatal);
 

@@ -4,6 +4,7 @@
  * with the egress check in front of every send.
  */
 import { stat, readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { createTransport, type Transporter } from "nodemailer";
 import type { Config } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
@@ -51,7 +52,8 @@ export class Relay {
       ignoreTLS: r.security === "none",
       name: this.settings.hostname,
       auth: r.user ? { user: r.user, pass: await readPassword(r.passwordFile) } : undefined,
-      tls: { rejectUnauthorized: true, servername: r.host, minVersion: "TLSv1.2" },
+      // SNI takes a host name only; Node warns on stderr (which goes to the MTA) when given an IP.
+      tls: { rejectUnauthorized: true, ...(isIP(r.host) ? {} : { servername: r.host }), minVersion: "TLSv1.2" },
       connectionTimeout: ms,
       greetingTimeout: ms,
       socketTimeout: ms,
@@ -77,18 +79,29 @@ async function readPassword(file: string | undefined): Promise<string> {
   }
 }
 
-/** The one place that decides temporary vs permanent: permanent only for a reply code >= 500. */
+/**
+ * The one place that decides temporary vs permanent. Permanent only for a reply >= 500 to the
+ * message itself (MAIL, RCPT, DATA: nodemailer's EENVELOPE and EMESSAGE). A 5xx to STARTTLS,
+ * AUTH or the greeting is about our set-up or the relay, not the message: it stays temporary,
+ * like everything unknown.
+ */
 export function relayError(err: unknown, relay: Config["relay"]): SealpostError {
   const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
   const where = `relay ${relay.host}:${relay.port}`;
-  // A refused login is our credentials' fault, not the message's: retry once it is fixed.
-  if (typeof e.responseCode === "number" && e.code !== "EAUTH") {
+  const aboutMessage = e.code === "EENVELOPE" || e.code === "EMESSAGE";
+  if (typeof e.responseCode === "number" && (aboutMessage || e.code === "EPROTOCOL")) {
     const reply = (e.response ?? String(e.responseCode)).replace(/\s+/g, " ").slice(0, 200);
-    const permanent = e.responseCode >= 500;
+    const permanent = aboutMessage && e.responseCode >= 500;
     return new SealpostError(permanent ? Status.relayRefused : Status.relay, `${where} answered: ${reply}`,
       { cause: err, permanence: permanent ? "permanent" : "temporary" });
   }
-  const why = e.code === "ECONNECTION" || e.code === "ESOCKET" ? "cannot connect"
-    : e.code === "ETIMEDOUT" ? "timed out" : e.code === "ETLS" ? "TLS failed" : e.code === "EAUTH" ? "authentication failed" : "failed";
-  return new SealpostError(Status.relay, `${where} ${why}`, { cause: err });
+  return new SealpostError(Status.relay, `${where} ${failureKind(e)}`, { cause: err });
+}
+
+function failureKind(e: { code?: string; message?: string }): string {
+  if (e.code === "ETLS" || /certificate|self.signed|SSL|TLS/i.test(e.message ?? "")) return "TLS failed (no STARTTLS, or a certificate that does not verify)";
+  if (e.code === "EAUTH") return "refused the login (check relay.user and relay.password_file)";
+  if (e.code === "ETIMEDOUT") return "timed out";
+  if (e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "EDNS") return "cannot connect";
+  return "failed";
 }

@@ -9,17 +9,37 @@ export interface Received {
   to: string[];
 }
 
+export interface SinkOptions {
+  /** Require AUTH with these credentials (over plain text: the test sink is on loopback). */
+  auth?: { user: string; pass: string };
+  /** Offer STARTTLS with this key and certificate. */
+  tls?: { key: Buffer; cert: Buffer };
+  /** Recipients refused with 550 at RCPT. */
+  refuse?: string[];
+}
+
 export class Sink {
   readonly messages: Received[] = [];
+  readonly logins: string[] = [];
   mode: SinkMode;
   port = 0;
   private server: SMTPServer;
 
-  constructor(mode: SinkMode = "accept") {
+  constructor(mode: SinkMode = "accept", options: SinkOptions = {}) {
     this.mode = mode;
+    const disabled = [...(options.auth ? [] : ["AUTH"]), ...(options.tls ? [] : ["STARTTLS"])];
     this.server = new SMTPServer({
       secure: false,
-      disabledCommands: ["AUTH", "STARTTLS"],
+      disabledCommands: disabled,
+      authOptional: !options.auth,
+      allowInsecureAuth: true,
+      ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+      onAuth: (auth, _session, cb) => {
+        const ok = options.auth && auth.username === options.auth.user && auth.password === options.auth.pass;
+        if (!ok) return cb(Object.assign(new Error("5.7.8 authentication failed"), { responseCode: 535 }));
+        this.logins.push(auth.username ?? "");
+        cb(null, { user: auth.username });
+      },
       logger: false,
       onConnect: (_session, cb) => (this.mode === "drop" ? cb(Object.assign(new Error("bye"), { responseCode: 421 })) : cb()),
       onMailFrom: (_address, _session, cb) => {
@@ -27,8 +47,9 @@ export class Sink {
         if (this.mode === "permfail") return cb(Object.assign(new Error("5.7.1 rejected"), { responseCode: 554 }));
         cb();
       },
-      onRcptTo: (_address, _session, cb) =>
-        this.mode === "rcpt-permfail" ? cb(Object.assign(new Error("5.1.1 no such user"), { responseCode: 550 })) : cb(),
+      onRcptTo: (address, _session, cb) =>
+        this.mode === "rcpt-permfail" || options.refuse?.includes(address.address)
+          ? cb(Object.assign(new Error("5.1.1 no such user"), { responseCode: 550 })) : cb(),
       onData: (stream, session: SMTPServerSession, cb) => {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
