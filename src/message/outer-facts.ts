@@ -8,6 +8,7 @@ import { formatMailbox, parseMailboxes, qualify, type Mailbox } from "../core/ad
 import type { Envelope } from "../core/envelope.js";
 import { decodeText, firstValue, type HeaderField } from "../core/header.js";
 import { encodeUnstructured } from "../core/header-text.js";
+import { rfc5322Date } from "../core/dates.js";
 
 export interface OuterFacts {
   /** Header values, already 7-bit and safe to write. */
@@ -55,13 +56,4 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
 
 function describe(box: Mailbox): string {
   return box.name ? `${box.name} (${box.address})` : box.address;
-}
-
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-export function rfc5322Date(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }

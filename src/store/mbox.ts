@@ -4,6 +4,7 @@
  */
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
+import { asctime } from "../core/dates.js";
 import { ensureDir } from "./durable-file.js";
 import { withDotlock } from "./dotlock.js";
 
@@ -32,14 +33,4 @@ export function mboxEntry(bytes: Buffer, sender: string, now: Date): Buffer {
   if (quoted.length > 0 && quoted[quoted.length - 1] !== 0x0a) parts.push(Buffer.from("\n"));
   parts.push(Buffer.from("\n"));
   return Buffer.concat(parts);
-}
-
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** ctime(3) format, as local(8) writes it: "Sat Nov 21 11:31:48 2026" (UTC here). */
-function asctime(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, " ")} ` +
-    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
 }

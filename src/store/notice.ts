@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import { headerLine } from "../core/header-text.js";
-import { rfc5322Date } from "../message/outer-facts.js";
+import { rfc5322Date } from "../core/dates.js";
 import { storeLocally } from "./local-store.js";
 
 export async function writeNotice(local: Config["local"], hostname: string, subject: string, lines: string[],

@@ -2,31 +2,21 @@
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { Gpg } from "../helpers/gpg.js";
+import { describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { Home, isTempfailLine } from "../helpers/home.js";
 import { openSealed } from "../helpers/sealed.js";
-import { Sink } from "../helpers/sink.js";
+import { useWorld, withSink } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
 const ENV = pipeEnv(A01);
 
 describe("deliver faults", () => {
-  let gpg: Gpg;
-  let sink: Sink;
-  before(async () => {
-    gpg = new Gpg();
-    sink = await new Sink().start();
-  });
-  after(async () => {
-    gpg.close();
-    await sink.stop();
-  });
+  const world = useWorld();
 
   async function scenario(fn: (home: Home) => Promise<void>, options = {}): Promise<void> {
-    const home = new Home({ relayPort: sink.port, ...options });
+    const home = new Home({ relayPort: world.sink.port, ...options });
     try {
       await fn(home);
     } finally {
@@ -40,50 +30,33 @@ describe("deliver faults", () => {
     assert.equal(r.code, 75);
     assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
     assert.equal(home.localCopies().length, 1, "the local copy is kept at once");
-    home.writeConfig({ relayPort: sink.port });
-    const before = sink.messages.length;
+    home.writeConfig({ relayPort: world.sink.port });
+    const before = world.sink.messages.length;
     r = await home.run(["deliver"], RAW, ENV);
     assert.equal(r.code, 0, r.stderr.toString());
     r = await home.run(["deliver"], RAW, ENV); // Postfix may run the command twice
     assert.equal(r.code, 0);
     assert.equal(r.stderr.length, 0);
     assert.equal(home.localCopies().length, 1);
-    assert.equal(sink.messages.length - before, 1);
+    assert.equal(world.sink.messages.length - before, 1);
   }, { relayPort: 1 }));
 
-  it("deliver exits 75 when the relay answers 451, and relays nothing", async () => {
-    const failing = await new Sink("tempfail").start();
-    try {
-      await scenario(async (home) => {
-        await home.importTestKey();
-        const r = await home.run(["deliver"], RAW, ENV);
-        assert.equal(r.code, 75);
-        assert.match(r.stderr.toString(), /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ answered: 451/);
-        assert.equal(failing.messages.length, 0);
-      }, { relayPort: failing.port });
-    } finally {
-      await failing.stop();
-    }
-  });
+  for (const [mode, what, stderr] of [
+    ["tempfail", "answers 451", /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ answered: 451 4\.3\.0 try again later\n$/],
+    ["drop", "drops the connection at the greeting", /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ answered: 421/],
+  ] as const) {
+    it(`deliver exits 75 when the relay ${what}, and relays nothing`, () => withSink(mode, (failing) => scenario(async (home) => {
+      await home.importTestKey();
+      const r = await home.run(["deliver"], RAW, ENV);
+      assert.equal(r.code, 75);
+      assert.match(r.stderr.toString(), stderr);
+      assert.equal(failing.messages.length, 0);
+      assert.equal(home.localCopies().length, 1);
+    }, { relayPort: failing.port })));
+  }
 
-  it("deliver exits 75 when the relay drops the connection", async () => {
-    const dropping = await new Sink("drop").start();
-    try {
-      await scenario(async (home) => {
-        await home.importTestKey();
-        const r = await home.run(["deliver"], RAW, ENV);
-        assert.equal(r.code, 75);
-        assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
-      }, { relayPort: dropping.port });
-    } finally {
-      await dropping.stop();
-    }
-  });
-
-  it("deliver exits 0 on a 554, holds the message in the spool and leaves a notice for root", async () => {
-    const refusing = await new Sink("permfail").start();
-    try {
-      await scenario(async (home) => {
+  it("deliver exits 0 on a 554, holds the message in the spool and leaves a notice for root", () =>
+    withSink("permfail", (refusing) => scenario(async (home) => {
         await home.importTestKey();
         const r = await home.run(["deliver"], RAW, ENV);
         assert.equal(r.code, 0, r.stderr.toString());
@@ -100,16 +73,10 @@ describe("deliver faults", () => {
         // a retry by the MTA does not hold it twice
         assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
         assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 1);
-      }, { relayPort: refusing.port });
-    } finally {
-      await refusing.stop();
-    }
-  });
+      }, { relayPort: refusing.port })));
 
-  it("a held message is relayed after queue release and queue run", async () => {
-    const relay = await new Sink("permfail").start();
-    try {
-      await scenario(async (home) => {
+  it("a held message is relayed after queue release and queue run", () =>
+    withSink("permfail", (relay) => scenario(async (home) => {
         await home.importTestKey();
         assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
         const [entry] = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ id: string }>;
@@ -118,13 +85,9 @@ describe("deliver faults", () => {
         const run = await home.run(["queue", "run"]);
         assert.equal(run.code, 0, run.stderr.toString());
         assert.equal(relay.messages.length, 1);
-        openSealed(relay.messages[0]!.raw, gpg);
+        openSealed(relay.messages[0]!.raw, world.gpg);
         assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 0);
-      }, { relayPort: relay.port });
-    } finally {
-      await relay.stop();
-    }
-  });
+      }, { relayPort: relay.port })));
 
   it("with on_relay_failure = spool, deliver exits 0 and queue run relays later", () => scenario(async (home) => {
     await home.importTestKey();
@@ -132,19 +95,19 @@ describe("deliver faults", () => {
     assert.equal(r.code, 0, r.stderr.toString());
     const entries = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string }>;
     assert.deepEqual(entries.map((e) => e.state), ["queued"]);
-    home.writeConfig({ relayPort: sink.port });
-    const before = sink.messages.length;
+    home.writeConfig({ relayPort: world.sink.port });
+    const before = world.sink.messages.length;
     assert.equal((await home.run(["queue", "flush"])).code, 0);
-    assert.equal(sink.messages.length - before, 1);
-    openSealed(sink.messages.at(-1)!.raw, gpg);
+    assert.equal(world.sink.messages.length - before, 1);
+    openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
   }, { relayPort: 1, extra: '[deliver]\non_relay_failure = "spool"\n' }));
 
   it("deliver exits 75 and relays nothing when the route has no key", () => scenario(async (home) => {
-    const before = sink.messages.length;
+    const before = world.sink.messages.length;
     const r = await home.run(["deliver"], RAW, ENV);
     assert.equal(r.code, 75);
     assert.equal(r.stderr.toString(), "4.7.1 sealpost: no usable key for ops@example.net\n");
-    assert.equal(sink.messages.length, before);
+    assert.equal(world.sink.messages.length, before);
   }));
 
   it("deliver exits 75 when a pinned key is missing", () => scenario(async (home) => {
@@ -157,11 +120,11 @@ describe("deliver faults", () => {
   it("deliver exits 75 when the local store cannot be written", () => scenario(async (home) => {
     await home.importTestKey();
     writeFileSync(home.mail, "a file where the Maildir should be");
-    const before = sink.messages.length;
+    const before = world.sink.messages.length;
     const r = await home.run(["deliver"], RAW, ENV);
     assert.equal(r.code, 75);
     assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
-    assert.equal(sink.messages.length, before, "nothing relayed before the local copy is safe");
+    assert.equal(world.sink.messages.length, before, "nothing relayed before the local copy is safe");
   }));
 
   it("deliver exits 75 when the spool cannot be written", () => scenario(async (home) => {
@@ -201,12 +164,12 @@ describe("deliver faults", () => {
   it("a body that only looks encrypted is sealed all the same", () => scenario(async (home) => {
     await home.importTestKey();
     const tricky = Buffer.from(RAW.toString("latin1").replace("\n\nHi,\n", "\n\nHi,\n-----BEGIN PGP MESSAGE-----\n\nhQEMA0x=\n-----END PGP MESSAGE-----\nsecret-canary-line-that-must-not-leak\n"), "latin1");
-    const before = sink.messages.length;
+    const before = world.sink.messages.length;
     assert.equal((await home.run(["deliver"], tricky, ENV)).code, 0);
-    const got = sink.messages.slice(before);
+    const got = world.sink.messages.slice(before);
     assert.equal(got.length, 1);
     assert.ok(!got[0]!.raw.includes("secret-canary-line-that-must-not-leak"));
-    assert.ok(openSealed(got[0]!.raw, gpg).inner.includes("secret-canary-line-that-must-not-leak"));
+    assert.ok(openSealed(got[0]!.raw, world.gpg).inner.includes("secret-canary-line-that-must-not-leak"));
   }));
 
   it("30 concurrent deliveries into one mbox keep 30 intact messages", () => scenario(async (home) => {

@@ -1,35 +1,25 @@
 /** Every pipe fixture through bin/sealpost deliver, spawned as Postfix/Exim spawn it; gpg opens each result. */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Gpg } from "../helpers/gpg.js";
+import { describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { Home } from "../helpers/home.js";
 import { RCPT } from "../helpers/paths.js";
 import { lf, openSealed, originalBody } from "../helpers/sealed.js";
-import { Sink } from "../helpers/sink.js";
+import { useWorld } from "../helpers/world.js";
 
 const OUTER_ALLOWED = new Set(["from", "to", "subject", "date", "message-id", "mime-version", "content-type",
   "content-transfer-encoding", "auto-submitted", "reply-to", "sender"]);
 
 describe("deliver: every pipe fixture", () => {
-  let gpg: Gpg;
-  let sink: Sink;
-  before(async () => {
-    gpg = new Gpg();
-    sink = await new Sink().start();
-  });
-  after(async () => {
-    gpg.close();
-    await sink.stop();
-  });
+  const world = useWorld();
 
   for (const fx of fixtures().filter((f) => f.entry_point === "postfix-pipe" || f.entry_point === "exim-pipe")) {
     it(`${fx.file} is stored once, sealed, relayed once and decrypts to the original bytes`, async () => {
-      const home = new Home({ hostname: fx.hostname, relayPort: sink.port });
+      const home = new Home({ hostname: fx.hostname, relayPort: world.sink.port });
       try {
         await home.importTestKey();
         const raw = fixtureBytes(fx);
-        const before = sink.messages.length;
+        const before = world.sink.messages.length;
         const r = await home.run(["deliver"], raw, pipeEnv(fx));
         assert.equal(r.code, 0, r.stderr.toString());
         assert.equal(r.stdout.length + r.stderr.length, 0, "silent on success");
@@ -40,11 +30,11 @@ describe("deliver: every pipe fixture", () => {
           "local copy holds the message");
         assert.deepEqual(home.localFileModes(), [0o600]);
 
-        const got = sink.messages.slice(before);
+        const got = world.sink.messages.slice(before);
         assert.equal(got.length, 1);
         assert.deepEqual(got[0]!.to, [RCPT]);
         assert.equal(got[0]!.from, "sealpost@web01.example.org");
-        const opened = openSealed(got[0]!.raw, gpg);
+        const opened = openSealed(got[0]!.raw, world.gpg);
 
         for (const name of opened.outerFields.keys()) assert.ok(OUTER_ALLOWED.has(name), `outer field ${name} is allowed`);
         assert.ok(!/[^\x00-\x7f]/.test(opened.outerHeader), "outer header is 7-bit");

@@ -11,6 +11,7 @@ import { Home, isTempfailLine } from "../helpers/home.js";
 import { TEST_FPR } from "../helpers/paths.js";
 import { openSealed } from "../helpers/sealed.js";
 import { Sink } from "../helpers/sink.js";
+import { withSink } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -31,7 +32,7 @@ describe("deliver and the relay", () => {
     rmSync(certDir, { recursive: true, force: true });
   });
 
-  async function withSink(sink: Sink, fn: (home: Home) => Promise<void>, extra = "", route?: string): Promise<void> {
+  async function withRelay(sink: Sink, fn: (home: Home) => Promise<void>, extra = "", route?: string): Promise<void> {
     await sink.start();
     const home = new Home({ relayPort: sink.port, route });
     home.writeConfig({ extra: extra.replaceAll("ROOT", home.root) });
@@ -46,7 +47,7 @@ describe("deliver and the relay", () => {
 
   it("logs in with the password from password_file, which never shows in output", async () => {
     const sink = new Sink("accept", { auth: { user: "alerts@example.net", pass: PASSWORD } });
-    await withSink(sink, async (home) => {
+    await withRelay(sink, async (home) => {
       const file = join(home.root, "relay.pass");
       writeFileSync(file, PASSWORD + "\n", { mode: 0o600 });
       const r = await home.run(["deliver"], RAW, ENV);
@@ -58,7 +59,7 @@ describe("deliver and the relay", () => {
 
   it("refuses a world-readable password file with exit 75, without the password", async () => {
     const sink = new Sink("accept", { auth: { user: "alerts@example.net", pass: PASSWORD } });
-    await withSink(sink, async (home) => {
+    await withRelay(sink, async (home) => {
       const file = join(home.root, "relay.pass");
       writeFileSync(file, PASSWORD);
       chmodSync(file, 0o644);
@@ -71,7 +72,7 @@ describe("deliver and the relay", () => {
 
   it("defers (75), not holds, when the relay refuses the login with 535", async () => {
     const sink = new Sink("accept", { auth: { user: "alerts@example.net", pass: "another" } });
-    await withSink(sink, async (home) => {
+    await withRelay(sink, async (home) => {
       writeFileSync(join(home.root, "relay.pass"), PASSWORD, { mode: 0o600 });
       const r = await home.run(["deliver"], RAW, ENV);
       assert.equal(r.code, 75);
@@ -81,45 +82,39 @@ describe("deliver and the relay", () => {
     }, 'user = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n');
   });
 
-  it("with security = starttls, an unverifiable certificate defers and sends nothing", async () => {
-    const tls = { key: readFileSync(join(certDir, "key.pem")), cert: readFileSync(join(certDir, "cert.pem")) };
-    const sink = new Sink("accept", { tls });
-    await sink.start();
+  /** deliver with security = "starttls" against `sink`: what it answered, and the spool after it. */
+  async function deliverOverStarttls(sink: Sink): Promise<{ code: number | null; stderr: string; spool: string }> {
     const home = new Home({ relayPort: sink.port });
     try {
       await home.importTestKey();
       writeFileSync(home.config, readFileSync(home.config, "utf8").replace('security = "none"', 'security = "starttls"'));
       const r = await home.run(["deliver"], RAW, ENV);
-      assert.equal(r.code, 75);
-      assert.match(r.stderr.toString(), /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ TLS failed \(no STARTTLS, or a certificate that does not verify\)\n$/);
-      assert.equal(sink.messages.length, 0);
+      return { code: r.code, stderr: r.stderr.toString(), spool: (await home.run(["queue", "list", "--json"])).stdout.toString().trim() };
     } finally {
       home.cleanup();
-      await sink.stop();
     }
-  });
+  }
 
-  it("with security = starttls, a relay without STARTTLS is refused: no plaintext SMTP", async () => {
-    const sink = new Sink("accept");
-    await sink.start();
-    const home = new Home({ relayPort: sink.port });
-    try {
-      await home.importTestKey();
-      writeFileSync(home.config, readFileSync(home.config, "utf8").replace('security = "none"', 'security = "starttls"'));
-      const r = await home.run(["deliver"], RAW, ENV);
-      assert.equal(r.code, 75);
-      assert.match(r.stderr.toString(), /TLS failed/);
-      assert.equal(sink.messages.length, 0);
-      assert.equal((await home.run(["queue", "list", "--json"])).stdout.toString().trim(), "[]", "not held: a set-up problem, not a refusal");
-    } finally {
-      home.cleanup();
-      await sink.stop();
-    }
-  });
+  const TLS_FAILED = /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ TLS failed \(no STARTTLS, or a certificate that does not verify\)\n$/;
+
+  it("with security = starttls, an unverifiable certificate defers and sends nothing", () => withSink("accept", async (sink) => {
+    const r = await deliverOverStarttls(sink);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr, TLS_FAILED);
+    assert.equal(sink.messages.length, 0);
+  }, { tls: { key: readFileSync(join(certDir, "key.pem")), cert: readFileSync(join(certDir, "cert.pem")) } }));
+
+  it("with security = starttls, a relay without STARTTLS defers: no plaintext SMTP, nothing held", () => withSink("accept", async (sink) => {
+    const r = await deliverOverStarttls(sink);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr, TLS_FAILED);
+    assert.equal(sink.messages.length, 0);
+    assert.equal(r.spool, "[]", "a set-up problem, not a refusal");
+  }));
 
   it("sends one sealed message per external recipient; a refused recipient is held, the other relayed", async () => {
     const sink = new Sink("accept", { refuse: ["gone@example.net"] });
-    await withSink(sink, async (home) => {
+    await withRelay(sink, async (home) => {
       const r = await home.run(["deliver"], RAW, ENV);
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal(sink.messages.length, 1);
@@ -136,7 +131,7 @@ describe("deliver and the relay", () => {
 
   it("a message for a recipient no route matches is kept locally and not relayed", async () => {
     const sink = new Sink("accept");
-    await withSink(sink, async (home) => {
+    await withRelay(sink, async (home) => {
       const r = await home.run(["deliver"], RAW, { ...ENV, RECIPIENT: "www-data@localhost", ORIGINAL_RECIPIENT: "www-data@localhost" });
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal(home.localCopies().length, 1);

@@ -1,0 +1,33 @@
+/** Suite-level set-up shared by the CLI tests: one gpg home and one accepting sink per suite. */
+import { after, before } from "node:test";
+import { Gpg } from "./gpg.js";
+import { Sink, type SinkMode, type SinkOptions } from "./sink.js";
+
+export interface World {
+  gpg: Gpg;
+  sink: Sink;
+}
+
+/** Call at the top of a describe(): the returned object is filled in before the first test. */
+export function useWorld(): World {
+  const world = {} as World;
+  before(async () => {
+    world.gpg = new Gpg();
+    world.sink = await new Sink().start();
+  });
+  after(async () => {
+    world.gpg.close();
+    await world.sink.stop();
+  });
+  return world;
+}
+
+/** A sink of its own for one test, stopped afterwards whatever happens. */
+export async function withSink<T>(mode: SinkMode, fn: (sink: Sink) => Promise<T>, options: SinkOptions = {}): Promise<T> {
+  const sink = await new Sink(mode, options).start();
+  try {
+    return await fn(sink);
+  } finally {
+    await sink.stop();
+  }
+}
