@@ -28,7 +28,7 @@ export function queueCommands(program: Command, set: (a: Action) => void): void 
   queue.command("flush").description("try every queued entry now, due or not")
     .option("-c, --config <file>", "config file")
     .action((opts: { config?: string }) => withConfig("flush", opts, (c) => run(c, true)));
-  queue.command("release").description("put a held entry back in the queue and try it now").argument("<id>")
+  queue.command("release").description("put a held entry back in the queue; the next queue run tries it").argument("<id>")
     .option("-c, --config <file>", "config file")
     .action((id: string, opts: { config?: string }) => withConfig("release", opts, (c) => release(c, id)));
   queue.command("purge").description("delete one entry").argument("<id>")

@@ -16,13 +16,13 @@ export class Gpg {
   }
 
   decrypt(armored: string | Buffer): { plaintext: Buffer; status: string; ok: boolean } {
-    const p = spawnSync("gpg", ["--homedir", this.home, "--batch", "--status-fd", "2", "--decrypt"], { input: armored });
+    const p = spawnSync("gpg", ["--homedir", this.home, "--batch", "--status-fd", "2", "--decrypt"], { input: armored, maxBuffer: 256 * 1024 * 1024 });
     const status = p.stderr.toString();
     return { plaintext: p.stdout, status, ok: status.includes("DECRYPTION_OKAY") };
   }
 
   packets(armored: string | Buffer): string {
-    const p = spawnSync("gpg", ["--homedir", this.home, "--batch", "--list-packets"], { input: armored });
+    const p = spawnSync("gpg", ["--homedir", this.home, "--batch", "--list-packets"], { input: armored, maxBuffer: 256 * 1024 * 1024 });
     return p.stdout.toString() + p.stderr.toString();
   }
 
