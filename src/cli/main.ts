@@ -31,7 +31,7 @@ process.on("unhandledRejection", fatal);
 
 try {
   const { runCli } = await import("./program.js");
-  const code = await runCli(argv, process.env.SEALPOST_INVOKED_AS ?? "sealpost");
+  const code = await runCli(argv, process.env.SEALPOST_INVOKED_AS ?? "sealpost", pipeMode);
   process.exit(code);
 } catch (err) {
   fatal(err);

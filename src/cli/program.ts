@@ -9,12 +9,12 @@ import { VERSION } from "./version.js";
 
 export type Action = () => Promise<number>;
 
-export async function runCli(argv: string[], invokedAs: string): Promise<number> {
+/** `pipe`: deliver or sendmail, whose stderr goes to the MTA (decided once, in main.ts). */
+export async function runCli(argv: string[], invokedAs: string, pipe: boolean): Promise<number> {
   if (invokedAs === "sendmail") return pipeFailure("sendmail mode is not available yet");
   let action: Action | undefined;
-  // deliver's stderr goes to the MTA: one 4.x.x line, never commander's usage text. Set before
+  // In pipe mode stderr goes to the MTA: one 4.x.x line, never commander's usage text. Set before
   // the commands are added, because each command copies these settings when it is created.
-  const pipe = argv.find((a) => !a.startsWith("-")) === "deliver";
   const program = new Command("sealpost")
     .description("Forward this server's system mail to an external mailbox, sealed with OpenPGP.")
     .version(VERSION, "--version")

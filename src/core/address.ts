@@ -46,8 +46,3 @@ function displayName(name: string): string {
   if (isPlainText(name)) return `"${name.replace(/(["\\])/g, "\\$1")}"`;
   return encodeUnstructured(name);
 }
-
-/** True for something that looks like user@domain, the only form sealpost relays to. */
-export function isFullAddress(address: string): boolean {
-  return /^[^@\s<>]+@[^@\s<>]+$/.test(address);
-}
