@@ -4,9 +4,9 @@ import { configPath } from "../config/load.js";
 
 import { pipeAnswer } from "../core/outcome.js";
 import { readStdin } from "./io.js";
-import type { Action } from "./program.js";
+import type { Registration } from "./program.js";
 
-export function deliverCommand(program: Command, set: (a: Action) => void): void {
+export function deliverCommand(program: Command, { set, globalConfig }: Registration): void {
   program.command("deliver")
     .description("read one message on stdin (as Postfix local(8) or Exim's pipe transport hand it over), keep the local copy, seal and relay it")
     .option("-c, --config <file>", "config file")
@@ -22,7 +22,7 @@ Examples:
       const input = await readStdin();
       const { deliver } = await import("../core/deliver.js");
       const outcome = await deliver({
-        input, env: process.env, args: { sender: opts.from, recipients }, configFile: configPath(opts.config, process.env),
+        input, env: process.env, args: { sender: opts.from, recipients }, configFile: configPath(opts.config ?? globalConfig(), process.env),
       });
       const answer = pipeAnswer(outcome);
       if (answer.stderr) process.stderr.write(answer.stderr);

@@ -1,9 +1,9 @@
 /** `sealpost demo`: shows the whole path on this machine, with nothing to set up. */
 import type { Command } from "commander";
 import { out } from "./io.js";
-import type { Action } from "./program.js";
+import type { Registration } from "./program.js";
 
-export function demoCommand(program: Command, set: (a: Action) => void): void {
+export function demoCommand(program: Command, { set }: Registration): void {
   program.command("demo")
     .description("seal a sample fail2ban notice end to end with a throw-away key and a loopback sink (nothing leaves this machine)")
     .option("--keep", "keep the demo's directory (config, keys, Maildir) to look at")

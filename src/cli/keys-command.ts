@@ -4,9 +4,9 @@ import { readFile, unlink } from "node:fs/promises";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { commandConfig } from "./config-option.js";
 import { fail, out, readStdin } from "./io.js";
-import type { Action } from "./program.js";
+import type { Registration } from "./program.js";
 
-export function keysCommands(program: Command, set: (a: Action) => void): void {
+export function keysCommands(program: Command, { set, globalConfig }: Registration): void {
   const keys = program.command("keys").description("manage the recipients' public keys (keys_dir)");
 
   keys.command("import")
@@ -14,21 +14,21 @@ export function keysCommands(program: Command, set: (a: Action) => void): void {
     .argument("<files...>", "key files, or - for stdin")
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExamples:\n  sealpost keys import ops.asc\n  gpg --export --armor ops@example.net | sealpost keys import -")
-    .action((files: string[], opts: { config?: string }) => set(() => importAction(files, opts.config)));
+    .action((files: string[], opts: { config?: string }) => set(() => importAction(files, opts.config ?? globalConfig())));
 
   keys.command("list")
     .description("list stored keys")
     .option("--json", "print a JSON array")
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost keys list --json")
-    .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config, opts.json === true)));
+    .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config ?? globalConfig(), opts.json === true)));
 
   keys.command("remove")
     .description("delete a stored key")
     .argument("<fingerprint>", "the key's full fingerprint")
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost keys remove 2D078DBC84053A03A90D58A525069B8229DDA237")
-    .action((fpr: string, opts: { config?: string }) => set(() => removeAction(fpr, opts.config)));
+    .action((fpr: string, opts: { config?: string }) => set(() => removeAction(fpr, opts.config ?? globalConfig())));
 }
 
 async function importAction(files: string[], config: string | undefined): Promise<number> {

@@ -9,6 +9,12 @@ import { VERSION } from "./version.js";
 
 export type Action = () => Promise<number>;
 
+/** What each command's registration gets: where to put its action, and -c given before the command. */
+export interface Registration {
+  set: (a: Action) => void;
+  globalConfig: () => string | undefined;
+}
+
 /** `pipe`: deliver or sendmail, whose stderr goes to the MTA (decided once, in main.ts). */
 export async function runCli(argv: string[], invokedAs: string, pipe: boolean): Promise<number> {
   if (invokedAs === "sendmail") return pipeFailure("sendmail mode is not available yet");
@@ -18,6 +24,7 @@ export async function runCli(argv: string[], invokedAs: string, pipe: boolean): 
   const program = new Command("sealpost")
     .description("Forward this server's system mail to an external mailbox, sealed with OpenPGP.")
     .version(VERSION, "--version")
+    .option("-c, --config <file>", "config file (also accepted after the command)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => (pipe ? undefined : process.stderr.write(s)) })
     .showHelpAfterError(false)
@@ -30,11 +37,14 @@ Examples:
 
 Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
 
-  const set = (a: Action) => { action = a; };
-  deliverCommand(program, set);
-  keysCommands(program, set);
-  queueCommands(program, set);
-  demoCommand(program, set);
+  const registration: Registration = {
+    set: (a: Action) => { action = a; },
+    globalConfig: () => program.opts<{ config?: string }>().config,
+  };
+  deliverCommand(program, registration);
+  keysCommands(program, registration);
+  queueCommands(program, registration);
+  demoCommand(program, registration);
 
   try {
     await program.parseAsync(argv, { from: "user" });

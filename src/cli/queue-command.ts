@@ -3,15 +3,15 @@ import type { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
-import type { Action } from "./program.js";
+import type { Registration } from "./program.js";
 
 type Step = (config: Config) => Promise<number>;
 
-export function queueCommands(program: Command, set: (a: Action) => void): void {
+export function queueCommands(program: Command, { set, globalConfig }: Registration): void {
   const queue = program.command("queue").description("inspect and steer the spool");
   const withConfig = (name: string, opts: { config?: string }, step: Step) => set(async () => {
     try {
-      return await step(commandConfig(opts.config));
+      return await step(commandConfig(opts.config ?? globalConfig()));
     } catch (e) {
       return fail(`queue ${name}`, (e as Error).message);
     }

@@ -160,6 +160,19 @@ describe("deliver faults", () => {
     assert.equal(world.sink.messages.length, before);
   }));
 
+  it("deliver takes -c before or after the command, as the README's Postfix and Exim examples write it", () => scenario(async (home) => {
+    await home.importTestKey();
+    const env = { ...ENV, SEALPOST_CONFIG: "/nonexistent.toml" };
+    const before = world.sink.messages.length;
+    let r = await home.run(["-c", home.config, "deliver"], RAW, env);
+    assert.equal(r.code, 0, r.stderr.toString());
+    r = await home.run(["deliver", "-c", home.config], Buffer.concat([Buffer.from("X-Second: 1\n"), RAW]), env);
+    assert.equal(r.code, 0, r.stderr.toString());
+    assert.equal(world.sink.messages.length - before, 2);
+    r = await home.run(["-c", home.config, "queue", "list", "--json"], "", env);
+    assert.equal(r.stdout.toString().trim(), "[]");
+  }));
+
   it("deliver exits 75 with one line on an unknown flag", () => scenario(async (home) => {
     const r = await home.run(["deliver", "--no-such-flag"], RAW, ENV);
     assert.equal(r.code, 75);
