@@ -56,13 +56,14 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
   const envelope = pipeEnvelope(req.env, req.args, hostname);
   const route = selectRoute(config.routes, envelope.recipients);
-  const keys = route ? await routeKeys(route, config.keysDir, now) : [];
   const hash = createHash("sha256").update(raw.bytes).digest("hex");
 
   return new Ledger(config.spoolDir).withEntry(hash, now, async (entry, save) => {
     const pending = (route?.to ?? []).filter((r) => !entry.done.includes(r));
     if (entry.localStored && pending.length === 0) return { kind: "duplicate" };
-    // Seal before storing anything: a missing key or a sealing error defers with nothing written.
+    // Keys are looked up only for what is left: a repeat of a delivered message must not fail on
+    // a key removed since. Sealing comes before storing: a missing key defers with nothing written.
+    const keys = route && pending.length > 0 ? await routeKeys(route, config.keysDir, now) : [];
     const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now);
     if (!entry.localStored) {
       await storeLocally(config.local, raw.bytes, envelope.sender, hostname);

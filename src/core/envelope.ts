@@ -5,14 +5,11 @@
  */
 import { qualify } from "./address.js";
 
-export type EnvelopeSource = "postfix" | "exim" | "argv" | "none";
-
 export interface Envelope {
   /** Qualified sender; "" is the null sender (bounces). */
   sender: string;
   /** Qualified recipients this delivery is for, then the original ones (before aliasing). */
   recipients: string[];
-  source: EnvelopeSource;
 }
 
 export interface PipeArguments {
@@ -23,9 +20,6 @@ export interface PipeArguments {
 type Env = Record<string, string | undefined>;
 
 export function pipeEnvelope(env: Env, args: PipeArguments, hostname: string): Envelope {
-  const exim = env.LOCAL_PART !== undefined && env.ORIGINAL_RECIPIENT === undefined;
-  const source: EnvelopeSource = args.recipients.length > 0 || args.sender !== undefined ? "argv"
-    : exim ? "exim" : env.RECIPIENT !== undefined || env.SENDER !== undefined ? "postfix" : "none";
   const sender = cleanAddress(args.sender ?? env.SENDER ?? "");
   const found: string[] = [...args.recipients];
   if (found.length === 0) {
@@ -34,7 +28,7 @@ export function pipeEnvelope(env: Env, args: PipeArguments, hostname: string): E
     if (env.ORIGINAL_RECIPIENT) found.push(env.ORIGINAL_RECIPIENT);
   }
   const recipients = unique(found.map(cleanAddress).filter((a) => a !== "").map((a) => qualify(a, hostname)));
-  return { sender: sender === "" || sender === "<>" ? "" : qualify(sender, hostname), recipients, source };
+  return { sender: sender === "" || sender === "<>" ? "" : qualify(sender, hostname), recipients };
 }
 
 /** Whether Exim's pipe transport framed the message (it appends one extra newline). */

@@ -49,7 +49,7 @@ async function attempt(config: Config, hostname: string, spool: Spool, relay: Re
   try {
     const raw = readRawMessage(await spool.message(entry.id));
     const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined }, config.keysDir, now);
-    const envelope = { sender: entry.sender, recipients: [], source: "none" as const };
+    const envelope = { sender: entry.sender, recipients: [] };
     const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now);
     const keyIds = allowedKeyIds(keys);
     for (const { recipient, bytes } of sealed) {

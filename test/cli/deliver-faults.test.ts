@@ -110,6 +110,16 @@ describe("deliver faults", () => {
     assert.equal(world.sink.messages.length, before);
   }));
 
+  it("a message already relayed is answered 0 on a second run, even after its key was removed", () => scenario(async (home) => {
+    await home.importTestKey();
+    assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
+    assert.equal((await home.run(["keys", "remove", "2D078DBC84053A03A90D58A525069B8229DDA237"])).code, 0);
+    const r = await home.run(["deliver"], RAW, ENV);
+    assert.equal(r.code, 0, r.stderr.toString());
+    assert.equal(r.stderr.length, 0);
+    assert.equal(home.localCopies().length, 1);
+  }));
+
   it("deliver exits 75 when a pinned key is missing", () => scenario(async (home) => {
     await home.importTestKey();
     const r = await home.run(["deliver"], RAW, ENV);
