@@ -1,4 +1,4 @@
-/** `sealpost queue list|run|flush|release|purge` (SPEC §2, §5). */
+/** `sealpost queue list|show|run|flush|release|purge` (SPEC §2, §5). */
 import type { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";
@@ -21,6 +21,9 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost queue list --json")
     .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => list(c, opts.json === true)));
+  queue.command("show").description("one entry: its state, its recipients and where its message is").argument("<id>")
+    .option("--json", "print a JSON object").option("-c, --config <file>", "config file")
+    .action((id: string, opts: { config?: string; json?: boolean }) => withConfig("show", opts, (c) => show(c, id, opts.json === true)));
   queue.command("run").description("one pass: try every due entry once, then exit")
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample (cron, every 5 minutes):\n  */5 * * * * sealpost sealpost queue run")
@@ -48,6 +51,26 @@ async function list(config: Config, json: boolean): Promise<number> {
   else for (const e of entries) {
     out(`${e.id}  ${e.state.padEnd(6)}  attempts ${e.attempts}  next ${e.nextAttempt}  to ${e.recipients.join(",")}${e.lastError ? `  (${e.lastError})` : ""}`);
   }
+  return 0;
+}
+
+async function show(config: Config, id: string, json: boolean): Promise<number> {
+  const spool = await spoolOf(config);
+  const entry = await spool.get(id);
+  if (!entry) return fail("queue show", `no spool entry ${id}`);
+  const message = spool.messagePath(id);
+  const size = await spool.message(id).then((b) => b.length, () => -1);
+  if (json) {
+    out(JSON.stringify({ ...entry, message, size }, null, 2));
+    return 0;
+  }
+  const rows: [string, string][] = [
+    ["id", entry.id], ["state", entry.state], ["created", entry.created], ["attempts", String(entry.attempts)],
+    ["next attempt", entry.nextAttempt], ["last error", entry.lastError ?? "-"], ["recipients", entry.recipients.join(", ")],
+    ["sender", entry.sender || "<>"], ["pinned keys", entry.keys?.join(", ") ?? "-"],
+    ["message", size >= 0 ? `${message} (${size} bytes)` : `${message} (missing)`],
+  ];
+  for (const [name, value] of rows) out(`${(name + ":").padEnd(14)}${value}`);
   return 0;
 }
 

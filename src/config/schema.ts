@@ -30,10 +30,11 @@ export interface Config {
   message: { format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay" };
   deliver: { onRelayFailure: "defer" | "spool" };
   serve: { listen: string; maxSize: number; localDomains: string[] };
+  spool: { retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number };
   routes: RouteConfig[];
 }
 
-const TOP_KEYS = ["hostname", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "route"] as const;
+const TOP_KEYS = ["hostname", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "spool", "route"] as const;
 
 export function buildConfig(table: Table, file: string, dir: string): Config {
   rejectUnknownKeys(table, TOP_KEYS, "");
@@ -52,6 +53,7 @@ export function buildConfig(table: Table, file: string, dir: string): Config {
     message: buildMessage(subTable(table, "message", "")),
     deliver: buildDeliver(subTable(table, "deliver", "")),
     serve: buildServe(subTable(table, "serve", "")),
+    spool: buildSpool(subTable(table, "spool", "")),
     routes: buildRoutes(table.route),
   };
 }
@@ -110,6 +112,18 @@ function buildServe(t: Table): Config["serve"] {
     maxSize: size(t, "max_size", p, 25 * 1024 * 1024),
     localDomains: stringList(t, "local_domains", p, []),
   };
+}
+
+function buildSpool(t: Table): Config["spool"] {
+  const p = "spool.";
+  rejectUnknownKeys(t, ["retry_min", "retry_max", "max_age"], p);
+  const retryMinSeconds = duration(t, "retry_min", p, 60); // the first retry; each next one waits twice as long
+  const retryMaxSeconds = duration(t, "retry_max", p, 3600); // ... up to this
+  const maxAgeSeconds = duration(t, "max_age", p, 5 * 86_400); // then the entry is held, with a notice to root
+  if (retryMinSeconds < 1) throw new ConfigError("spool.retry_min", "a duration of at least 1s", t.retry_min);
+  if (retryMaxSeconds < retryMinSeconds) throw new ConfigError("spool.retry_max", "a duration no shorter than spool.retry_min", t.retry_max);
+  if (maxAgeSeconds < retryMinSeconds) throw new ConfigError("spool.max_age", "a duration no shorter than spool.retry_min", t.max_age);
+  return { retryMinSeconds, retryMaxSeconds, maxAgeSeconds };
 }
 
 function buildRoutes(value: unknown): RouteConfig[] {

@@ -1,7 +1,8 @@
 /**
  * One pass over the spool (SPEC §5): every due entry is sealed anew to its keys as they are
- * now and relayed; a temporary failure backs off exponentially, a permanent one holds the
- * entry with a notice to root. Entries locked by another runner are left to it.
+ * now and relayed; a temporary failure backs off exponentially, a permanent one — or one that
+ * has gone on past spool.max_age — holds the entry with a notice to root. Entries locked by
+ * another runner are left to it, so two runners never send the same entry.
  */
 import type { Config } from "../config/schema.js";
 import { routeKeys } from "../crypto/keyring.js";
@@ -21,9 +22,17 @@ export interface RunReport {
   held: number;
 }
 
-export async function runQueue(config: Config, options: { force?: boolean; now?: Date } = {}): Promise<RunReport> {
+export interface RunOptions {
+  force?: boolean; // `queue flush`: due or not
+  now?: Date;
+  /** Called after each relay's 250, before the entry is updated: the crash tests' seam. */
+  checkpoint?: (point: string) => void;
+}
+
+export async function runQueue(config: Config, options: RunOptions = {}): Promise<RunReport> {
   const now = options.now ?? new Date();
   const spool = new Spool(config.spoolDir);
+  await spool.sweep(now);
   const hostname = resolveHostname(config.hostname);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = new Relay({ relay: config.relay, hostname });
@@ -32,7 +41,7 @@ export async function runQueue(config: Config, options: { force?: boolean; now?:
       if (listed.state !== "queued" || (!options.force && Date.parse(listed.nextAttempt) > now.getTime())) continue;
       await withDotlock(spool.lockTarget(listed.id), async () => {
         const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
-        if (entry && entry.state === "queued") await attempt(config, hostname, spool, relay, entry, now, report);
+        if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options }, entry);
       }, 0).catch((err) => {
         if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
       });
@@ -43,8 +52,18 @@ export async function runQueue(config: Config, options: { force?: boolean; now?:
   return report;
 }
 
-async function attempt(config: Config, hostname: string, spool: Spool, relay: Relay, entry: SpoolEntry, now: Date,
-  report: RunReport): Promise<void> {
+interface Pass {
+  config: Config;
+  hostname: string;
+  spool: Spool;
+  relay: Relay;
+  now: Date;
+  report: RunReport;
+  options: RunOptions;
+}
+
+async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
+  const { config, hostname, spool, relay, now, report } = pass;
   entry.attempts++;
   try {
     const raw = readRawMessage(await spool.message(entry.id));
@@ -54,6 +73,7 @@ async function attempt(config: Config, hostname: string, spool: Spool, relay: Re
     const keyIds = allowedKeyIds(keys);
     for (const { recipient, bytes } of sealed) {
       await relay.send(recipient, bytes, keyIds);
+      pass.options.checkpoint?.("after-relay");
       entry.recipients = entry.recipients.filter((r) => r !== recipient);
       report.relayed++;
       if (entry.recipients.length > 0) await spool.save(entry);
@@ -62,21 +82,23 @@ async function attempt(config: Config, hostname: string, spool: Spool, relay: Re
   } catch (err) {
     const error = asSealpostError(err);
     entry.lastError = error.publicMessage;
-    if (error.permanence === "permanent") {
+    const expired = now.getTime() - Date.parse(entry.created) >= config.spool.maxAgeSeconds * 1000;
+    if (error.permanence === "permanent" || expired) {
       entry.state = "held";
       await spool.save(entry);
-      await holdNotice(config, hostname, entry, now).catch(() => undefined);
+      await holdNotice(config, hostname, entry, now, error.permanence === "permanent" ? "refused" : "expired").catch(() => undefined);
       report.held++;
     } else {
-      entry.nextAttempt = new Date(now.getTime() + backoffSeconds(entry.attempts) * 1000).toISOString();
+      const delay = backoffSeconds(entry.attempts, config.spool.retryMinSeconds, config.spool.retryMaxSeconds);
+      entry.nextAttempt = new Date(now.getTime() + delay * 1000).toISOString();
       await spool.save(entry);
       report.deferred++;
     }
   }
 }
 
-/** 1 min, doubling, capped at 1 h, with ±10 % jitter so a backlog does not retry in lockstep. */
-export function backoffSeconds(attempts: number): number {
-  const base = Math.min(3600, 60 * 2 ** Math.max(0, attempts - 1));
-  return Math.round(base * (0.9 + Math.random() * 0.2));
+/** retry_min, doubling, capped at retry_max, with ±10 % jitter so a backlog does not retry in lockstep. */
+export function backoffSeconds(attempts: number, minSeconds = 60, maxSeconds = 3600): number {
+  const base = Math.min(maxSeconds, minSeconds * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+  return Math.max(1, Math.round(base * (0.9 + Math.random() * 0.2)));
 }

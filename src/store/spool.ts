@@ -4,7 +4,7 @@
  * the message is written first, so an entry exists exactly when its meta file does.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, readdir, unlink } from "node:fs/promises";
+import { readFile, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 
@@ -21,6 +21,9 @@ export interface SpoolEntry {
   keys: string[] | null; // the route's pinned fingerprints when it had any
   created: string;
 }
+
+/** A temp file or a message without its meta this old was left by a writer that died. */
+const ORPHAN_AGE_MS = 3_600_000;
 
 export type NewEntry = Omit<SpoolEntry, "id" | "created" | "attempts"> & { attempts?: number };
 
@@ -73,13 +76,38 @@ export class Spool {
     }
   }
 
+  messagePath(id: string): string {
+    return join(this.msgDir, `${id}.eml`);
+  }
+
   async message(id: string): Promise<Buffer> {
-    return readFile(join(this.msgDir, `${id}.eml`));
+    return readFile(this.messagePath(id));
   }
 
   /** The entry lock's path: a runner holds it while it works on the entry. */
   lockTarget(id: string): string {
     return join(this.metaDir, `${id}.json`);
+  }
+
+  /**
+   * Removes what a writer killed half-way left behind: temp files, and message files whose meta
+   * file never came (the entry was never committed, so its sender still has the message).
+   * Only files older than an hour: a live writer may be between the two steps right now.
+   */
+  async sweep(now: Date = new Date()): Promise<string[]> {
+    const removed: string[] = [];
+    const metaIds = new Set((await readdir(this.metaDir).catch(() => [] as string[])).map((n) => n.replace(/\.json$/, "")));
+    for (const dir of [this.msgDir, this.metaDir, join(this.dir, "ledger")]) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const uncommitted = dir === this.msgDir && name.endsWith(".eml") && !metaIds.has(name.slice(0, -4));
+        if (!(name.startsWith(".") && name.endsWith(".tmp")) && !uncommitted) continue;
+        const file = join(dir, name);
+        const info = await stat(file).catch(() => undefined);
+        if (!info || now.getTime() - info.mtimeMs < ORPHAN_AGE_MS) continue;
+        await unlink(file).then(() => removed.push(file), () => undefined);
+      }
+    }
+    return removed;
   }
 
   async remove(id: string): Promise<void> {

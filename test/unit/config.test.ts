@@ -37,6 +37,7 @@ describe("config", () => {
     assert.deepEqual(c.message, { format: "pgp-mime", protectSubject: false, from: "original" });
     assert.deepEqual(c.deliver, { onRelayFailure: "defer" });
     assert.deepEqual(c.serve, { listen: "127.0.0.1:2525", maxSize: 25 * 1024 * 1024, localDomains: [] });
+    assert.deepEqual(c.spool, { retryMinSeconds: 60, retryMaxSeconds: 3600, maxAgeSeconds: 5 * 86_400 });
     assert.deepEqual(c.routes, [{ matchRecipient: undefined, to: ["ops@example.net"], keys: undefined }]);
   });
 
@@ -56,6 +57,8 @@ describe("config", () => {
     ["pinned keys are fingerprints", '[relay]\nhost = "h"\n[[route]]\nto = ["a@b.c"]\nkeys = ["ABCD"]\n', /^route\[0\]\.keys: expected 40-hex-digit/],
     ["a bad duration", '[relay]\nhost = "h"\ntimeout = "soon"\n[[route]]\nto = ["a@b.c"]\n', /^relay\.timeout: expected a duration/],
     ["a bad size", MINIMAL + '[serve]\nmax_size = "big"\n', /^serve\.max_size: expected a size/],
+    ["spool.retry_max may not undercut retry_min", MINIMAL + '[spool]\nretry_min = "2h"\n', /^spool\.retry_max: expected a duration no shorter than spool\.retry_min/],
+    ["spool.max_age is a duration", MINIMAL + '[spool]\nmax_age = "forever"\n', /^spool\.max_age: expected a duration/],
     ["wrong type for a table", 'relay = 5\n[[route]]\nto = ["a@b.c"]\n', /^relay: expected a table, got 5$/],
     ["invalid TOML says where", "[relay\n", /^not valid TOML at line 1/],
   ];
