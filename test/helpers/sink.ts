@@ -41,6 +41,7 @@ export class Sink {
         cb(null, { user: auth.username });
       },
       logger: false,
+      disableReverseLookup: true, // no DNS beyond loopback, and no waiting on it
       onConnect: (_session, cb) => (this.mode === "drop" ? cb(Object.assign(new Error("bye"), { responseCode: 421 })) : cb()),
       onMailFrom: (_address, _session, cb) => {
         if (this.mode === "tempfail") return cb(Object.assign(new Error("4.3.0 try again later"), { responseCode: 451 }));
@@ -60,6 +61,14 @@ export class Sink {
         });
       },
     });
+  }
+
+  /** Removes and returns the messages addressed to `recipient`. */
+  take(recipient: string): Received[] {
+    const mine = this.messages.filter((m) => m.to.includes(recipient));
+    const rest = this.messages.filter((m) => !m.to.includes(recipient));
+    this.messages.splice(0, this.messages.length, ...rest);
+    return mine;
   }
 
   async start(): Promise<this> {
