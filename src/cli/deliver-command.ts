@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { configPath } from "../config/load.js";
 
 import { pipeAnswer } from "../core/outcome.js";
-import { readStdin } from "./io.js";
+import { crashSeam, readStdin } from "./io.js";
 import type { Registration } from "./program.js";
 
 export function deliverCommand(program: Command, { set, globalConfig }: Registration): void {
@@ -23,6 +23,7 @@ Examples:
       const { deliver } = await import("../core/deliver.js");
       const outcome = await deliver({
         input, env: process.env, args: { sender: opts.from, recipients }, configFile: configPath(opts.config ?? globalConfig(), process.env),
+        checkpoint: crashSeam(),
       });
       const answer = pipeAnswer(outcome);
       if (answer.stderr) process.stderr.write(answer.stderr);

@@ -18,3 +18,15 @@ export function fail(command: string, message: string): number {
   err(`sealpost ${command}: ${message.split("\n")[0]}`);
   return 1;
 }
+
+/**
+ * The crash tests' seam: with SEALPOST_TEST_CRASH_AT=<point>, the process kills itself with
+ * SIGKILL when it reaches that point, exactly as the OOM killer or a power cut would.
+ */
+export function crashSeam(env: NodeJS.ProcessEnv = process.env): ((point: string) => void) | undefined {
+  const at = env.SEALPOST_TEST_CRASH_AT;
+  if (!at) return undefined;
+  return (point) => {
+    if (point === at) process.kill(process.pid, "SIGKILL");
+  };
+}

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";
-import { fail, out } from "./io.js";
+import { crashSeam, fail, out } from "./io.js";
 import type { Registration } from "./program.js";
 
 type Step = (config: Config) => Promise<number>;
@@ -76,7 +76,7 @@ async function show(config: Config, id: string, json: boolean): Promise<number> 
 
 async function run(config: Config, force: boolean): Promise<number> {
   const { runQueue } = await import("../core/queue-run.js");
-  const report = await runQueue(config, { force });
+  const report = await runQueue(config, { force, checkpoint: crashSeam() });
   out(`relayed ${report.relayed}, deferred ${report.deferred}, held ${report.held}`);
   return 0;
 }

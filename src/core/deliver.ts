@@ -13,7 +13,7 @@ import { routeKeys } from "../crypto/keyring.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
 import { Ledger } from "../store/ledger.js";
-import { storeLocally } from "../store/local-store.js";
+import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool } from "../store/spool.js";
 import { holdNotice } from "./held.js";
 import { isEximPipe, pipeEnvelope, type PipeArguments } from "./envelope.js";
@@ -30,7 +30,14 @@ export interface DeliverRequest {
   args: PipeArguments;
   configFile: string;
   now?: Date;
+  /**
+   * Called at each step where a crash matters (SPEC §5: kill -9 at any point loses nothing and
+   * never stores twice). The crash tests kill the process here; nothing else uses it.
+   */
+  checkpoint?: (point: CrashPoint) => void;
 }
+
+export type CrashPoint = "sealing" | "sealed" | "local-copy-marked" | "local-copy-written" | "after-local-copy" | "after-relay";
 
 export async function deliver(req: DeliverRequest): Promise<Outcome> {
   try {
@@ -51,6 +58,7 @@ function readConfig(file: string): Config {
 
 async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
   const now = req.now ?? new Date();
+  const checkpoint = req.checkpoint ?? (() => undefined);
   const config = readConfig(req.configFile);
   const hostname = resolveHostname(config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
@@ -64,12 +72,23 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
     // Keys are looked up only for what is left: a repeat of a delivered message must not fail on
     // a key removed since. Sealing comes before storing: a missing key defers with nothing written.
     const keys = route && pending.length > 0 ? await routeKeys(route, config.keysDir, now) : [];
+    checkpoint("sealing");
     const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now);
+    checkpoint("sealed");
+    if (entry.localMark && !entry.localStored && await hasLocalCopy(config.local, entry.localMark)) {
+      entry.localStored = true; // written by a run killed before it could say so
+    }
     if (!entry.localStored) {
-      await storeLocally(config.local, raw.bytes, envelope.sender, hostname);
+      await storeLocally(config.local, raw.bytes, envelope.sender, hostname, async (mark) => {
+        entry.localMark = mark;
+        await save();
+        checkpoint("local-copy-marked");
+      });
+      checkpoint("local-copy-written");
       entry.localStored = true;
       await save();
     }
+    checkpoint("after-local-copy");
     // From here on the local copy is safe; each recipient is done once relayed, spooled or held.
     if (!route) return { kind: "stored-only" };
     const spool = new Spool(config.spoolDir);
@@ -82,6 +101,7 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
       for (const { recipient, bytes } of sealed) {
         try {
           await relay.send(recipient, bytes, keyIds);
+          checkpoint("after-relay");
         } catch (err) {
           const error = asSealpostError(err);
           const entryFields = { recipients: [recipient], sender: envelope.sender, keys: route.keys ?? null, lastError: error.publicMessage };

@@ -8,10 +8,13 @@ import { readFile, readdir, stat, unlink, utimes, writeFile } from "node:fs/prom
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
 import { withDotlock } from "./dotlock.js";
+import type { LocalMark } from "./local-store.js";
 
 export interface LedgerEntry {
   created: string;
   localStored: boolean;
+  /** Where the local copy was going when last attempted: a rerun after a crash checks there first. */
+  localMark?: LocalMark;
   done: string[];
 }
 
@@ -41,7 +44,10 @@ export class Ledger {
     try {
       const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<LedgerEntry>;
       if (Date.parse(parsed.created ?? "") < Date.now() - KEEP_MS) return undefined;
-      return { created: parsed.created!, localStored: parsed.localStored === true, done: Array.isArray(parsed.done) ? parsed.done : [] };
+      return {
+        created: parsed.created!, localStored: parsed.localStored === true, localMark: parsed.localMark,
+        done: Array.isArray(parsed.done) ? parsed.done : [],
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;

@@ -1,17 +1,36 @@
-/** The local plaintext copy (SPEC §5): Maildir, mbox or none, as the config says. */
+/**
+ * The local plaintext copy (SPEC §5): Maildir, mbox or none, as the config says.
+ *
+ * A caller that must never store a message twice (deliver, after a kill -9 between the write
+ * and its own bookkeeping) passes `remember`: it is given a mark before the copy becomes
+ * visible, and `hasLocalCopy(mark)` later tells whether the copy got there.
+ */
 import type { Config } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
-import { deliverToMaildir } from "./maildir.js";
-import { deliverToMbox } from "./mbox.js";
+import { deliverToMaildir, maildirHas, maildirName } from "./maildir.js";
+import { deliverToMbox, mboxHas, type MboxMark } from "./mbox.js";
 
-export async function storeLocally(local: Config["local"], bytes: Buffer, sender: string, hostname: string): Promise<void> {
+export type LocalMark = { maildir: string } | { mbox: MboxMark };
+
+export async function storeLocally(local: Config["local"], bytes: Buffer, sender: string, hostname: string,
+  remember?: (mark: LocalMark) => Promise<void>): Promise<void> {
   try {
-    if (local.store === "maildir") await deliverToMaildir(local.path, bytes, hostname);
-    else if (local.store === "mbox") await deliverToMbox(local.path, bytes, sender);
+    if (local.store === "maildir") {
+      const name = maildirName(bytes, hostname);
+      await remember?.({ maildir: name });
+      await deliverToMaildir(local.path, bytes, hostname, name);
+    } else if (local.store === "mbox") {
+      await deliverToMbox(local.path, bytes, sender, new Date(), remember && ((mbox) => remember({ mbox })));
+    }
   } catch (err) {
     if (err instanceof SealpostError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOSPC" || code === "EDQUOT") throw new SealpostError(Status.storageFull, "local store is full", { cause: err });
     throw new SealpostError(Status.storage, `cannot write the local copy (${code ?? "error"})`, { cause: err });
   }
+}
+
+export async function hasLocalCopy(local: Config["local"], mark: LocalMark): Promise<boolean> {
+  if ("maildir" in mark) return local.store === "maildir" && maildirHas(local.path, mark.maildir);
+  return local.store === "mbox" && mboxHas(local.path, mark.mbox);
 }

@@ -2,7 +2,7 @@
  * One scenario's world: a temp directory with a config, keys_dir, spool and local store, and
  * bin/sealpost spawned as Postfix spawns it (PATH=/usr/bin:/bin, no HOME).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,8 +57,13 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
   }
 
   run(args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(BIN, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env } });
+    return this.start(args, stdin, env).done;
+  }
+
+  /** Like run(), with the launcher's process at hand while it runs. */
+  start(args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): { child: ChildProcess; done: Promise<RunResult> } {
+    const child = spawn(BIN, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env } });
+    const done = new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on("data", (c: Buffer) => out.push(c));
@@ -68,6 +73,7 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
       child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
       child.stdin.end(stdin);
     });
+    return { child, done };
   }
 
   async importTestKey(): Promise<void> {
@@ -100,4 +106,14 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
 /** The exit-75 contract: exactly one stderr line starting with an enhanced 4.x.x code. */
 export function isTempfailLine(stderr: Buffer): boolean {
   return /^4\.\d+\.\d+ sealpost: [^\n]+\n$/.test(stderr.toString());
+}
+
+/** The node process bin/sealpost started (pipe mode runs node as its child); undefined once gone. */
+export function nodeChildOf(launcherPid: number): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, "utf8").trim().split(" ")[0] ?? "", 10);
+    return Number.isInteger(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

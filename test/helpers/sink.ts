@@ -23,6 +23,8 @@ export class Sink {
   readonly logins: string[] = [];
   mode: SinkMode;
   port = 0;
+  /** When set, DATA is never answered: the hook runs at its first bytes, and nothing is recorded. */
+  hangInData?: () => void;
   private server: SMTPServer;
 
   constructor(mode: SinkMode = "accept", options: SinkOptions = {}) {
@@ -52,6 +54,12 @@ export class Sink {
         this.mode === "rcpt-permfail" || options.refuse?.includes(address.address)
           ? cb(Object.assign(new Error("5.1.1 no such user"), { responseCode: 550 })) : cb(),
       onData: (stream, session: SMTPServerSession, cb) => {
+        if (this.hangInData) {
+          const hook = this.hangInData;
+          stream.once("data", () => hook());
+          stream.resume();
+          return;
+        }
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", () => {
@@ -72,6 +80,8 @@ export class Sink {
   }
 
   async start(): Promise<this> {
+    // A client killed mid-session resets its connection; that is the test's doing, not a failure.
+    this.server.on("error", () => undefined);
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", () => resolve()));
     this.port = (this.server.server.address() as { port: number }).port;
     return this;
