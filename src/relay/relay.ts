@@ -86,12 +86,14 @@ async function readPassword(file: string | undefined): Promise<string> {
  * like everything unknown.
  */
 export function relayError(err: unknown, relay: Config["relay"]): SealpostError {
-  const e = err as { responseCode?: number; response?: string; code?: string; message?: string };
+  const e = err as { responseCode?: number; response?: string; code?: string; message?: string; command?: string };
   const where = `relay ${relay.host}:${relay.port}`;
   const aboutMessage = e.code === "EENVELOPE" || e.code === "EMESSAGE";
   if (typeof e.responseCode === "number" && (aboutMessage || e.code === "EPROTOCOL")) {
     const reply = (e.response ?? String(e.responseCode)).replace(/\s+/g, " ").slice(0, 200);
-    const permanent = aboutMessage && e.responseCode >= 500;
+    // RFC 5321 4.5.3.1.10: 552 to RCPT is the old "too many recipients", to be treated as 452.
+    const tooManyRecipients = e.responseCode === 552 && e.command === "RCPT TO";
+    const permanent = aboutMessage && e.responseCode >= 500 && !tooManyRecipients;
     return new SealpostError(permanent ? Status.relayRefused : Status.relay, `${where} answered: ${reply}`,
       { cause: err, permanence: permanent ? "permanent" : "temporary" });
   }

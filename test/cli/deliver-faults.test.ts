@@ -41,20 +41,6 @@ describe("deliver faults", () => {
     assert.equal(world.sink.messages.length - before, 1);
   }, { relayPort: 1 }));
 
-  for (const [mode, what, stderr] of [
-    ["tempfail", "answers 451", /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ answered: 451 4\.3\.0 try again later\n$/],
-    ["drop", "drops the connection at the greeting", /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ answered: 421/],
-  ] as const) {
-    it(`deliver exits 75 when the relay ${what}, and relays nothing`, () => withSink(mode, (failing) => scenario(async (home) => {
-      await home.importTestKey();
-      const r = await home.run(["deliver"], RAW, ENV);
-      assert.equal(r.code, 75);
-      assert.match(r.stderr.toString(), stderr);
-      assert.equal(failing.messages.length, 0);
-      assert.equal(home.localCopies().length, 1);
-    }, { relayPort: failing.port })));
-  }
-
   it("deliver exits 0 on a 554, holds the message in the spool and leaves a notice for root", () =>
     withSink("permfail", (refusing) => scenario(async (home) => {
         await home.importTestKey();

@@ -23,6 +23,8 @@ export class Sink {
   readonly logins: string[] = [];
   mode: SinkMode;
   port = 0;
+  /** When set, the relay answers `code` at this stage of every transaction. */
+  failAt?: { stage: "mail" | "rcpt" | "data"; code: number };
   /** When set, DATA is never answered: the hook runs at its first bytes, and nothing is recorded. */
   hangInData?: () => void;
   private server: SMTPServer;
@@ -46,12 +48,13 @@ export class Sink {
       disableReverseLookup: true, // no DNS beyond loopback, and no waiting on it
       onConnect: (_session, cb) => (this.mode === "drop" ? cb(Object.assign(new Error("bye"), { responseCode: 421 })) : cb()),
       onMailFrom: (_address, _session, cb) => {
+        if (this.failAt?.stage === "mail") return cb(reply(this.failAt.code));
         if (this.mode === "tempfail") return cb(Object.assign(new Error("4.3.0 try again later"), { responseCode: 451 }));
         if (this.mode === "permfail") return cb(Object.assign(new Error("5.7.1 rejected"), { responseCode: 554 }));
         cb();
       },
       onRcptTo: (address, _session, cb) =>
-        this.mode === "rcpt-permfail" || options.refuse?.includes(address.address)
+        this.failAt?.stage === "rcpt" ? cb(reply(this.failAt.code)) : this.mode === "rcpt-permfail" || options.refuse?.includes(address.address)
           ? cb(Object.assign(new Error("5.1.1 no such user"), { responseCode: 550 })) : cb(),
       onData: (stream, session: SMTPServerSession, cb) => {
         if (this.hangInData) {
@@ -63,6 +66,7 @@ export class Sink {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", () => {
+          if (this.failAt?.stage === "data") return cb(reply(this.failAt.code));
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
           this.messages.push({ raw: Buffer.concat(chunks), from, to: session.envelope.rcptTo.map((r) => r.address) });
           cb();
@@ -90,4 +94,9 @@ export class Sink {
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+function reply(code: number): Error {
+  const text = code >= 500 ? "5.7.1 refused by test relay" : "4.3.0 test relay busy";
+  return Object.assign(new Error(text), { responseCode: code });
 }

@@ -1,0 +1,188 @@
+/**
+ * The relay fault matrix (issue 3): every way a relay fails, with deliver's exit status and the
+ * spool state it leaves. Temporary trouble: exit 75, nothing spooled (the MTA keeps the
+ * message). A refusal of the message (5xx to MAIL, RCPT or DATA): exit 0, held, notice to root.
+ * The local copy is kept in every case, and no byte goes out unsealed.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
+import { Home, isTempfailLine } from "../helpers/home.js";
+import { RawRelay, dropInData } from "../helpers/raw-relay.js";
+import { openSealed } from "../helpers/sealed.js";
+import { Sink, type SinkOptions } from "../helpers/sink.js";
+import { useWorld } from "../helpers/world.js";
+
+const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
+const RAW = fixtureBytes(A01);
+const ENV = pipeEnv(A01);
+
+interface Result {
+  code: number | null;
+  stderr: string;
+  spool: Array<{ state: string; lastError: string; recipients: string[] }>;
+  copies: string[];
+}
+
+describe("relay faults", () => {
+  const world = useWorld();
+  let certs: string;
+  const pem = (name: string) => readFileSync(join(certs, name));
+
+  before(() => {
+    // A test CA, a certificate for 127.0.0.1 and one for another name, both signed by it.
+    certs = mkdtempSync(join(tmpdir(), "sealpost-ca-"));
+    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: certs, stdio: "ignore" });
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sealpost test CA", "-keyout", "ca.key", "-out", "ca.pem");
+    for (const [name, san] of [["right", "IP:127.0.0.1"], ["wrong", "DNS:smtp.elsewhere.example"]]) {
+      ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.csr`);
+      writeFileSync(join(certs, `${name}.ext`), `subjectAltName=${san}\n`);
+      ssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.pem`);
+    }
+  });
+  after(() => rmSync(certs, { recursive: true, force: true }));
+
+  /** deliver once against a relay on `port`, with relay.security and relay.timeout as given. */
+  async function deliverTo(port: number, security = "none", timeout = "10s", env: Record<string, string> = {}): Promise<Result> {
+    const home = new Home({ relayPort: port });
+    try {
+      await home.importTestKey();
+      writeFileSync(home.config, readFileSync(home.config, "utf8").replace('security = "none"', `security = "${security}"`)
+        .replace('timeout = "10s"', `timeout = "${timeout}"`));
+      const r = await home.run(["deliver"], RAW, { ...ENV, ...env });
+      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+      return { code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
+    } finally {
+      home.cleanup();
+    }
+  }
+
+  function assertDeferred(r: Result, reason: RegExp): void {
+    assert.equal(r.code, 75);
+    assert.ok(isTempfailLine(Buffer.from(r.stderr)), r.stderr);
+    assert.match(r.stderr, reason);
+    assert.deepEqual(r.spool, [], "nothing spooled: the MTA keeps the message");
+    assert.equal(r.copies.length, 1, "the local copy is kept");
+  }
+
+  function assertHeld(r: Result, code: number): void {
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.deepEqual(r.spool.map((e) => e.state), ["held"]);
+    assert.match(r.spool[0]!.lastError, new RegExp(`answered: ${code} `));
+    assert.equal(r.copies.length, 2, "the message and the notice");
+    assert.ok(r.copies.some((c) => /^Subject: sealpost: message held, the relay refused it/m.test(c)));
+  }
+
+  async function withRelaySink<T>(options: SinkOptions, fn: (sink: Sink) => Promise<T>): Promise<T> {
+    const sink = await new Sink("accept", options).start();
+    try {
+      return await fn(sink);
+    } finally {
+      await sink.stop();
+    }
+  }
+
+  it("connection refused: exit 75, nothing spooled", async () => {
+    assertDeferred(await deliverTo(1), /^4\.4\.1 sealpost: relay 127\.0\.0\.1:1 cannot connect\n$/);
+  });
+
+  it("a relay that accepts TCP and never answers: exit 75 after relay.timeout, nothing spooled", async () => {
+    const silent = await new RawRelay(null).start();
+    try {
+      const started = Date.now();
+      const r = await deliverTo(silent.port, "none", "1s");
+      assertDeferred(r, /timed out/);
+      assert.ok(Date.now() - started < 8000, "gives up after the configured timeout");
+    } finally {
+      await silent.stop();
+    }
+  });
+
+  it("TLS handshake failure (implicit TLS against a plain SMTP port): exit 75, nothing sent", () => withRelaySink({}, async (sink) => {
+    assertDeferred(await deliverTo(sink.port, "tls", "5s"), /TLS failed/);
+    assert.equal(sink.messages.length, 0);
+  }));
+
+  it("certificate name mismatch (valid chain, wrong name): exit 75, nothing sent", () =>
+    withRelaySink({ tls: { key: pem("wrong.key"), cert: pem("wrong.pem") } }, async (sink) => {
+      const r = await deliverTo(sink.port, "starttls", "5s", { NODE_EXTRA_CA_CERTS: join(certs, "ca.pem") });
+      assertDeferred(r, /TLS failed/);
+      assert.equal(sink.messages.length, 0);
+    }));
+
+  it("the same CA with the right name is accepted (the control for the mismatch case)", () =>
+    withRelaySink({ tls: { key: pem("right.key"), cert: pem("right.pem") } }, async (sink) => {
+      const r = await deliverTo(sink.port, "starttls", "5s", { NODE_EXTRA_CA_CERTS: join(certs, "ca.pem") });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(sink.messages.length, 1);
+      openSealed(sink.messages[0]!.raw, world.gpg);
+    }));
+
+  it("AUTH refused (535): exit 75, nothing spooled", () => withRelaySink({ auth: { user: "alerts@example.net", pass: "right" } }, async (sink) => {
+    const home = new Home({ relayPort: sink.port });
+    try {
+      await home.importTestKey();
+      writeFileSync(join(home.root, "relay.pass"), "s3cret-but-wrong", { mode: 0o600 });
+      home.writeConfig({ extra: `user = "alerts@example.net"\npassword_file = "${join(home.root, "relay.pass")}"\n` });
+      const r = await home.run(["deliver"], RAW, ENV);
+      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+      assertDeferred({ code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) }, /refused the login/);
+      assert.ok(!r.stderr.toString().includes("s3cret"), "the password never shows");
+    } finally {
+      home.cleanup();
+    }
+  }));
+
+  it("421 at the greeting: exit 75, nothing spooled", async () => {
+    const busy = await new RawRelay("421 relay.test too busy, closing").start();
+    try {
+      assertDeferred(await deliverTo(busy.port), /421/);
+    } finally {
+      await busy.stop();
+    }
+  });
+
+  for (const stage of ["mail", "rcpt", "data"] as const) {
+    for (const code of [451, 452, 552, 554]) {
+      // RFC 5321 4.5.3.1.10: a 552 to RCPT means "too many recipients" and is to be treated as 452.
+      const temporary = code < 500 || (stage === "rcpt" && code === 552);
+      it(`${code} at ${stage.toUpperCase()}: ${temporary ? "exit 75, nothing spooled" : "exit 0, held, notice to root"}`, () =>
+        withRelaySink({}, async (sink) => {
+          sink.failAt = { stage, code };
+          const r = await deliverTo(sink.port);
+          if (temporary) assertDeferred(r, new RegExp(`^4\\.4\\.1 sealpost: relay 127\\.0\\.0\\.1:\\d+ answered: ${code} `));
+          else assertHeld(r, code);
+          assert.equal(sink.messages.length, 0);
+        }));
+    }
+  }
+
+  it("the connection dropped in the middle of DATA: exit 75, nothing spooled", async () => {
+    const relay = await dropInData().start();
+    try {
+      assertDeferred(await deliverTo(relay.port), /sealpost: relay 127\.0\.0\.1:\d+ /);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it("one of two recipients refused (550): exit 0, one relayed, the other held", () =>
+    withRelaySink({ refuse: ["gone@example.net"] }, async (sink) => {
+      const home = new Home({ relayPort: sink.port, route: `[[route]]\nto = ["ops@example.net", "gone@example.net"]\nkeys = ["2D078DBC84053A03A90D58A525069B8229DDA237"]` });
+      try {
+        await home.importTestKey();
+        const r = await home.run(["deliver"], RAW, ENV);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.deepEqual(sink.messages.map((m) => m.to), [["ops@example.net"]]);
+        const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
+        assert.deepEqual(spool.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
+      } finally {
+        home.cleanup();
+      }
+    }));
+});
