@@ -23,13 +23,24 @@ export async function withDotlock<T>(path: string, fn: () => Promise<T>, timeout
 async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    let handle;
     try {
-      const handle = await open(lockPath, "wx", 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return;
+      handle = await open(lockPath, "wx", 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (handle) {
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+        await handle.close();
+        return;
+      } catch (err) {
+        // A full disk can let us create the lock yet not write our pid into it: an empty lock
+        // would look alive for minutes and stall every later delivery. Take it back.
+        await handle.close().catch(() => undefined);
+        await unlink(lockPath).catch(() => undefined);
+        throw err;
+      }
     }
     if (await isStale(lockPath)) {
       await unlink(lockPath).catch(() => undefined);

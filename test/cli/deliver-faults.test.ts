@@ -113,24 +113,6 @@ describe("deliver faults", () => {
     assert.match(r.stderr.toString(), /^4\.7\.1 sealpost: no usable key: pinned key 0{40} is not in keys_dir\n$/);
   }, { route: '[[route]]\nto = ["ops@example.net"]\nkeys = ["0000000000000000000000000000000000000000"]' }));
 
-  it("deliver exits 75 when the local store cannot be written", () => scenario(async (home) => {
-    await home.importTestKey();
-    writeFileSync(home.mail, "a file where the Maildir should be");
-    const before = world.sink.messages.length;
-    const r = await home.run(["deliver"], RAW, ENV);
-    assert.equal(r.code, 75);
-    assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
-    assert.equal(world.sink.messages.length, before, "nothing relayed before the local copy is safe");
-  }));
-
-  it("deliver exits 75 when the spool cannot be written", () => scenario(async (home) => {
-    await home.importTestKey();
-    writeFileSync(home.spool, "a file where the spool should be");
-    const r = await home.run(["deliver"], RAW, ENV);
-    assert.equal(r.code, 75);
-    assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
-  }));
-
   it("deliver exits 75 with one line when the config is broken, missing or has an unknown key", () => scenario(async (home) => {
     writeFileSync(home.config, readFileSync(home.config, "utf8") + "\n[relay\nport = 'x'\n");
     let r = await home.run(["deliver"], RAW, ENV);

@@ -2,7 +2,7 @@
  * One scenario's world: a temp directory with a config, keys_dir, spool and local store, and
  * bin/sealpost spawned as Postfix spawns it (PATH=/usr/bin:/bin, no HOME).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,8 @@ export interface HomeOptions {
   relayPort?: number;
   extra?: string;
   route?: string;
+  /** Run sealpost as this user (uid = gid); the test's files are handed to it. Needs root. */
+  uid?: number;
 }
 
 export class Home {
@@ -32,6 +34,12 @@ export class Home {
   constructor(private options: HomeOptions = {}) {
     this.mail = join(this.root, options.store === "mbox" ? "mbox" : "Maildir");
     this.writeConfig(options);
+    if (options.uid !== undefined) this.handOver(this.root);
+  }
+
+  /** Gives `path` (recursively) to the user sealpost runs as. */
+  handOver(path: string): void {
+    execFileSync("chown", ["-R", `${this.options.uid}:${this.options.uid}`, path]);
   }
 
   writeConfig(change: HomeOptions = {}): void {
@@ -62,7 +70,8 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
 
   /** Like run(), with the launcher's process at hand while it runs. */
   start(args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): { child: ChildProcess; done: Promise<RunResult> } {
-    const child = spawn(BIN, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env } });
+    const uid = this.options.uid;
+    const child = spawn(BIN, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env }, ...(uid === undefined ? {} : { uid, gid: uid }) });
     const done = new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
