@@ -12,13 +12,16 @@ import { ConfigLoadError, loadConfig } from "../config/load.js";
 import { routeKeys } from "../crypto/keyring.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
-import { Ledger } from "../store/ledger.js";
+import { takeBounceSlot } from "../store/bounce-budget.js";
+import { Ledger, type LedgerEntry } from "../store/ledger.js";
 import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool } from "../store/spool.js";
 import { holdNotice } from "./held.js";
 import { isEximPipe, pipeEnvelope, type PipeArguments } from "./envelope.js";
 import { SealpostError, Status, asSealpostError } from "./errors.js";
+import { parseHeader } from "./header.js";
 import { resolveHostname } from "./hostname.js";
+import { loopVerdict, type LoopVerdict } from "./loop.js";
 import type { Outcome } from "./outcome.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
@@ -47,6 +50,13 @@ export async function deliver(req: DeliverRequest): Promise<Outcome> {
   }
 }
 
+/** What a loop verdict means for this message; a bounce of ours takes the hourly bounce slot. */
+async function loopDecision(verdict: LoopVerdict, spoolDir: string, now: Date): Promise<NonNullable<LedgerEntry["loop"]>> {
+  if (verdict === "none") return "forward";
+  if (verdict === "own-bounce" && await takeBounceSlot(spoolDir, now)) return "forward-bounce";
+  return "local";
+}
+
 function readConfig(file: string): Config {
   try {
     return loadConfig(file);
@@ -63,17 +73,20 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
   const hostname = resolveHostname(config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
   const envelope = pipeEnvelope(req.env, req.args, hostname);
-  const route = selectRoute(config.routes, envelope.recipients);
+  const selected = selectRoute(config.routes, envelope.recipients);
+  const verdict = loopVerdict(raw, parseHeader(raw.header), envelope, hostname);
   const hash = createHash("sha256").update(raw.bytes).digest("hex");
 
   return new Ledger(config.spoolDir).withEntry(hash, now, async (entry, save) => {
+    entry.loop ??= selected ? await loopDecision(verdict, config.spoolDir, now) : "forward";
+    const route = entry.loop === "local" ? undefined : selected;
     const pending = (route?.to ?? []).filter((r) => !entry.done.includes(r));
     if (entry.localStored && pending.length === 0) return { kind: "duplicate" };
     // Keys are looked up only for what is left: a repeat of a delivered message must not fail on
     // a key removed since. Sealing comes before storing: a missing key defers with nothing written.
     const keys = route && pending.length > 0 ? await routeKeys(route, config.keysDir, now) : [];
     checkpoint("sealing");
-    const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now);
+    const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now, entry.loop === "forward-bounce");
     checkpoint("sealed");
     if (entry.localMark && !entry.localStored && await hasLocalCopy(config.local, entry.localMark)) {
       entry.localStored = true; // written by a run killed before it could say so
@@ -104,7 +117,10 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
           checkpoint("after-relay");
         } catch (err) {
           const error = asSealpostError(err);
-          const entryFields = { recipients: [recipient], sender: envelope.sender, keys: route.keys ?? null, lastError: error.publicMessage };
+          const entryFields = {
+            recipients: [recipient], sender: envelope.sender, keys: route.keys ?? null, lastError: error.publicMessage,
+            ...(entry.loop === "forward-bounce" ? { bounce: true } : {}),
+          };
           if (error.permanence === "permanent") {
             const queued = await spool.enqueue(raw.bytes, { ...entryFields, state: "held", nextAttempt: now.toISOString(), attempts: 1 }, now);
             await holdNotice(config, hostname, queued, now).catch(() => undefined); // best effort: `queue list` shows it too

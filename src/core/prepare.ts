@@ -18,10 +18,10 @@ export interface Sealed {
 }
 
 export async function sealAll(config: Config, hostname: string, raw: RawMessage, envelope: Envelope,
-  recipients: readonly string[], keys: PublicKey[], now: Date): Promise<Sealed[]> {
+  recipients: readonly string[], keys: PublicKey[], now: Date, bounce = false): Promise<Sealed[]> {
   const fields = parseHeader(raw.header);
   const facts = outerFacts(fields, {
-    hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now,
+    hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now, bounce,
   });
   const sealed: Sealed[] = [];
   for (const recipient of recipients) {

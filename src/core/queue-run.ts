@@ -69,7 +69,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     const raw = readRawMessage(await spool.message(entry.id));
     const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined }, config.keysDir, now);
     const envelope = { sender: entry.sender, recipients: [] };
-    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now);
+    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, entry.bounce === true);
     const keyIds = allowedKeyIds(keys);
     for (const { recipient, bytes } of sealed) {
       await relay.send(recipient, bytes, keyIds);

@@ -9,6 +9,7 @@ import type { Envelope } from "../core/envelope.js";
 import { decodeText, firstValue, type HeaderField } from "../core/header.js";
 import { encodeUnstructured } from "../core/header-text.js";
 import { rfc5322Date } from "../core/dates.js";
+import { loopMarker } from "../core/loop.js";
 
 export interface OuterFacts {
   /** Header values, already 7-bit and safe to write. */
@@ -16,6 +17,8 @@ export interface OuterFacts {
   subject?: string;
   date: string;
   messageId: string;
+  /** The loop marker's value (core/loop.ts). */
+  loop: string;
   /** True where the value is new and the inner header must carry it too. */
   synthesized: { from: boolean; date: boolean; messageId: boolean };
 }
@@ -26,6 +29,8 @@ export interface OuterContext {
   message: Config["message"];
   relayIdentity: string;
   now: Date;
+  /** This message is a bounce being forwarded: marked so that a bounce of it stays home. */
+  bounce?: boolean;
 }
 
 export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): OuterFacts {
@@ -50,6 +55,7 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     subject,
     date: dateOk ? rawDate : rfc5322Date(ctx.now),
     messageId: idOk ? rawId : `<${ctx.now.getTime()}.${randomBytes(8).toString("hex")}@${ctx.hostname}>`,
+    loop: loopMarker(ctx.hostname, ctx.bounce === true),
     synthesized: { from: fromMissing, date: !dateOk, messageId: !idOk },
   };
 }

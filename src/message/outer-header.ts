@@ -1,12 +1,13 @@
 /** The outer header fields of a sealed message, in order, and nothing else (SPEC §4). */
 import { headerLine } from "../core/header-text.js";
+import { LOOP_FIELD } from "../core/loop.js";
 import type { OuterFacts } from "./outer-facts.js";
 
 /** The fields every sealed message shows outside, as [name, value] pairs. */
 export function outerFields(facts: OuterFacts, recipient: string): Array<[string, string]> {
   const fields: Array<[string, string]> = [["From", facts.from], ["To", recipient]];
   if (facts.subject !== undefined) fields.push(["Subject", facts.subject]);
-  fields.push(["Date", facts.date], ["Message-ID", facts.messageId], ["Auto-Submitted", "auto-generated"]);
+  fields.push(["Date", facts.date], ["Message-ID", facts.messageId], ["Auto-Submitted", "auto-generated"], [LOOP_FIELD, facts.loop]);
   return fields;
 }
 

@@ -15,6 +15,8 @@ export interface LedgerEntry {
   localStored: boolean;
   /** Where the local copy was going when last attempted: a rerun after a crash checks there first. */
   localMark?: LocalMark;
+  /** Decided once per message (core/loop.ts): forward as usual, forward as a bounce, or keep it home. */
+  loop?: "forward" | "forward-bounce" | "local";
   done: string[];
 }
 
@@ -45,7 +47,7 @@ export class Ledger {
       const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<LedgerEntry>;
       if (Date.parse(parsed.created ?? "") < Date.now() - KEEP_MS) return undefined;
       return {
-        created: parsed.created!, localStored: parsed.localStored === true, localMark: parsed.localMark,
+        created: parsed.created!, localStored: parsed.localStored === true, localMark: parsed.localMark, loop: parsed.loop,
         done: Array.isArray(parsed.done) ? parsed.done : [],
       };
     } catch (err) {

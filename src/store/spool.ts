@@ -19,6 +19,7 @@ export interface SpoolEntry {
   recipients: string[]; // external recipients still to be relayed to
   sender: string; // envelope sender of the original (for the local notice)
   keys: string[] | null; // the route's pinned fingerprints when it had any
+  bounce?: boolean; // a forwarded bounce: sealed with the bounce loop marker (core/loop.ts)
   created: string;
 }
 

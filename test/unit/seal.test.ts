@@ -41,7 +41,8 @@ describe("sealing", () => {
   it("keeps only the SPEC §4 fields outside, qualified and 7-bit", async () => {
     const opened = openSealed(await seal(ORIGINAL, [key]), gpg);
     assert.deepEqual([...opened.outerFields.keys()],
-      ["from", "to", "subject", "date", "message-id", "auto-submitted", "mime-version", "content-type", "content-transfer-encoding"]);
+      ["from", "to", "subject", "date", "message-id", "auto-submitted", "x-sealpost-loop", "mime-version", "content-type", "content-transfer-encoding"]);
+    assert.deepEqual(opened.outerFields.get("x-sealpost-loop"), ["web01.example.org"], "the loop marker (core/loop.ts)");
     assert.deepEqual(opened.outerFields.get("from"), ["Fail2Ban <root@web01.example.org>"]);
     assert.deepEqual(opened.outerFields.get("to"), ["ops@example.net"]);
     assert.deepEqual(opened.outerFields.get("message-id"), ["<m1@web01.example.org>"]);
