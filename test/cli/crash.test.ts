@@ -10,7 +10,7 @@ import type { CrashPoint } from "../../src/core/deliver.js";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { Home, isTempfailLine, nodeChildOf } from "../helpers/home.js";
 import { lf, openSealed } from "../helpers/sealed.js";
-import { useWorld } from "../helpers/world.js";
+import { inHome, useWorld } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -28,16 +28,7 @@ const POINTS: Array<[CrashPoint, string, number]> = [
 describe("kill -9 at any point of deliver", () => {
   const world = useWorld();
 
-  async function scenario(store: "maildir" | "mbox", fn: (home: Home, relayed: () => Buffer[]) => Promise<void>): Promise<void> {
-    const home = new Home({ relayPort: world.sink.port, store });
-    const before = world.sink.messages.length;
-    try {
-      await home.importTestKey();
-      await fn(home, () => world.sink.messages.slice(before).map((m) => m.raw));
-    } finally {
-      home.cleanup();
-    }
-  }
+  const scenario = (store: "maildir" | "mbox", fn: (home: Home, relayed: () => Buffer[]) => Promise<void>) => inHome(world, { store }, fn);
 
   /** After the crash: the MTA's retry (twice, as Postfix may) answers 0, one intact local copy, `relays` sealed relays. */
   async function assertRecovered(home: Home, relayed: () => Buffer[], relays: number): Promise<void> {

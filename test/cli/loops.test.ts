@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { Home } from "../helpers/home.js";
 import { openSealed } from "../helpers/sealed.js";
-import { useWorld } from "../helpers/world.js";
+import { inHome, useWorld } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -50,16 +50,7 @@ Content-Type: message/rfc822
 describe("mail loops", () => {
   const world = useWorld();
 
-  async function scenario(fn: (home: Home, relayed: () => Buffer[]) => Promise<void>): Promise<void> {
-    const home = new Home({ relayPort: world.sink.port });
-    const before = world.sink.messages.length;
-    try {
-      await home.importTestKey();
-      await fn(home, () => world.sink.messages.slice(before).map((m) => m.raw));
-    } finally {
-      home.cleanup();
-    }
-  }
+  const scenario = (fn: (home: Home, relayed: () => Buffer[]) => Promise<void>) => inHome(world, {}, fn);
 
   async function deliverOk(home: Home, input: Buffer, env: Record<string, string>): Promise<void> {
     const r = await home.run(["deliver"], input, env);
