@@ -8,7 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
-import { Home, isTempfailLine } from "../helpers/home.js";
+import { Home, canRunAs, isTempfailLine } from "../helpers/home.js";
 import { NEEDS_ROOT, tmpfs, type Tmpfs } from "../helpers/tmpfs.js";
 import { useWorld } from "../helpers/world.js";
 
@@ -28,7 +28,7 @@ describe("storage faults", () => {
 
   async function scenario(t: TestContext, fn: (home: Home, fs: Tmpfs | undefined) => Promise<void>,
     options: { store?: "maildir" | "mbox"; mount?: "mail" | "spool"; uid?: number; extra?: string } = {}): Promise<void> {
-    if (options.uid !== undefined && process.getuid?.() !== 0) return void t.skip("needs root to run sealpost as another user");
+    if (options.uid !== undefined && !canRunAs(options.uid)) return void t.skip("needs root, and a checkout that user can read");
     const home = new Home({ relayPort: world.sink.port, store: options.store, uid: options.uid, extra: options.extra });
     let fs: Tmpfs | undefined;
     try {

@@ -2,11 +2,11 @@
  * One scenario's world: a temp directory with a config, keys_dir, spool and local store, and
  * bin/sealpost spawned as Postfix spawns it (PATH=/usr/bin:/bin, no HOME).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, RCPT, TEST_PUBLIC_KEY } from "./paths.js";
+import { BIN, RCPT, ROOT, TEST_PUBLIC_KEY } from "./paths.js";
 
 export interface RunResult {
   code: number | null;
@@ -125,4 +125,12 @@ export function nodeChildOf(launcherPid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether sealpost can run as `uid` here: we are root, and that user can reach the checkout and node. */
+export function canRunAs(uid: number): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const main = join(ROOT, "dist", "src", "cli", "main.js");
+  const r = spawnSync("/bin/sh", ["-c", `test -x "${BIN}" && test -r "${main}" && test -x "${process.execPath}"`], { uid, gid: uid });
+  return r.status === 0;
 }
