@@ -96,7 +96,7 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
         entry.localMark = mark;
         await save();
         checkpoint("local-copy-marked");
-      });
+      }, entry.localMark);
       checkpoint("local-copy-written");
       entry.localStored = true;
       await save();

@@ -13,14 +13,17 @@ import { deliverToMbox, mboxHas, type MboxMark } from "./mbox.js";
 export type LocalMark = { maildir: string } | { mbox: MboxMark };
 
 export async function storeLocally(local: Config["local"], bytes: Buffer, sender: string, hostname: string,
-  remember?: (mark: LocalMark) => Promise<void>): Promise<void> {
+  remember?: (mark: LocalMark) => Promise<void>, earlier?: LocalMark): Promise<void> {
   try {
     if (local.store === "maildir") {
       const name = maildirName(bytes, hostname);
       await remember?.({ maildir: name });
       await deliverToMaildir(local.path, bytes, hostname, name);
     } else if (local.store === "mbox") {
-      await deliverToMbox(local.path, bytes, sender, new Date(), remember && ((mbox) => remember({ mbox })));
+      await deliverToMbox(local.path, bytes, sender, {
+        beforeAppend: remember && ((mbox) => remember({ mbox })),
+        earlier: earlier && "mbox" in earlier ? earlier.mbox : undefined,
+      });
     }
   } catch (err) {
     if (err instanceof SealpostError) throw err;

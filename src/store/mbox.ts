@@ -3,7 +3,7 @@
  * under a dot-lock, appended and fsynced, and cut back to the old size if anything fails.
  */
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { asctime } from "../core/dates.js";
 import { ensureDir } from "./durable-file.js";
@@ -14,19 +14,30 @@ export interface MboxMark {
   offset: number;
   length: number;
   sha256: string;
+  /** The date on its From_ line: with it the record can be rebuilt byte for byte. */
+  date: string;
 }
 
-/** Appends one record; `beforeAppend` learns where it will go while the lock is held, before a byte is written. */
-export async function deliverToMbox(path: string, bytes: Buffer, sender: string, now: Date = new Date(),
-  beforeAppend?: (mark: MboxMark) => Promise<void>): Promise<void> {
+export interface MboxAppend {
+  now?: Date;
+  /** Learns where the record will go while the lock is held, before a byte is written. */
+  beforeAppend?: (mark: MboxMark) => Promise<void>;
+  /** An earlier attempt at this message that was killed: a partial record of it at the end is cut off first. */
+  earlier?: MboxMark;
+}
+
+/** Appends one record for `bytes` under the dot-lock. */
+export async function deliverToMbox(path: string, bytes: Buffer, sender: string, options: MboxAppend = {}): Promise<void> {
   await ensureDir(dirname(path));
+  const now = options.now ?? new Date();
   const entry = mboxEntry(bytes, sender, now);
   await withDotlock(path, async () => {
-    const handle = await open(path, "a", 0o600);
+    const handle = await open(path, "a+", 0o600);
     let size = -1;
     try {
+      if (options.earlier) await cutPartialRecord(handle, options.earlier, mboxEntry(bytes, sender, new Date(options.earlier.date)));
       const offset = (await handle.stat()).size;
-      await beforeAppend?.({ offset, length: entry.length, sha256: sha256(entry) });
+      await options.beforeAppend?.({ offset, length: entry.length, sha256: sha256(entry), date: now.toISOString() });
       size = offset;
       await handle.writeFile(entry);
       await handle.sync();
@@ -37,6 +48,20 @@ export async function deliverToMbox(path: string, bytes: Buffer, sender: string,
       await handle.close();
     }
   });
+}
+
+/**
+ * A kill -9 in the middle of an append leaves the start of a record at the end of the mbox. When
+ * what follows `mark.offset` is exactly a prefix of the record that attempt was writing, and
+ * nothing else came after it, it is cut off; anything else is left alone.
+ */
+async function cutPartialRecord(handle: FileHandle, mark: MboxMark, record: Buffer): Promise<void> {
+  const size = (await handle.stat()).size;
+  const tail = size - mark.offset;
+  if (tail <= 0 || tail >= record.length || sha256(record) !== mark.sha256) return;
+  const found = Buffer.alloc(tail);
+  await handle.read(found, 0, tail, mark.offset);
+  if (found.equals(record.subarray(0, tail))) await handle.truncate(mark.offset);
 }
 
 /** Whether the record `mark` describes is in the mbox, byte for byte, where it was to go. */

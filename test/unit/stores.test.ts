@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { withDotlock } from "../../src/store/dotlock.js";
 import { deliverToMaildir } from "../../src/store/maildir.js";
-import { deliverToMbox, mboxEntry } from "../../src/store/mbox.js";
+import { deliverToMbox, mboxEntry, type MboxMark } from "../../src/store/mbox.js";
 import { Spool } from "../../src/store/spool.js";
 
 const root = mkdtempSync(join(tmpdir(), "sealpost-stores-"));
@@ -38,6 +38,35 @@ describe("mbox", () => {
     await deliverToMbox(path, Buffer.from("Subject: 2\n\nb\n"), "root@h");
     assert.equal(readFileSync(path, "utf8").match(/^From root@h /gm)?.length, 2);
     assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+
+  /** An mbox holding one record, then the first `cut` bytes of a record for `message` that a killed run was writing. */
+  async function withPartial(cut: number, message: Buffer, append = "") {
+    const path = join(root, `mbox-partial-${cut}-${append.length}`);
+    await deliverToMbox(path, Buffer.from("Subject: earlier\n\nkept\n"), "root@h");
+    const before = readFileSync(path);
+    let mark: MboxMark | undefined;
+    const killedAt = new Date(Date.UTC(2026, 10, 21, 3, 4, 5));
+    await deliverToMbox(join(root, "scratch"), message, "root@h", { now: killedAt, beforeAppend: async (m) => void (mark = { ...m, offset: before.length }) });
+    writeFileSync(path, Buffer.concat([before, mboxEntry(message, "root@h", killedAt).subarray(0, cut), Buffer.from(append)]));
+    return { path, before, mark: mark! };
+  }
+
+  it("a retry cuts off the partial record a killed append left at the end, then writes the whole one", async () => {
+    const message = Buffer.from("Subject: 2\n\nthe message\n");
+    const { path, before, mark } = await withPartial(20, message);
+    await deliverToMbox(path, message, "root@h", { earlier: mark });
+    const after = readFileSync(path);
+    assert.ok(after.subarray(0, before.length).equals(before));
+    assert.match(after.subarray(before.length).toString(), /^From root@h [^\n]+\nSubject: 2\n\nthe message\n\n$/);
+  });
+
+  it("leaves alone what is not exactly a prefix of that record (someone else wrote after it)", async () => {
+    const message = Buffer.from("Subject: 2\n\nthe message\n");
+    const { path, mark } = await withPartial(20, message, "X");
+    const damaged = readFileSync(path);
+    await deliverToMbox(path, message, "root@h", { earlier: mark });
+    assert.ok(readFileSync(path).subarray(0, damaged.length).equals(damaged));
   });
 });
 
