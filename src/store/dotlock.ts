@@ -1,9 +1,12 @@
 /**
- * A dot-lock (path + ".lock", created with O_EXCL), the lock mbox readers and writers on
+ * A dot-lock (path + ".lock", made by link(2) from a temp file that holds our pid, as
+ * liblockfile makes it), the lock mbox readers and writers on
  * Debian agree on and the one Node can take without a native addon. A lock whose holder
  * died is broken; a live one is waited for, with jitter, up to a deadline.
  */
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SealpostError, Status } from "../core/errors.js";
 
@@ -23,31 +26,33 @@ export async function withDotlock<T>(path: string, fn: () => Promise<T>, timeout
 async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-    let handle;
-    try {
-      handle = await open(lockPath, "wx", 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    if (handle) {
-      try {
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-        return;
-      } catch (err) {
-        // A full disk can let us create the lock yet not write our pid into it: an empty lock
-        // would look alive for minutes and stall every later delivery. Take it back.
-        await handle.close().catch(() => undefined);
-        await unlink(lockPath).catch(() => undefined);
-        throw err;
-      }
-    }
+    if (await tryLock(lockPath)) return;
     if (await isStale(lockPath)) {
       await unlink(lockPath).catch(() => undefined);
       continue;
     }
     if (Date.now() > deadline) throw new SealpostError(Status.busy, "a lock is held too long; try again later");
     await sleep(wait + Math.random() * wait);
+  }
+}
+
+/**
+ * The lock appears with our pid already in it: written to a temp file first, then hard-linked
+ * to the lock's name (atomic, and EEXIST when held). Creating the lock and then writing the pid
+ * would leave an empty lock, which no one can tell from a live one, whenever the holder is killed
+ * or the disk is full in between.
+ */
+async function tryLock(lockPath: string): Promise<boolean> {
+  const tmp = join(dirname(lockPath), `.${basename(lockPath)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(tmp, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+    await link(tmp, lockPath);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 
