@@ -17,7 +17,13 @@ export interface Registration {
 
 /** `pipe`: deliver or sendmail, whose stderr goes to the MTA (decided once, in main.ts). */
 export async function runCli(argv: string[], invokedAs: string, pipe: boolean): Promise<number> {
-  if (invokedAs === "sendmail") return pipeFailure("sendmail mode is not available yet");
+  // sendmail's flags (-FCronDaemon, -odi, -oem) are not commander's: that command parses its own.
+  const sendmailAt = invokedAs === "sendmail" ? -1 : commandIndex(argv);
+  if (invokedAs === "sendmail" || argv[sendmailAt] === "sendmail") {
+    const { runSendmail } = await import("./sendmail-command.js");
+    const config = sendmailAt > 0 ? argv.slice(0, sendmailAt).find((_, i, a) => i > 0 && (a[i - 1] === "-c" || a[i - 1] === "--config")) : undefined;
+    return runSendmail(argv.slice(sendmailAt + 1), config);
+  }
   let action: Action | undefined;
   // In pipe mode stderr goes to the MTA: one 4.x.x line, never commander's usage text. Set before
   // the commands are added, because each command copies these settings when it is created.
@@ -57,6 +63,15 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
     throw e;
   }
   return action ? action() : 0;
+}
+
+/** Where the command name is in argv (after an optional -c FILE), or -1. */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "-c" || argv[i] === "--config") i++;
+    else if (!argv[i]!.startsWith("-")) return i;
+  }
+  return -1;
 }
 
 /** deliver/sendmail's answer when it cannot even start: 75 and one line, so the MTA retries. */

@@ -1,5 +1,5 @@
 /** `sealpost queue list|show|run|flush|release|purge` (SPEC §2, §5). */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";
 import { crashSeam, fail, out } from "./io.js";
@@ -20,14 +20,15 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
   queue.command("list").description("list spooled messages").option("--json", "print a JSON array")
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost queue list --json")
-    .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => list(c, opts.json === true)));
+    .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => listQueue(c, opts.json === true)));
   queue.command("show").description("one entry: its state, its recipients and where its message is").argument("<id>")
     .option("--json", "print a JSON object").option("-c, --config <file>", "config file")
     .action((id: string, opts: { config?: string; json?: boolean }) => withConfig("show", opts, (c) => show(c, id, opts.json === true)));
   queue.command("run").description("one pass: try every due entry once, then exit")
     .option("-c, --config <file>", "config file")
+    .addOption(new Option("--background", "started by sendmail: one such runner at a time").hideHelp())
     .addHelpText("after", "\nExample (cron, every 5 minutes):\n  */5 * * * * sealpost sealpost queue run")
-    .action((opts: { config?: string }) => withConfig("run", opts, (c) => run(c, false)));
+    .action((opts: { config?: string; background?: boolean }) => withConfig("run", opts, (c) => (opts.background ? background(c) : run(c, false))));
   queue.command("flush").description("try every queued entry now, due or not")
     .option("-c, --config <file>", "config file")
     .action((opts: { config?: string }) => withConfig("flush", opts, (c) => run(c, true)));
@@ -44,7 +45,7 @@ async function spoolOf(config: Config) {
   return new Spool(config.spoolDir);
 }
 
-async function list(config: Config, json: boolean): Promise<number> {
+export async function listQueue(config: Config, json: boolean): Promise<number> {
   const entries = await (await spoolOf(config)).list();
   if (json) out(JSON.stringify(entries, null, 2));
   else if (entries.length === 0) out("spool is empty");
@@ -76,8 +77,14 @@ async function show(config: Config, id: string, json: boolean): Promise<number> 
 
 async function run(config: Config, force: boolean): Promise<number> {
   const { runQueue } = await import("../core/queue-run.js");
-  const report = await runQueue(config, { force, checkpoint: crashSeam() });
+  const report = await runQueue(config, { force, checkpoint: crashSeam(), lockWaitMs: 30_000 });
   out(`relayed ${report.relayed}, deferred ${report.deferred}, held ${report.held}`);
+  return 0;
+}
+
+async function background(config: Config): Promise<number> {
+  const { runQueueInBackground } = await import("../core/queue-run.js");
+  await runQueueInBackground(config);
   return 0;
 }
 

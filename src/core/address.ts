@@ -7,6 +7,8 @@ export interface Mailbox {
   address: string; // may be unqualified ("root") until qualify() ran
 }
 
+const BARE_LOCAL_PART = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+$/;
+
 /** Every mailbox in an address-list value, groups flattened; empty when nothing parses. */
 export function parseMailboxes(value: string): Mailbox[] {
   let parsed: ReturnType<typeof addressParser>;
@@ -17,9 +19,11 @@ export function parseMailboxes(value: string): Mailbox[] {
   }
   const out: Mailbox[] = [];
   for (const item of parsed) {
-    if ("address" in item && typeof item.address === "string" && item.address.trim() !== "") {
-      out.push({ name: (item.name ?? "").trim(), address: item.address.trim() });
-    }
+    if (!("address" in item) || typeof item.address !== "string") continue;
+    const name = (item.name ?? "").trim();
+    if (item.address.trim() !== "") out.push({ name, address: item.address.trim() });
+    // A bare local part ("To: root", "root (Cron Daemon)") comes back as a name without address.
+    else if (BARE_LOCAL_PART.test(name)) out.push({ name: "", address: name });
   }
   return out;
 }

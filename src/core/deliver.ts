@@ -7,8 +7,6 @@
  * keeps the message. The ledger makes an MTA retry or a double run do only what is left.
  */
 import { createHash } from "node:crypto";
-import type { Config } from "../config/schema.js";
-import { ConfigLoadError, loadConfig } from "../config/load.js";
 import { routeKeys } from "../crypto/keyring.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
@@ -18,9 +16,10 @@ import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool } from "../store/spool.js";
 import { holdNotice } from "./held.js";
 import { isEximPipe, pipeEnvelope, type PipeArguments } from "./envelope.js";
-import { SealpostError, Status, asSealpostError } from "./errors.js";
+import { SealpostError, asSealpostError } from "./errors.js";
 import { parseHeader } from "./header.js";
 import { resolveHostname } from "./hostname.js";
+import { readPipeConfig } from "./pipe-config.js";
 import { loopVerdict, type LoopVerdict } from "./loop.js";
 import type { Outcome } from "./outcome.js";
 import { sealAll } from "./prepare.js";
@@ -57,19 +56,10 @@ async function loopDecision(verdict: LoopVerdict, spoolDir: string, now: Date): 
   return "local";
 }
 
-function readConfig(file: string): Config {
-  try {
-    return loadConfig(file);
-  } catch (err) {
-    if (err instanceof ConfigLoadError) throw new SealpostError(Status.config, err.message, { cause: err });
-    throw err;
-  }
-}
-
 async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
   const now = req.now ?? new Date();
   const checkpoint = req.checkpoint ?? (() => undefined);
-  const config = readConfig(req.configFile);
+  const config = readPipeConfig(req.configFile);
   const hostname = resolveHostname(config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
   const envelope = pipeEnvelope(req.env, req.args, hostname);

@@ -33,6 +33,7 @@ export const Status = {
   sealing: "4.7.0",
   relay: "4.4.1",
   relayRefused: "5.0.0",
+  usage: "4.5.0",
 } as const;
 
 /** Any thrown value as a SealpostError; what we did not foresee is a temporary internal error. */

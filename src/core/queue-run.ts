@@ -4,17 +4,22 @@
  * has gone on past spool.max_age — holds the entry with a notice to root. Entries locked by
  * another runner are left to it, so two runners never send the same entry.
  */
+import { stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { routeKeys } from "../crypto/keyring.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
 import { withDotlock } from "../store/dotlock.js";
+import { prepareDropDir } from "../store/drop.js";
+import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { holdNotice } from "./held.js";
 import { SealpostError, asSealpostError } from "./errors.js";
 import { resolveHostname } from "./hostname.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
+import { ingestDrops } from "./submit.js";
 
 export interface RunReport {
   relayed: number;
@@ -25,6 +30,8 @@ export interface RunReport {
 export interface RunOptions {
   force?: boolean; // `queue flush`: due or not
   now?: Date;
+  /** How long to wait for an entry another runner holds: 0 leaves it to that runner. */
+  lockWaitMs?: number;
   /** Called after each relay's 250, before the entry is updated: the crash tests' seam. */
   checkpoint?: (point: string) => void;
 }
@@ -32,8 +39,10 @@ export interface RunOptions {
 export async function runQueue(config: Config, options: RunOptions = {}): Promise<RunReport> {
   const now = options.now ?? new Date();
   const spool = new Spool(config.spoolDir);
+  await prepareDropDir(config.spoolDir);
   await spool.sweep(now);
   const hostname = resolveHostname(config.hostname);
+  await ingestDrops(config, hostname, now);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = new Relay({ relay: config.relay, hostname });
   try {
@@ -42,7 +51,7 @@ export async function runQueue(config: Config, options: RunOptions = {}): Promis
       await withDotlock(spool.lockTarget(listed.id), async () => {
         const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
         if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options }, entry);
-      }, 0).catch((err) => {
+      }, options.lockWaitMs ?? 0).catch((err) => {
         if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
       });
     }
@@ -64,9 +73,14 @@ interface Pass {
 
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, relay, now, report } = pass;
-  entry.attempts++;
   try {
     const raw = readRawMessage(await spool.message(entry.id));
+    if (entry.localPending) await storeSubmitted(pass, entry, raw.bytes);
+    if (entry.recipients.length === 0) {
+      await spool.remove(entry.id);
+      return;
+    }
+    entry.attempts++;
     const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined }, config.keysDir, now);
     const envelope = { sender: entry.sender, recipients: [] };
     const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, entry.bounce === true);
@@ -95,6 +109,48 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
       report.deferred++;
     }
   }
+}
+
+/**
+ * The run `sendmail` starts in the background after each submission: one such runner at a time.
+ * A submission touches the kick file; a runner that is busy goes round again when it sees it,
+ * so a burst of 1,000 submissions makes a handful of passes, not 1,000 runners.
+ */
+export async function runQueueInBackground(config: Config): Promise<void> {
+  const lock = join(config.spoolDir, "runner");
+  const kick = join(config.spoolDir, "runner.kick");
+  const kicked = () => stat(kick).then((s) => s.mtimeMs, () => 0);
+  await writeFile(kick, "", { mode: 0o600 });
+  for (;;) {
+    let entered = false;
+    let lastStart = 0;
+    try {
+      await withDotlock(lock, async () => {
+        entered = true;
+        do {
+          lastStart = Date.now();
+          await runQueue(config);
+        } while ((await kicked()) >= lastStart);
+      }, 0);
+    } catch (err) {
+      if (entered || !(err instanceof SealpostError)) throw err;
+      return; // busy: the runner holding the lock sees our kick
+    }
+    if ((await kicked()) < lastStart) return; // nothing came in while the lock was being let go
+  }
+}
+
+/** The local copy of a submitted message, made once even if a runner is killed half-way. */
+async function storeSubmitted(pass: Pass, entry: SpoolEntry, bytes: Buffer): Promise<void> {
+  const { config, hostname, spool } = pass;
+  if (!(entry.localMark && await hasLocalCopy(config.local, entry.localMark))) {
+    await storeLocally(config.local, bytes, entry.sender, hostname, async (mark) => {
+      entry.localMark = mark;
+      await spool.save(entry);
+    }, entry.localMark);
+  }
+  entry.localPending = false;
+  await spool.save(entry);
 }
 
 /** retry_min, doubling, capped at retry_max, with ±10 % jitter so a backlog does not retry in lockstep. */

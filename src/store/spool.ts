@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
+import type { LocalMark } from "./local-store.js";
 
 export type SpoolState = "queued" | "held";
 
@@ -20,6 +21,8 @@ export interface SpoolEntry {
   sender: string; // envelope sender of the original (for the local notice)
   keys: string[] | null; // the route's pinned fingerprints when it had any
   bounce?: boolean; // a forwarded bounce: sealed with the bounce loop marker (core/loop.ts)
+  localPending?: boolean; // submitted (sendmail, serve): the local copy is still to be made
+  localMark?: LocalMark; // where that copy was going, so a runner killed mid-way never makes two
   created: string;
 }
 

@@ -30,6 +30,8 @@ export class Home {
   readonly spool = join(this.root, "spool");
   readonly config = join(this.root, "sealpost.toml");
   mail: string;
+  /** What run() starts: bin/sealpost, or a link to it under another name (sendmail). */
+  bin = BIN;
 
   constructor(private options: HomeOptions = {}) {
     this.mail = join(this.root, options.store === "mbox" ? "mbox" : "Maildir");
@@ -69,9 +71,14 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
   }
 
   /** Like run(), with the launcher's process at hand while it runs. */
-  start(args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): { child: ChildProcess; done: Promise<RunResult> } {
-    const uid = this.options.uid;
-    const child = spawn(BIN, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env }, ...(uid === undefined ? {} : { uid, gid: uid }) });
+  /** Like run(), as another user (needs root). */
+  runAs(uid: number, args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): Promise<RunResult> {
+    return this.start(args, stdin, env, uid).done;
+  }
+
+  /** `stdin` null: left open, for the test to write to (child.stdin). */
+  start(args: string[], stdin: Buffer | string | null = "", env: Record<string, string> = {}, uid = this.options.uid): { child: ChildProcess; done: Promise<RunResult> } {
+    const child = spawn(this.bin, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env }, ...(uid === undefined ? {} : { uid, gid: uid }) });
     const done = new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -80,7 +87,7 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
       child.stdin.on("error", () => undefined); // a command that exits early closes its stdin
       child.on("error", reject);
       child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
-      child.stdin.end(stdin);
+      if (stdin !== null) child.stdin.end(stdin);
     });
     return { child, done };
   }

@@ -1,0 +1,86 @@
+/**
+ * `sealpost sendmail ARGS` and the same binary started as `sendmail` (SPEC §1): the process side.
+ * Reads stdin to EOF, commits, answers 0 or 75, and starts a background queue run that makes the
+ * local copy and relays — so cron, fail2ban and a pam_exec login hook are not kept waiting.
+ */
+import { spawn } from "node:child_process";
+import { userInfo } from "node:os";
+import { fileURLToPath } from "node:url";
+import { configPath } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { asSealpostError } from "../core/errors.js";
+import { pipeAnswer } from "../core/outcome.js";
+import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../core/sendmail-args.js";
+import { readStdin } from "./io.js";
+import { pipeFailure } from "./program.js";
+import { listQueue } from "./queue-command.js";
+
+export async function runSendmail(argv: string[], configOption: string | undefined): Promise<number> {
+  let args: SendmailArgs;
+  try {
+    args = parseSendmailArgs(argv);
+  } catch (err) {
+    if (err instanceof SendmailUsageError) return pipeFailure(err.message);
+    throw err;
+  }
+  const file = configPath(args.config ?? configOption, process.env);
+  const { readPipeConfig } = await import("../core/pipe-config.js");
+  let config: Config;
+  try {
+    config = readPipeConfig(file);
+  } catch (err) {
+    process.stderr.write(pipeAnswer({ kind: "deferred", error: asSealpostError(err) }).stderr);
+    return 75;
+  }
+  if (args.mode === "nothing") return 0;
+  if (args.mode === "list-queue") return listQueue(config, false);
+  const ownsSpool = await becomeSpoolOwner(config.spoolDir);
+  if (args.mode === "run-queue") {
+    const { runQueue } = await import("../core/queue-run.js");
+    await runQueue(config, { lockWaitMs: 30_000 });
+    return 0;
+  }
+  const input = await readStdin(); // to EOF: if we are killed before it, nothing was committed
+  const { sendmail } = await import("../core/sendmail.js");
+  const outcome = await sendmail({ config, input, args, user: invokingUser(), ownsSpool });
+  const answer = pipeAnswer(outcome);
+  if (answer.stderr) process.stderr.write(answer.stderr);
+  if (answer.exitCode === 0 && ownsSpool) startBackgroundRun(file);
+  return answer.exitCode;
+}
+
+/**
+ * Root writes the spool as the spool's owner (the sealpost user), never as root: files it made
+ * as root could not be read by that user's queue runs. Returns whether we may write the spool.
+ */
+async function becomeSpoolOwner(spoolDir: string): Promise<boolean> {
+  const { stat } = await import("node:fs/promises");
+  const uid = process.getuid?.() ?? 0;
+  const owner = await stat(spoolDir).catch(() => undefined);
+  if (uid === 0 && owner && owner.uid !== 0) {
+    process.setgid?.(owner.gid);
+    process.setuid?.(owner.uid);
+    return true;
+  }
+  const { mayWriteSpool } = await import("../store/drop.js");
+  return mayWriteSpool(spoolDir, uid);
+}
+
+function invokingUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.LOGNAME || process.env.USER || `uid${process.getuid?.() ?? "unknown"}`;
+  }
+}
+
+/** A detached `queue run --background`: outlives us, in its own session, with no stdio. */
+function startBackgroundRun(configFile: string): void {
+  const main = fileURLToPath(new URL("./main.js", import.meta.url));
+  const env = { ...process.env, SEALPOST_CONFIG: configFile, SEALPOST_INVOKED_AS: "sealpost" };
+  try {
+    spawn(process.execPath, [main, "queue", "run", "--background"], { detached: true, stdio: "ignore", env }).unref();
+  } catch {
+    // the message is committed; the next queue run (timer, serve) relays it
+  }
+}

@@ -1,0 +1,13 @@
+/** The config for deliver and sendmail: a config that cannot be read is a temporary 4.3.5 (SPEC §6). */
+import type { Config } from "../config/schema.js";
+import { ConfigLoadError, loadConfig } from "../config/load.js";
+import { SealpostError, Status } from "./errors.js";
+
+export function readPipeConfig(file: string): Config {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigLoadError) throw new SealpostError(Status.config, err.message, { cause: err });
+    throw err;
+  }
+}

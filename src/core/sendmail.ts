@@ -1,0 +1,41 @@
+/**
+ * `sealpost sendmail`: one submitted message, committed durably and answered at once (SPEC §1,
+ * §5, §6). The spool's owner (root or the sealpost user) writes a spool entry; anyone else writes
+ * into the drop directory. Making the local copy, sealing and relaying is the queue runner's.
+ */
+import type { Config } from "../config/schema.js";
+import { writeDrop } from "../store/drop.js";
+import { SealpostError, Status, asSealpostError } from "./errors.js";
+import { resolveHostname } from "./hostname.js";
+import type { Outcome } from "./outcome.js";
+import type { SendmailArgs } from "./sendmail-args.js";
+import { prepareSubmission } from "./submission.js";
+import { submitToSpool } from "./submit.js";
+
+export interface SendmailRequest {
+  config: Config;
+  input: Buffer;
+  args: SendmailArgs;
+  user: string;
+  /** Whether this process may write the spool; otherwise the message goes to the drop directory. */
+  ownsSpool: boolean;
+  now?: Date;
+}
+
+export async function sendmail(req: SendmailRequest): Promise<Outcome> {
+  try {
+    const now = req.now ?? new Date();
+    const hostname = resolveHostname(req.config.hostname);
+    const { bytes, envelope } = prepareSubmission(req.input, req.args, { user: req.user, hostname }, now);
+    if (req.ownsSpool) await submitToSpool(req.config, hostname, bytes, envelope, now);
+    else await writeDrop(req.config.spoolDir, { ...envelope, user: req.user }, bytes);
+    return { kind: "spooled" };
+  } catch (err) {
+    const error = asSealpostError(err);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!req.ownsSpool && (code === "ENOENT" || code === "EACCES")) {
+      return { kind: "deferred", error: new SealpostError(Status.storage, "the drop directory is not set up (run `sealpost queue run` once as the spool's owner)", { cause: err }) };
+    }
+    return { kind: "deferred", error };
+  }
+}

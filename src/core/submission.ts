@@ -1,0 +1,98 @@
+/**
+ * A message handed to `sealpost sendmail`, made into what a submission MTA would have made of it
+ * (sendmail(8), Postfix's cleanup): cut at a lone "." unless -i, recipients from the header with
+ * -t (Bcc removed), From, Date and Message-ID added when missing, every address qualified.
+ * The bytes the caller wrote are otherwise kept as they are.
+ */
+import { randomBytes } from "node:crypto";
+import { formatMailbox, parseMailboxes, qualify } from "./address.js";
+import { rfc5322Date } from "./dates.js";
+import type { Envelope } from "./envelope.js";
+import { SealpostError, Status } from "./errors.js";
+import { firstValue, parseHeader, type HeaderField } from "./header.js";
+import { headerLine } from "./header-text.js";
+import { splitHeaderBody } from "./raw-message.js";
+import type { SendmailArgs } from "./sendmail-args.js";
+
+export interface Submitter {
+  user: string; // the invoking user's login name
+  hostname: string;
+}
+
+export interface Submission {
+  bytes: Buffer;
+  envelope: Envelope;
+}
+
+export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submitter, now: Date): Submission {
+  const text = args.dotEndsMessage ? cutAtLoneDot(input) : input;
+  const { header, body } = splitHeaderBody(text);
+  const fields = parseHeader(header);
+
+  const sender = args.sender === undefined ? `${who.user}@${who.hostname}` : envelopeAddress(args.sender, who.hostname);
+  const listed = args.extractRecipients
+    ? fields.filter((f) => ["to", "cc", "bcc"].includes(f.lname)).flatMap((f) => parseMailboxes(f.value).map((b) => b.address))
+    : [];
+  const recipients = unique([...args.recipients, ...listed].map((a) => qualify(a.replace(/^<|>$/g, ""), who.hostname)).filter((a) => a !== ""));
+  if (recipients.length === 0) throw new SealpostError(Status.usage, "no recipients: give addresses, or -t with To/Cc/Bcc");
+
+  const nl = /\r\n/.test(header.subarray(0, 1000).toString("latin1")) ? "\r\n" : "\n";
+  const added: string[] = [];
+  if (firstValue(fields, "from") === undefined) {
+    added.push(headerLine("From", formatMailbox({ name: args.fullName ?? "", address: sender || `MAILER-DAEMON@${who.hostname}` })));
+  }
+  if (firstValue(fields, "date") === undefined) added.push(headerLine("Date", rfc5322Date(now)));
+  if (firstValue(fields, "message-id") === undefined) {
+    added.push(headerLine("Message-ID", `<${now.getTime()}.${randomBytes(8).toString("hex")}@${who.hostname}>`));
+  }
+  const kept = rewriteFields(header, fields, (f) => {
+    if (f.lname === "bcc") return args.extractRecipients ? null : undefined;
+    return ADDRESS_FIELDS.has(f.lname) ? qualifiedField(f, who.hostname, nl) : undefined;
+  });
+  const between = text.subarray(header.length, text.length - body.length);
+  const separator = between.length > 0 ? between : Buffer.from(nl); // a header without its blank line gets one
+  const bytes = Buffer.concat([Buffer.from(added.join("").replace(/\r\n/g, nl), "latin1"), kept, separator, body]);
+  return { bytes, envelope: { sender, recipients } };
+}
+
+function envelopeAddress(value: string, hostname: string): string {
+  const bare = value.trim().replace(/^<(.*)>$/, "$1");
+  return bare === "" ? "" : qualify(parseMailboxes(bare)[0]?.address ?? bare, hostname);
+}
+
+/** Without -i, a line holding only "." ends the message (what follows is not part of it). */
+function cutAtLoneDot(input: Buffer): Buffer {
+  const match = /(^|\n)\.\r?(\n|$)/.exec(input.toString("latin1"));
+  return match ? input.subarray(0, match.index + match[1]!.length) : input;
+}
+
+const ADDRESS_FIELDS = new Set(["from", "to", "cc", "bcc", "reply-to", "sender"]);
+
+/** The field again with every bare local part qualified ("<root>" -> "<root@host>"), or undefined when it has none. */
+function qualifiedField(field: HeaderField, hostname: string, nl: string): Buffer | undefined {
+  const boxes = parseMailboxes(field.value);
+  if (!boxes.some((b) => !b.address.includes("@"))) return undefined;
+  const value = boxes.map((b) => formatMailbox({ ...b, address: qualify(b.address, hostname) })).join(", ");
+  return Buffer.from(headerLine(field.name, value).replace(/\r\n/g, nl), "latin1");
+}
+
+/** The header with fields replaced (a Buffer), removed (null) or kept as they are (undefined). */
+function rewriteFields(header: Buffer, fields: HeaderField[], change: (f: HeaderField) => Buffer | null | undefined): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const f of fields) {
+    const replacement = change(f);
+    if (replacement === undefined) continue;
+    const start = f.raw.byteOffset - header.byteOffset;
+    parts.push(header.subarray(at, start));
+    if (replacement) parts.push(replacement);
+    at = start + f.raw.length;
+  }
+  parts.push(header.subarray(at));
+  return Buffer.concat(parts);
+}
+
+function unique(addresses: string[]): string[] {
+  const seen = new Set<string>();
+  return addresses.filter((a) => (seen.has(a.toLowerCase()) ? false : (seen.add(a.toLowerCase()), true)));
+}

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SealpostError } from "../../src/core/errors.js";
+import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../../src/core/sendmail-args.js";
+import { prepareSubmission } from "../../src/core/submission.js";
+
+const NOW = new Date(Date.UTC(2026, 10, 21, 11, 31, 48));
+const WHO = { user: "deploy", hostname: "web01.example.org" };
+
+describe("sendmail arguments: every flag form real callers use", () => {
+  const cases: Array<[string, string[], Partial<SendmailArgs>]> = [
+    ["fail2ban sendmail-whois: -f SENDER RCPT", ["-f", "root@web01.example.org", "root@localhost"], { sender: "root@web01.example.org", recipients: ["root@localhost"] }],
+    ["cronie", ["-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"], { fullName: "CronDaemon", dotEndsMessage: false, extractRecipients: true, sender: "root", recipients: [] }],
+    ["Debian cron", ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"], { fullName: "CronDaemon", dotEndsMessage: false, recipients: ["root"] }],
+    ["mdadm and sudo: -t", ["-t"], { extractRecipients: true, dotEndsMessage: true, recipients: [] }],
+    ["at: -i USER", ["-i", "deploy"], { dotEndsMessage: false, recipients: ["deploy"] }],
+    ["attached -f, -F, -B, -r", ["-fa@b", "-FName", "-B7BIT", "-rc@d", "x"], { sender: "c@d", fullName: "Name", recipients: ["x"] }],
+    ["detached -F, -B, -r", ["-F", "Full Name", "-B", "8BITMIME", "-r", "e@f", "x"], { sender: "e@f", fullName: "Full Name", recipients: ["x"] }],
+    ["-oi alone", ["-oi", "x"], { dotEndsMessage: false }],
+    ["-- ends the options", ["-t", "--", "-odd@example.org"], { extractRecipients: true, recipients: ["-odd@example.org"] }],
+    ["ignored options", ["-U", "-G", "-m", "-n", "-v", "-h", "5", "-L", "tag", "-Am", "-O", "DeliveryMode=b", "-oQ/var/spool", "x"], { recipients: ["x"] }],
+    ["comma-separated recipients", ["a, b", "c"], { recipients: ["a", "b", "c"] }],
+    ["-bp lists the queue", ["-bp"], { mode: "list-queue" }],
+    ["-q runs it", ["-q"], { mode: "run-queue" }],
+    ["-q30m runs it too", ["-q30m"], { mode: "run-queue" }],
+    ["-bi does nothing", ["-bi"], { mode: "nothing" }],
+    ["-C FILE is the config", ["-C", "/etc/s.toml", "x"], { config: "/etc/s.toml" }],
+  ];
+  for (const [name, argv, want] of cases) {
+    it(name, () => {
+      const got = parseSendmailArgs(argv);
+      for (const [key, value] of Object.entries(want)) assert.deepEqual(got[key as keyof SendmailArgs], value, key);
+    });
+  }
+  it("a valued flag without its value, and an unsupported -b mode, are usage errors", () => {
+    assert.throws(() => parseSendmailArgs(["-f"]), SendmailUsageError);
+    assert.throws(() => parseSendmailArgs(["-bs"]), /-bs is not supported/);
+  });
+});
+
+describe("what sendmail makes of the message", () => {
+  const args = (over: Partial<SendmailArgs>): SendmailArgs => ({ mode: "send", extractRecipients: false, dotEndsMessage: true, recipients: [], ...over });
+  const prepare = (text: string, over: Partial<SendmailArgs>) => prepareSubmission(Buffer.from(text), args(over), WHO, NOW);
+
+  it("a lone dot ends the message, unless -i", () => {
+    const text = "Subject: s\n\nbefore\n.\nafter\n";
+    assert.ok(!prepare(text, { recipients: ["root"] }).bytes.includes("after"));
+    assert.ok(prepare(text, { recipients: ["root"], dotEndsMessage: false }).bytes.includes("\n.\nafter\n"));
+  });
+
+  it("-t takes To, Cc and Bcc as recipients, besides the arguments, and removes Bcc", () => {
+    const s = prepare("To: root, Admin <admin>\nCc: ops@example.org\nBcc: hidden\nSubject: s\n\nbody\n", { extractRecipients: true, recipients: ["extra"] });
+    assert.deepEqual(s.envelope.recipients, ["extra@web01.example.org", "root@web01.example.org", "admin@web01.example.org", "ops@example.org", "hidden@web01.example.org"]);
+    assert.ok(!/^Bcc:/im.test(s.bytes.toString()));
+  });
+
+  it("qualifies bare addresses in the header, and only those fields", () => {
+    const s = prepare('From: "(Cron Daemon)" <root>\nTo: root\nCc: ops@example.org\nSubject: s  x\n\nb\n', { recipients: ["root"] });
+    const text = s.bytes.toString();
+    assert.match(text, /^From: "\(Cron Daemon\)" <root@web01\.example\.org>\n/m);
+    assert.match(text, /^To: root@web01\.example\.org\n/m);
+    assert.match(text, /^Cc: ops@example\.org\nSubject: s  x\n\nb\n$/m);
+  });
+
+  it("synthesises From (with -F), Date and Message-ID when missing; the envelope sender is the user", () => {
+    const s = prepare("Subject: s\n\nb\n", { recipients: ["root"], fullName: "Deploy Bot" });
+    const text = s.bytes.toString();
+    assert.match(text, /^From: Deploy Bot <deploy@web01\.example\.org>\nDate: Sat, 21 Nov 2026 11:31:48 \+0000\nMessage-ID: <\d+\.[0-9a-f]+@web01\.example\.org>\nSubject: s\n\nb\n$/);
+    assert.equal(s.envelope.sender, "deploy@web01.example.org");
+  });
+
+  it("-f sets the envelope sender, qualified; -f <> is the null sender", () => {
+    assert.equal(prepare("Subject: s\n\nb\n", { recipients: ["root"], sender: "root" }).envelope.sender, "root@web01.example.org");
+    assert.equal(prepare("Subject: s\n\nb\n", { recipients: ["root"], sender: "<>" }).envelope.sender, "");
+  });
+
+  it("output with no header at all gets one; no recipients is a temporary usage error", () => {
+    assert.match(prepare("just output\n", { recipients: ["root"] }).bytes.toString(), /^From: deploy@web01\.example\.org\nDate: .*\nMessage-ID: .*\n\njust output\n$/);
+    assert.throws(() => prepare("Subject: s\n\nb\n", { extractRecipients: true }), (e: unknown) => e instanceof SealpostError && e.status === "4.5.0");
+  });
+});
