@@ -5,6 +5,7 @@ import { demoCommand } from "./demo-command.js";
 import { err } from "./io.js";
 import { keysCommands } from "./keys-command.js";
 import { queueCommands } from "./queue-command.js";
+import { serveCommand } from "./serve-command.js";
 import { VERSION } from "./version.js";
 
 export type Action = () => Promise<number>;
@@ -39,6 +40,8 @@ Examples:
   sealpost keys import ops-key.asc        store the recipient's public key
   sealpost deliver                        in ~/.forward: "|/usr/bin/sealpost deliver"
   sealpost queue list --json              what waits in the spool
+  sealpost serve                          SMTP on 127.0.0.1:2525 for hosts without an MTA
+  sealpost sendmail -t < message          as /usr/sbin/sendmail (also when started as "sendmail")
   sealpost demo                           seal a sample alert end to end, on this machine only
 
 Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
@@ -50,6 +53,7 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
   deliverCommand(program, registration);
   keysCommands(program, registration);
   queueCommands(program, registration);
+  serveCommand(program, registration);
   demoCommand(program, registration);
 
   try {

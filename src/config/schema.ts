@@ -29,7 +29,7 @@ export interface Config {
   };
   message: { format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay" };
   deliver: { onRelayFailure: "defer" | "spool" };
-  serve: { listen: string; maxSize: number; localDomains: string[] };
+  serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
   spool: { retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number };
   routes: RouteConfig[];
 }
@@ -107,8 +107,17 @@ function buildDeliver(t: Table): Config["deliver"] {
 function buildServe(t: Table): Config["serve"] {
   const p = "serve.";
   rejectUnknownKeys(t, ["listen", "max_size", "local_domains"], p);
+  const listen = str(t, "listen", p, "127.0.0.1:2525");
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
+  const listenHost = m ? (m[1] ?? m[2])! : "";
+  const listenPort = m ? Number(m[3]) : 0;
+  if (!m || listenPort < 1 || listenPort > 65535 || !isLoopbackHost(listenHost)) {
+    throw new ConfigError("serve.listen", 'a loopback address and port such as "127.0.0.1:2525" or "[::1]:2525"', t.listen);
+  }
   return {
-    listen: str(t, "listen", p, "127.0.0.1:2525"),
+    listen,
+    listenHost,
+    listenPort,
     maxSize: size(t, "max_size", p, 25 * 1024 * 1024),
     localDomains: stringList(t, "local_domains", p, []),
   };

@@ -12,14 +12,13 @@ import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
 import { withDotlock } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
-import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { holdNotice } from "./held.js";
 import { SealpostError, asSealpostError } from "./errors.js";
 import { resolveHostname } from "./hostname.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
-import { ingestDrops } from "./submit.js";
+import { ingestDrops, storePendingCopy } from "./submit.js";
 
 export interface RunReport {
   relayed: number;
@@ -32,6 +31,8 @@ export interface RunOptions {
   now?: Date;
   /** How long to wait for an entry another runner holds: 0 leaves it to that runner. */
   lockWaitMs?: number;
+  /** A relay to use (serve's pooled one), left open; otherwise one for this pass. */
+  relay?: Relay;
   /** Called after each relay's 250, before the entry is updated: the crash tests' seam. */
   checkpoint?: (point: string) => void;
 }
@@ -44,7 +45,7 @@ export async function runQueue(config: Config, options: RunOptions = {}): Promis
   const hostname = resolveHostname(config.hostname);
   await ingestDrops(config, hostname, now);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
-  const relay = new Relay({ relay: config.relay, hostname });
+  const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
   try {
     for (const listed of await spool.list()) {
       if (listed.state !== "queued" || (!options.force && Date.parse(listed.nextAttempt) > now.getTime())) continue;
@@ -56,7 +57,7 @@ export async function runQueue(config: Config, options: RunOptions = {}): Promis
       });
     }
   } finally {
-    relay.close();
+    if (!options.relay) relay.close();
   }
   return report;
 }
@@ -75,7 +76,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, relay, now, report } = pass;
   try {
     const raw = readRawMessage(await spool.message(entry.id));
-    if (entry.localPending) await storeSubmitted(pass, entry, raw.bytes);
+    if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes);
     if (entry.recipients.length === 0) {
       await spool.remove(entry.id);
       return;
@@ -140,18 +141,6 @@ export async function runQueueInBackground(config: Config): Promise<void> {
   }
 }
 
-/** The local copy of a submitted message, made once even if a runner is killed half-way. */
-async function storeSubmitted(pass: Pass, entry: SpoolEntry, bytes: Buffer): Promise<void> {
-  const { config, hostname, spool } = pass;
-  if (!(entry.localMark && await hasLocalCopy(config.local, entry.localMark))) {
-    await storeLocally(config.local, bytes, entry.sender, hostname, async (mark) => {
-      entry.localMark = mark;
-      await spool.save(entry);
-    }, entry.localMark);
-  }
-  entry.localPending = false;
-  await spool.save(entry);
-}
 
 /** retry_min, doubling, capped at retry_max, with ±10 % jitter so a backlog does not retry in lockstep. */
 export function backoffSeconds(attempts: number, minSeconds = 60, maxSeconds = 3600): number {

@@ -6,6 +6,8 @@
  */
 import type { Config } from "../config/schema.js";
 import { prepareDropDir, readDrops, removeDrop } from "../store/drop.js";
+import { withDotlock } from "../store/dotlock.js";
+import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import type { Envelope } from "./envelope.js";
 import { parseHeader } from "./header.js";
@@ -20,7 +22,8 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
   // our own sealed mail and bounces of it are kept locally only.
   const home = loopVerdict(raw, parseHeader(raw.header), envelope, hostname) !== "none";
   await prepareDropDir(config.spoolDir); // the spool's owner sets up drop/ for users who are not
-  return new Spool(config.spoolDir).enqueue(raw.bytes, {
+  const spool = new Spool(config.spoolDir);
+  const entry = await spool.enqueue(raw.bytes, {
     state: "queued",
     nextAttempt: now.toISOString(),
     lastError: null,
@@ -29,6 +32,25 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
     keys: route?.keys ?? null,
     localPending: config.local.store !== "none",
   }, now);
+  // Committed. The local copy now, before the submitter is answered, as SPEC §6 describes; should
+  // the local store fail, the entry keeps it pending and the runner makes it before any relay.
+  await withDotlock(spool.lockTarget(entry.id), async () => {
+    const current = await spool.get(entry.id);
+    if (current?.localPending) await storePendingCopy(config, hostname, spool, current, raw.bytes);
+  }, 5_000).catch(() => undefined);
+  return entry;
+}
+
+/** The local copy of a submitted message, made once even if a runner is killed half-way. */
+export async function storePendingCopy(config: Config, hostname: string, spool: Spool, entry: SpoolEntry, bytes: Buffer): Promise<void> {
+  if (!(entry.localMark && await hasLocalCopy(config.local, entry.localMark))) {
+    await storeLocally(config.local, bytes, entry.sender, hostname, async (mark) => {
+      entry.localMark = mark;
+      await spool.save(entry);
+    }, entry.localMark);
+  }
+  entry.localPending = false;
+  await spool.save(entry);
 }
 
 /** Moves every drop file into the spool; returns how many. */

@@ -1,0 +1,50 @@
+/**
+ * The spool runner inside `serve` (SPEC §5): a pass after each accepted message and every few
+ * seconds, one pass at a time, all through one pooled relay connection.
+ */
+import type { Config } from "../config/schema.js";
+import { resolveHostname } from "../core/hostname.js";
+import { runQueue } from "../core/queue-run.js";
+import { Relay } from "../relay/relay.js";
+
+const TICK_MS = 5_000;
+
+export class SpoolRunner {
+  private running?: Promise<void>;
+  private again = false;
+  private timer?: NodeJS.Timeout;
+  private readonly relay: Relay;
+
+  constructor(private readonly config: Config, private readonly onError: (err: unknown) => void) {
+    this.relay = new Relay({ relay: config.relay, hostname: resolveHostname(config.hostname) }, true);
+  }
+
+  start(): void {
+    this.kick();
+    this.timer = setInterval(() => this.kick(), TICK_MS);
+  }
+
+  /** Runs a pass now, or right after the one under way. */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await runQueue(this.config, { relay: this.relay, lockWaitMs: 0 }).catch(this.onError);
+      } while (this.again);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Stops the timer and waits for the pass under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.again = false;
+    await this.running;
+    this.relay.close();
+  }
+}
