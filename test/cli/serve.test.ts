@@ -1,0 +1,145 @@
+/**
+ * `sealpost serve` (issue 4): loopback SMTP into the spool. 250 only after the commit; local
+ * recipients only; max_size; no smuggling; 4xx on storage faults; clean SIGTERM; real clients.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, it, type TestContext } from "node:test";
+import { createTransport } from "nodemailer";
+import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
+import { canRunAs, type Home } from "../helpers/home.js";
+import { lf, openSealed } from "../helpers/sealed.js";
+import { Served, freePort, rawSmtp } from "../helpers/serve.js";
+import { NEEDS_ROOT, tmpfs } from "../helpers/tmpfs.js";
+import { inHome, useWorld } from "../helpers/world.js";
+
+const NOBODY = 65534;
+const A08 = fixtureBytes(fixtures().find((f) => f.file.startsWith("A08"))!);
+
+async function relayedSoon(relayed: () => Buffer[], count: number): Promise<Buffer[]> {
+  for (let i = 0; i < 100 && relayed().length < count; i++) await sleep(100);
+  return relayed();
+}
+
+function send(port: number, to: string[], raw: Buffer | string, from = "wordpress@www.example.org") {
+  const transport = createTransport({ host: "127.0.0.1", port, ignoreTLS: true, name: "www.example.org" });
+  return transport.sendMail({ envelope: { from, to }, raw }).finally(() => transport.close());
+}
+
+describe("serve", () => {
+  const world = useWorld();
+
+  async function serving(fn: (served: Served, home: Home, relayed: () => Buffer[]) => Promise<void>, serveToml = "", t?: TestContext,
+    mount?: boolean): Promise<void> {
+    await inHome(world, {}, async (home, relayed) => {
+      const port = await freePort();
+      const fs = mount ? tmpfs(home.spool) : undefined;
+      if (mount && !fs) return void t?.skip(NEEDS_ROOT);
+      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n${serveToml}` });
+      const served = await new Served(home, port).start();
+      try {
+        await fn(served, home, relayed);
+      } finally {
+        await served.stop();
+        fs?.unmount();
+      }
+    });
+  }
+
+  it("answers 250 after the commit, keeps one local copy, relays once, logs one line without body text", () =>
+    serving(async (served, home, relayed) => {
+      const info = await send(served.port, ["root@localhost"], A08);
+      assert.match(info.response, /^250 2\.0\.0 queued as [0-9a-z]+-[0-9a-f]+/);
+      assert.equal(home.localCopies().length, 1, "the local copy is there when 250 comes");
+      const got = await relayedSoon(relayed, 1);
+      assert.equal(got.length, 1);
+      assert.ok(openSealed(got[0]!, world.gpg).inner.includes("Login failure"));
+      await sleep(500);
+      assert.equal(relayed().length, 1);
+      const logged = served.stdout.filter((l) => l.startsWith("queued "));
+      assert.equal(logged.length, 1);
+      assert.match(logged[0]!, /^queued id=\S+ from=<wordpress@www\.example\.org> to=<root@localhost> size=\d+ client=127\.0\.0\.1$/);
+    }));
+
+  it("takes local recipients only: hostname, localhost, local_domains, a bare local part; 550 for the rest", () =>
+    serving(async (served) => {
+      const said = await rawSmtp(served.port, ["EHLO t\r\n", "MAIL FROM:<a@b.example>\r\n", "RCPT TO:<root@web01.example.org>\r\n",
+        "RCPT TO:<root@localhost>\r\n", "RCPT TO:<ops@alerts.example.org>\r\n", "RCPT TO:<root>\r\n", "RCPT TO:<victim@elsewhere.example.com>\r\n",
+        "QUIT\r\n"]);
+      const rcpt = said.split("\r\n").filter((l) => /^(250 Accepted|550)/.test(l));
+      assert.deepEqual(rcpt.map((l) => l.slice(0, 3)), ["250", "250", "250", "250", "550"], said);
+      assert.match(said, /550 5\.7\.1 relaying denied/);
+    }, 'local_domains = ["alerts.example.org"]\n'));
+
+  it("refuses a message over max_size with 552 5.3.4 and keeps nothing of it", () => serving(async (served, home, relayed) => {
+    await assert.rejects(send(served.port, ["root@localhost"], `Subject: big\r\n\r\n${"x".repeat(998)}\r\n`.repeat(8)), /552 5\.3\.4/);
+    await sleep(300);
+    assert.deepEqual(home.localCopies(), []);
+    assert.equal(relayed().length, 0);
+  }, 'max_size = "4KB"\n'));
+
+  it("a bare LF cannot end DATA: a smuggled second message stays inside the first", () => serving(async (served, home, relayed) => {
+    const said = await rawSmtp(served.port, ["EHLO t\r\n", "MAIL FROM:<a@b.example>\r\n", "RCPT TO:<root@localhost>\r\n", "DATA\r\n",
+      "Subject: first\r\n\r\nhello\n.\nMAIL FROM:<evil@x>\nRCPT TO:<victim@elsewhere.example.com>\nDATA\nSubject: smuggled\n\nboo\r\n.\r\n",
+      "QUIT\r\n"], 200);
+    assert.equal(said.match(/^250 2\.0\.0 queued/gm)?.length, 1, said);
+    await relayedSoon(relayed, 1);
+    await sleep(300);
+    assert.equal(relayed().length, 1);
+    const copy = home.localCopies()[0]!.toString();
+    assert.ok(copy.includes("Subject: smuggled") && !copy.includes("\r"), "kept inside, line ends normalised");
+  }));
+
+  it("a full spool (ENOSPC) is answered 452 4.3.1; nothing is relayed", (t) => serving(async (served, home, relayed) => {
+    fillSpool(home);
+    await assert.rejects(send(served.port, ["root@localhost"], A08), /452 4\.3\.1/);
+    assert.equal(relayed().length, 0);
+  }, "", t, true));
+
+  it("stops on SIGTERM: exit 0, a message in flight still gets its 250, then no more connections", () =>
+    serving(async (served, _home, relayed) => {
+      const slow = rawSmtp(served.port, ["EHLO t\r\n", "MAIL FROM:<a@b.example>\r\n", "RCPT TO:<root@localhost>\r\n", "DATA\r\n",
+        "Subject: in flight\r\n\r\n", "still coming\r\n", ".\r\n", "QUIT\r\n"], 400);
+      await sleep(1700); // inside DATA
+      const started = Date.now();
+      const exit = served.stop();
+      const said = await slow;
+      assert.match(said, /^250 2\.0\.0 queued/m, said);
+      assert.equal(await exit, 0);
+      assert.ok(Date.now() - started < 15_000);
+      await assert.rejects(send(served.port, ["root@localhost"], A08), /ECONNREFUSED|connect/);
+      assert.ok(relayed().length <= 1);
+    }));
+
+  it("a real msmtp (Debian) relays into it", (t) => serving(async (served, home, relayed) => {
+    if (spawnSync("msmtp", ["--version"]).status !== 0) return void t.skip("msmtp is not installed (.ci/run installs it)");
+    execFileSync("msmtp", ["--host=127.0.0.1", `--port=${served.port}`, "--auth=off", "--tls=off", "--from=root@web01.example.org",
+      "root@localhost"], { input: "Subject: via msmtp\nFrom: root@web01.example.org\n\nsent by msmtp\n" });
+    const got = await relayedSoon(relayed, 1);
+    assert.equal(got.length, 1);
+    const opened = openSealed(got[0]!, world.gpg);
+    assert.deepEqual(opened.outerFields.get("subject"), ["via msmtp"]);
+    assert.ok(lf(opened.inner).includes("sent by msmtp"));
+    assert.equal(home.localCopies().length, 1);
+  }, "", t));
+
+  it("takes in, within seconds, what a user who cannot write the spool dropped with sendmail", (t) =>
+    serving(async (_served, home, relayed) => {
+      if (!canRunAs(NOBODY)) return void t.skip("needs root, and a checkout that user can read");
+      chmodSync(home.root, 0o755);
+      assert.ok(existsSync(join(home.spool, "drop")), "serve set up drop/");
+      const r = await home.runAs(NOBODY, ["sendmail", "root"], "Subject: dropped\n\nx\n");
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal((await relayedSoon(relayed, 1)).length, 1);
+      assert.equal(home.localCopies().length, 1);
+    }, "", t));
+});
+
+/** Fills the (small tmpfs) spool to its last byte. */
+function fillSpool(home: Home): void {
+  execFileSync("sh", ["-c", `i=0; while dd if=/dev/zero of="${home.spool}/filler-$i" bs=16k count=1 2>/dev/null; do i=$((i+1)); done; ` +
+    `i=0; while printf x > "${home.spool}/crumb-$i" 2>/dev/null; do i=$((i+1)); done; true`]);
+}

@@ -1,0 +1,58 @@
+/** A `sealpost serve` process for a test: started on a free loopback port, its stdout at hand. */
+import type { ChildProcess } from "node:child_process";
+import { createServer, createConnection } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Home } from "./home.js";
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export class Served {
+  readonly stdout: string[] = [];
+  exit?: Promise<number | null>;
+  private child?: ChildProcess;
+
+  constructor(readonly home: Home, readonly port: number) {}
+
+  async start(): Promise<this> {
+    const run = this.home.start(["serve"], null);
+    this.child = run.child;
+    run.child.stdout!.on("data", (c: Buffer) => this.stdout.push(...c.toString().split("\n").filter(Boolean)));
+    this.exit = run.done.then((r) => r.code);
+    for (let i = 0; i < 100; i++) {
+      if (this.stdout.some((l) => l.includes("listening"))) return this;
+      await sleep(50);
+    }
+    throw new Error(`serve did not start: ${this.stdout.join("\n")}`);
+  }
+
+  /** SIGTERM; resolves with the exit status. */
+  async stop(): Promise<number | null> {
+    this.child?.kill("SIGTERM");
+    return this.exit!;
+  }
+}
+
+/** A raw SMTP session: sends `lines` (CRLF-joined, as written) and returns everything the server said. */
+export async function rawSmtp(port: number, script: string[], pauseMs = 100): Promise<string> {
+  const socket = createConnection(port, "127.0.0.1");
+  const closed = new Promise((resolve) => socket.once("close", resolve)); // the server may close first (QUIT)
+  socket.on("error", () => undefined);
+  let said = "";
+  socket.on("data", (c: Buffer) => (said += c.toString()));
+  await new Promise((resolve) => socket.once("connect", resolve));
+  await sleep(200); // smtp-server greets after 100 ms
+  for (const line of script) {
+    if (!socket.writable) break;
+    socket.write(line);
+    await sleep(pauseMs);
+  }
+  socket.end();
+  await closed;
+  return said;
+}
