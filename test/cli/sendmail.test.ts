@@ -4,7 +4,8 @@
  * when killed before EOF; any local user can submit without reading anyone's mail.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, readdirSync, symlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
@@ -127,6 +128,17 @@ describe("sendmail", () => {
         assert.equal(home.localCopies().length, 1);
         assert.deepEqual(readdirSync(join(home.spool, "drop")), [], "taken into the spool");
       }));
+
+    it("root submits as the spool's owner: every file it writes belongs to that user", (t) => asUser(t, async (home, relayed) => {
+      mkdirSync(home.mail, { recursive: true });
+      execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.spool, home.mail]);
+      const r = await home.run(["sendmail", "-t"], byName("A15"));
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal((await relayedSoon(relayed, 1)).length, 1);
+      const owners = execFileSync("find", [home.spool, home.mail, "-newer", home.config, "-printf", "%u %p\n"]).toString().trim().split("\n");
+      assert.ok(owners.length > 3);
+      assert.deepEqual(owners.filter((l) => !l.startsWith("nobody ")), [], "nothing written as root");
+    }));
 
     it("drop/ cannot be listed by other users, and a symlink planted there is never followed", (t) =>
       asUser(t, async (home, relayed) => {
