@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync } from "node:fs";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
@@ -113,6 +114,17 @@ describe("serve", () => {
       await assert.rejects(send(served.port, ["root@localhost"], A08), /ECONNREFUSED|connect/);
       assert.ok(relayed().length <= 1);
     }));
+
+  it("bounds its clients: the 33rd connection at once is told 421 and closed", () => serving(async (served) => {
+    const sockets = Array.from({ length: 33 }, () => createConnection(served.port, "127.0.0.1"));
+    const greetings = await Promise.all(sockets.map((socket) => new Promise<string>((resolve) => {
+      socket.once("data", (c: Buffer) => resolve(c.toString().slice(0, 3)));
+      socket.once("error", () => resolve("err"));
+    })));
+    for (const socket of sockets) socket.destroy();
+    assert.equal(greetings.filter((g) => g === "220").length, 32);
+    assert.equal(greetings.filter((g) => g === "421").length, 1);
+  }));
 
   it("a real msmtp (Debian) relays into it", (t) => serving(async (served, home, relayed) => {
     if (spawnSync("msmtp", ["--version"]).status !== 0) return void t.skip("msmtp is not installed (.ci/run installs it)");
