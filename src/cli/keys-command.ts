@@ -1,6 +1,7 @@
 /** `sealpost keys import|list|remove` (SPEC §2, §7). */
 import type { Command } from "commander";
 import { readFile, unlink } from "node:fs/promises";
+import type { Config } from "../config/schema.js";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { commandConfig } from "./config-option.js";
 import { fail, out, readStdin } from "./io.js";
@@ -12,9 +13,19 @@ export function keysCommands(program: Command, { set, globalConfig }: Registrati
   keys.command("import")
     .description("import public keys, armored or binary, one or many per file (- reads stdin)")
     .argument("<files...>", "key files, or - for stdin")
+    .option("--expect-fingerprint <fpr>", "refuse any key but this one (the fingerprint the recipient gave you)")
+    .option("--replace <fpr>", "rotation: after the new key is checked and stored, retire this one to keys_dir/retired/")
     .option("-c, --config <file>", "config file")
-    .addHelpText("after", "\nExamples:\n  sealpost keys import ops.asc\n  gpg --export --armor ops@example.net | sealpost keys import -")
-    .action((files: string[], opts: { config?: string }) => set(() => importAction(files, opts.config ?? globalConfig())));
+    .addHelpText("after", `
+Every key is checked (v4, not expired or revoked, an encryption subkey, no RFC 9580 key types or
+SEIPDv2 feature) and must take a test encryption before it is stored.
+
+Examples:
+  sealpost keys import ops.asc
+  sealpost keys import --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237 ops.asc
+  sealpost keys import --replace 2D078DBC84053A03A90D58A525069B8229DDA237 ops-2027.asc
+  gpg --export --armor ops@example.net | sealpost keys import -`)
+    .action((files: string[], opts: ImportFlags) => set(() => importAction(files, opts, opts.config ?? globalConfig())));
 
   keys.command("list")
     .description("list stored keys")
@@ -31,21 +42,40 @@ export function keysCommands(program: Command, { set, globalConfig }: Registrati
     .action((fpr: string, opts: { config?: string }) => set(() => removeAction(fpr, opts.config ?? globalConfig())));
 }
 
-async function importAction(files: string[], config: string | undefined): Promise<number> {
+interface ImportFlags {
+  config?: string;
+  expectFingerprint?: string;
+  replace?: string;
+}
+
+async function importAction(files: string[], flags: ImportFlags, configFile: string | undefined): Promise<number> {
   const { importKeys, KeyInputError } = await import("../crypto/key-import.js");
-  let keysDir: string;
+  let config: Config;
   try {
-    keysDir = commandConfig(config).keysDir;
+    config = commandConfig(configFile);
   } catch (e) {
     return fail("keys import", (e as Error).message);
   }
+  for (const [flag, value] of [["--expect-fingerprint", flags.expectFingerprint], ["--replace", flags.replace]] as const) {
+    if (value !== undefined && !/^[0-9A-F]{40}$/i.test(value.replace(/\s+/g, ""))) return fail("keys import", `${flag}: expected a full 40-hex-digit fingerprint`);
+  }
+  const keysDir = config.keysDir;
   let status = 0;
   for (const file of files) {
     const label = file === "-" ? "stdin" : file;
     try {
       const data = file === "-" ? await readStdin() : await readFile(file);
-      const report = await importKeys(keysDir, data);
-      for (const { status: what, info } of report.imported) out(`${what.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+      const report = await importKeys(keysDir, data, { expectFingerprint: flags.expectFingerprint, replace: flags.replace });
+      for (const { status: what, info } of report.imported) {
+        out(`${what.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+        for (const line of details(info)) out(`          ${line}`);
+      }
+      if (report.retired) {
+        out(`retired   ${report.retired}  (moved to ${keysDir}/retired/)`);
+        config.routes.forEach((route, i) => {
+          if (route.keys?.includes(report.retired!)) out(`warning   route[${i}] pins ${report.retired}: put the new fingerprint in its keys`);
+        });
+      }
       for (const refusal of report.refused) {
         status = fail("keys import", `${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
       }
@@ -55,6 +85,15 @@ async function importAction(files: string[], config: string | undefined): Promis
     }
   }
   return status;
+}
+
+function details(info: KeyInfo): string[] {
+  return [
+    ...info.userIds.map((uid) => `user id  ${uid}`),
+    `primary  ${info.algorithm}, created ${info.created.slice(0, 10)}, ${info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire"}`,
+    ...info.subkeys.map((sub) => `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`),
+    "test encryption ok (PKESK v3 + SEIPD v1)",
+  ];
 }
 
 function summary(info: KeyInfo): string {

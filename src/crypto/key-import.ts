@@ -3,7 +3,10 @@
  * public keys are stored, as keys_dir/<FINGERPRINT>.asc. Secret material is refused whole.
  */
 import { readKeys, type Key, type PublicKey } from "openpgp";
-import { ensureDir, writeFileDurably } from "../store/durable-file.js";
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
+import { ensureDir, fsyncDir, writeFileDurably } from "../store/durable-file.js";
+import { encryptArmored } from "./encrypt.js";
 import { describeKey, fingerprintOf, type KeyInfo, unusableReason } from "./key-check.js";
 import { keyFile, loadKey } from "./keyring.js";
 
@@ -20,26 +23,69 @@ export interface Refused {
 export interface ImportReport {
   imported: Imported[];
   refused: Refused[];
+  /** The key retired by --replace, kept in keys_dir/retired/. */
+  retired?: string;
+}
+
+export interface ImportOptions {
+  /** Refuse every key whose fingerprint is not this one (pinning: the key you were told to expect). */
+  expectFingerprint?: string;
+  /** Rotation: once the new key is checked and stored, move this one to keys_dir/retired/. */
+  replace?: string;
+  now?: Date;
 }
 
 const ARMORED_PUBLIC = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g;
 
-export async function importKeys(keysDir: string, data: Buffer, now: Date = new Date()): Promise<ImportReport> {
+export async function importKeys(keysDir: string, data: Buffer, options: ImportOptions = {}): Promise<ImportReport> {
+  const now = options.now ?? new Date();
   const keys = await parseKeys(data);
   if (keys.some((key) => key.isPrivate())) {
     return { imported: [], refused: [{ reason: "this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`" }] };
   }
+  const expected = options.expectFingerprint?.replace(/\s+/g, "").toUpperCase();
   const report: ImportReport = { imported: [], refused: [] };
   for (const key of keys as PublicKey[]) {
     const fingerprint = fingerprintOf(key);
-    const problem = await unusableReason(key, now);
+    if (expected && fingerprint !== expected) {
+      report.refused.push({ fingerprint, reason: `is not the expected key ${expected}; nothing of it was stored` });
+      continue;
+    }
+    // Staged: the key must be usable and must take a test encryption before it is stored.
+    const problem = (await unusableReason(key, now)) ?? (await testEncryption(key));
     if (problem) {
       report.refused.push({ fingerprint, reason: `key ${problem}` });
       continue;
     }
     report.imported.push(await store(keysDir, key, now));
   }
+  if (expected && report.imported.length === 0 && !report.refused.some((r) => r.fingerprint === expected)) {
+    report.refused.push({ reason: `the expected key ${expected} is not in this input` });
+  }
+  const old = options.replace?.replace(/\s+/g, "").toUpperCase();
+  if (old && report.imported.length > 0 && report.refused.length === 0 && !report.imported.some((i) => i.info.fingerprint === old)) {
+    await retireKey(keysDir, old);
+    report.retired = old;
+  }
   return report;
+}
+
+/** A real encryption to the key, with the settings sealing uses; undefined when it works. */
+async function testEncryption(key: PublicKey): Promise<string | undefined> {
+  try {
+    await encryptArmored(new TextEncoder().encode("sealpost test encryption\n"), [key]);
+    return undefined;
+  } catch (err) {
+    return `failed a test encryption (${firstLine(err)})`;
+  }
+}
+
+/** Moves a key to keys_dir/retired/ (kept, not deleted: a rotation can be undone by moving it back). */
+export async function retireKey(keysDir: string, fingerprint: string): Promise<void> {
+  const retired = join(keysDir, "retired");
+  await ensureDir(retired, 0o755);
+  await rename(keyFile(keysDir, fingerprint), join(retired, `${fingerprint}.asc`));
+  await fsyncDir(keysDir);
 }
 
 async function parseKeys(data: Buffer): Promise<Key[]> {

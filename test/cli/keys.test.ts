@@ -11,7 +11,11 @@ describe("keys commands", () => {
     try {
       let r = await home.run(["keys", "import", TEST_PUBLIC_KEY]);
       assert.equal(r.code, 0, r.stderr.toString());
-      assert.match(r.stdout.toString(), new RegExp(`^imported  ${TEST_FPR}  .*ops@example\\.net.*\\(eddsa.*expires 2036-01-01\\)\\n$`));
+      assert.match(r.stdout.toString(), new RegExp(`^imported  ${TEST_FPR}  .*ops@example\\.net.*\\(eddsa.*expires 2036-01-01\\)\\n`));
+      assert.match(r.stdout.toString(), /^ {10}user id  Sealpost Test Recipient A .*<ops@example\.net>$/m);
+      assert.match(r.stdout.toString(), /^ {10}primary  eddsaLegacy ed25519Legacy, created 2026-11-21, expires 2036-01-01$/m);
+      assert.match(r.stdout.toString(), /^ {10}subkey   [0-9A-F]{16} ecdh curve25519Legacy \[encrypt\] expires 2036-01-01$/m);
+      assert.match(r.stdout.toString(), /^ {10}test encryption ok \(PKESK v3 \+ SEIPD v1\)\n$/m);
       r = await home.run(["keys", "import", "-"], readFileSync(TEST_PUBLIC_KEY));
       assert.match(r.stdout.toString(), /^unchanged /);
       r = await home.run(["keys", "list"]);

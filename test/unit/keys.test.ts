@@ -70,6 +70,7 @@ describe("keys import", () => {
     }, /is revoked/],
     ["a v6 key", () => armoredKey({ type: "curve25519" }, { v6Keys: true }), /is a v6 key; sealpost seals to v4 keys only/],
     ["a v4 key with an X25519 (RFC 9580) subkey", () => armoredKey({ type: "curve25519" }), /X25519\/X448/],
+    ["a v4 key advertising SEIPDv2", () => armoredKey({}, { aeadProtect: true }), /advertises SEIPDv2/],
   ];
   for (const [name, make, why] of refusals) {
     it(`refuses ${name}, saying why`, async () => {
@@ -80,6 +81,41 @@ describe("keys import", () => {
       assert.deepEqual(files(), before);
     });
   }
+});
+
+describe("pinning and rotation", () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), "sealpost-pin-")); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const stored = () => readdirSync(dir).filter((n) => n.endsWith(".asc")).sort();
+
+  it("--expect-fingerprint refuses any other key and stores nothing of it", async () => {
+    const other = await armoredKey();
+    const report = await importKeys(dir, Buffer.from(other), { expectFingerprint: TEST_FPR });
+    assert.equal(report.imported.length, 0);
+    assert.match(report.refused[0]!.reason, new RegExp(`is not the expected key ${TEST_FPR}`));
+    assert.match(report.refused.at(-1)!.reason, /the expected key .* is not in this input/);
+    assert.deepEqual(stored(), []);
+  });
+
+  it("--expect-fingerprint takes the expected key, written with spaces and in lower case", async () => {
+    const report = await importKeys(dir, PUB, { expectFingerprint: TEST_FPR.toLowerCase().replace(/(.{4})/g, "$1 ") });
+    assert.deepEqual(report.imported.map((i) => i.info.fingerprint), [TEST_FPR]);
+    assert.equal(report.imported[0]!.info.subkeys[0]!.capabilities, "encrypt");
+  });
+
+  it("--replace retires the old key only after the new one is checked and stored", async () => {
+    const next = await armoredKey({ userIDs: [{ email: "ops@example.net" }] });
+    const nextFpr = (await readKey({ armoredKey: next })).getFingerprint().toUpperCase();
+    const refused = await importKeys(dir, Buffer.from(await armoredKey({ date: new Date(Date.now() - 10 * DAY), keyExpirationTime: DAY / 1000 })), { replace: TEST_FPR });
+    assert.equal(refused.retired, undefined, "a refused new key retires nothing");
+    assert.deepEqual(stored(), [`${TEST_FPR}.asc`]);
+    const report = await importKeys(dir, Buffer.from(next), { replace: TEST_FPR });
+    assert.equal(report.retired, TEST_FPR);
+    assert.deepEqual(stored(), [`${nextFpr}.asc`]);
+    assert.deepEqual(readdirSync(join(dir, "retired")), [`${TEST_FPR}.asc`], "kept, not deleted");
+    assert.deepEqual((await routeKeys({ to: ["ops@example.net"] }, dir)).map((k) => k.getFingerprint().toUpperCase()), [nextFpr]);
+  });
 });
 
 describe("route keys", () => {
