@@ -15,6 +15,7 @@ export interface RouteConfig {
   matchRecipient?: string[]; // absent: the route catches every recipient
   to: string[];
   keys?: string[]; // pinned fingerprints, upper case, no spaces
+  alsoEncryptTo?: string[]; // archive keys added to every message of the route (fingerprints)
 }
 
 export interface Config {
@@ -141,17 +142,24 @@ function buildRoutes(value: unknown): RouteConfig[] {
   return value.map((item, i) => {
     const p = `route[${i}].`;
     if (!isTable(item)) throw new ConfigError(`route[${i}]`, "a table", item);
-    rejectUnknownKeys(item, ["match_recipient", "to", "keys"], p);
+    rejectUnknownKeys(item, ["match_recipient", "to", "keys", "also_encrypt_to"], p);
     const to = stringList(item, "to", p, []);
     if (to.length === 0) throw new ConfigError(p + "to", "a non-empty array of external addresses", item.to);
     for (const addr of to) {
       if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(addr)) throw new ConfigError(p + "to", "full addresses such as ops@example.net", addr);
     }
-    const keys = item.keys === undefined ? undefined : stringList(item, "keys", p, []).map((k) => k.replace(/\s+/g, "").toUpperCase());
-    for (const fpr of keys ?? []) {
-      if (!/^[0-9A-F]{40}$/.test(fpr)) throw new ConfigError(p + "keys", "40-hex-digit v4 fingerprints", fpr);
-    }
+    const keys = fingerprints(item, "keys", p);
+    const alsoEncryptTo = fingerprints(item, "also_encrypt_to", p);
     const matchRecipient = item.match_recipient === undefined ? undefined : stringList(item, "match_recipient", p, []);
-    return { matchRecipient, to, keys };
+    return { matchRecipient, to, keys, ...(alsoEncryptTo ? { alsoEncryptTo } : {}) };
   });
+}
+
+function fingerprints(item: Table, key: string, prefix: string): string[] | undefined {
+  if (item[key] === undefined) return undefined;
+  const list = stringList(item, key, prefix, []).map((k) => k.replace(/\s+/g, "").toUpperCase());
+  for (const fpr of list) {
+    if (!/^[0-9A-F]{40}$/.test(fpr)) throw new ConfigError(prefix + key, "40-hex-digit v4 fingerprints", fpr);
+  }
+  return list;
 }

@@ -109,6 +109,7 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
           const error = asSealpostError(err);
           const entryFields = {
             recipients: [recipient], sender: envelope.sender, keys: route.keys ?? null, lastError: error.publicMessage,
+            ...(route.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
             ...(entry.loop === "forward-bounce" ? { bounce: true } : {}),
           };
           if (error.permanence === "permanent") {

@@ -82,7 +82,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
       return;
     }
     entry.attempts++;
-    const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined }, config.keysDir, now);
+    const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo }, config.keysDir, now);
     const envelope = { sender: entry.sender, recipients: [] };
     const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, entry.bounce === true);
     const keyIds = allowedKeyIds(keys);

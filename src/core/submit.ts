@@ -30,6 +30,7 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
     recipients: route && !home ? [...route.to] : [],
     sender: envelope.sender,
     keys: route?.keys ?? null,
+    ...(route?.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
     localPending: config.local.store !== "none",
   }, now);
   // Committed. The local copy now, before the submitter is answered, as SPEC §6 describes; should

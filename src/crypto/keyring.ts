@@ -55,17 +55,28 @@ export async function loadKeyring(keysDir: string): Promise<StoredKey[]> {
 
 /**
  * The keys a route seals to: its pinned fingerprints, else every usable key whose user id
- * carries a `to` address (case-insensitive). Every recipient must be covered, or nothing is sent.
+ * carries a `to` address (case-insensitive); plus its also_encrypt_to (archive) keys. Every
+ * recipient and every archive key must be usable, or nothing is sent.
  */
-export async function routeKeys(route: RouteConfig, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
+export async function routeKeys(route: Pick<RouteConfig, "to" | "keys" | "alsoEncryptTo">, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
+  const keys = await recipientKeys(route, keysDir, now);
+  for (const fpr of route.alsoEncryptTo ?? []) {
+    if (!keys.some((k) => fingerprintOf(k) === fpr)) keys.push(await pinnedKey(keysDir, fpr, "archive key", now));
+  }
+  return keys;
+}
+
+async function pinnedKey(keysDir: string, fpr: string, what: string, now: Date): Promise<PublicKey> {
+  const stored = await loadKey(keysDir, fpr).catch(() => undefined);
+  const problem = stored ? await unusableReason(stored.key, now) : "is not in keys_dir";
+  if (problem || !stored) throw new SealpostError(Status.noKey, `no usable key: ${what} ${fpr} ${problem}`);
+  return stored.key;
+}
+
+async function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, keysDir: string, now: Date): Promise<PublicKey[]> {
   if (route.keys && route.keys.length > 0) {
     const keys: PublicKey[] = [];
-    for (const fpr of route.keys) {
-      const stored = await loadKey(keysDir, fpr).catch(() => undefined);
-      const problem = stored ? await unusableReason(stored.key, now) : "is not in keys_dir";
-      if (problem || !stored) throw new SealpostError(Status.noKey, `no usable key: pinned key ${fpr} ${problem}`);
-      keys.push(stored.key);
-    }
+    for (const fpr of route.keys) keys.push(await pinnedKey(keysDir, fpr, "pinned key", now));
     return keys;
   }
   const ring = await loadKeyring(keysDir);

@@ -20,6 +20,7 @@ export interface SpoolEntry {
   recipients: string[]; // external recipients still to be relayed to
   sender: string; // envelope sender of the original (for the local notice)
   keys: string[] | null; // the route's pinned fingerprints when it had any
+  alsoEncryptTo?: string[]; // the route's archive keys
   bounce?: boolean; // a forwarded bounce: sealed with the bounce loop marker (core/loop.ts)
   localPending?: boolean; // submitted (sendmail, serve): the local copy is still to be made
   localMark?: LocalMark; // where that copy was going, so a runner killed mid-way never makes two

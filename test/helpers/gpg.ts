@@ -1,4 +1,4 @@
-/** A throw-away GnuPG home holding the TEST-ONLY secret key: real gpg decrypts every sealed output. */
+/** A throw-away GnuPG home holding the TEST-ONLY secret key (or another): real gpg decrypts every sealed output. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,11 +8,11 @@ import { TEST_SECRET_KEY } from "./paths.js";
 export class Gpg {
   readonly home: string;
 
-  constructor() {
+  constructor(secretKeyFile = TEST_SECRET_KEY) {
     this.home = mkdtempSync(join(tmpdir(), "sealpost-test-gpg-"));
     // Never reach for the network: local key lookups only.
     writeFileSync(join(this.home, "gpg.conf"), "auto-key-locate local\nno-auto-key-retrieve\ntrust-model always\n");
-    execFileSync("gpg", ["--homedir", this.home, "--batch", "--quiet", "--import", TEST_SECRET_KEY], { stdio: "ignore" });
+    execFileSync("gpg", ["--homedir", this.home, "--batch", "--quiet", "--import", secretKeyFile], { stdio: "ignore" });
   }
 
   decrypt(armored: string | Buffer): { plaintext: Buffer; status: string; ok: boolean } {
