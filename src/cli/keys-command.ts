@@ -34,6 +34,17 @@ Examples:
     .addHelpText("after", "\nExample:\n  sealpost keys list --json")
     .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config ?? globalConfig(), opts.json === true)));
 
+  const host = keys.command("host").description("this host's signing key ([message] sign = true)");
+  host.command("generate")
+    .description("make the host signing key (v4 Ed25519, mode 0600, at message.host_key); never overwrites one")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nThen: sealpost keys host export > host.asc, give host.asc to the recipient, set [message] sign = true.")
+    .action((opts: { config?: string }) => set(() => hostAction("generate", opts.config ?? globalConfig())));
+  host.command("export")
+    .description("print the host's public signing key, for the recipient to import")
+    .option("-c, --config <file>", "config file")
+    .action((opts: { config?: string }) => set(() => hostAction("export", opts.config ?? globalConfig())));
+
   keys.command("remove")
     .description("delete a stored key")
     .argument("<fingerprint>", "the key's full fingerprint")
@@ -132,5 +143,24 @@ async function removeAction(fingerprint: string, config: string | undefined): Pr
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? `no stored key ${fpr}` : (e as Error).message;
     return fail("keys remove", why);
+  }
+}
+
+async function hostAction(what: "generate" | "export", configFile: string | undefined): Promise<number> {
+  const { generateHostKey, loadHostKey } = await import("../crypto/host-key.js");
+  const { resolveHostname } = await import("../core/hostname.js");
+  try {
+    const config = commandConfig(configFile);
+    if (what === "generate") {
+      const key = await generateHostKey(config.message.hostKey, resolveHostname(config.hostname));
+      out(`generated ${key.getFingerprint().toUpperCase()}  ${key.getUserIDs().join(", ")} (Ed25519) in ${config.message.hostKey}`);
+      return 0;
+    }
+    out((await loadHostKey(config.message.hostKey)).toPublic().armor());
+    return 0;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "EEXIST" ? "a host key already exists; it is never overwritten (remove it first to replace it)" : err.message;
+    return fail(`keys host ${what}`, why);
   }
 }

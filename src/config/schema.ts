@@ -28,7 +28,7 @@ export interface Config {
     host: string; port: number; security: RelaySecurity; user?: string; passwordFile?: string;
     envelopeFrom?: string; timeoutSeconds: number;
   };
-  message: { format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay" };
+  message: { format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay"; sign: boolean; hostKey: string };
   deliver: { onRelayFailure: "defer" | "spool" };
   serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
   spool: { retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number };
@@ -51,7 +51,7 @@ export function buildConfig(table: Table, file: string, dir: string): Config {
     spoolDir: path(str(table, "spool_dir", "", "/var/spool/sealpost")),
     local: buildLocal(subTable(table, "local", ""), path),
     relay: buildRelay(subTable(table, "relay", ""), path),
-    message: buildMessage(subTable(table, "message", "")),
+    message: buildMessage(subTable(table, "message", ""), path),
     deliver: buildDeliver(subTable(table, "deliver", "")),
     serve: buildServe(subTable(table, "serve", "")),
     spool: buildSpool(subTable(table, "spool", "")),
@@ -90,13 +90,15 @@ function buildRelay(t: Table, path: (p: string) => string): Config["relay"] {
   };
 }
 
-function buildMessage(t: Table): Config["message"] {
+function buildMessage(t: Table, path: (p: string) => string): Config["message"] {
   const p = "message.";
-  rejectUnknownKeys(t, ["format", "protect_subject", "from"], p);
+  rejectUnknownKeys(t, ["format", "protect_subject", "from", "sign", "host_key"], p);
   return {
     format: oneOf(t, "format", p, ["pgp-mime", "inline"] as const, "pgp-mime"),
     protectSubject: bool(t, "protect_subject", p, false),
     from: oneOf(t, "from", p, ["original", "relay"] as const, "original"),
+    sign: bool(t, "sign", p, false), // sign with the host key, then encrypt
+    hostKey: path(str(t, "host_key", p, "host-key.asc")), // secret: beside the config, never in keys_dir
   };
 }
 

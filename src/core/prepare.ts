@@ -4,6 +4,7 @@
  */
 import type { PublicKey } from "openpgp";
 import type { Config } from "../config/schema.js";
+import { loadHostKey } from "../crypto/host-key.js";
 import { sealFor } from "../message/seal.js";
 import { outerFacts } from "../message/outer-facts.js";
 import { relayIdentity } from "../relay/relay.js";
@@ -24,9 +25,11 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
     hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now, bounce,
   });
   const sealed: Sealed[] = [];
+  if (recipients.length === 0) return sealed;
+  const signingKey = config.message.sign ? await loadHostKey(config.message.hostKey) : undefined;
   for (const recipient of recipients) {
     try {
-      sealed.push({ recipient, bytes: await sealFor(recipient, { raw, fields, facts, format: config.message.format, keys }) });
+      sealed.push({ recipient, bytes: await sealFor(recipient, { raw, fields, facts, format: config.message.format, keys, signingKey }) });
     } catch (err) {
       throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
     }

@@ -3,9 +3,10 @@
  * Sequoia, RNP and OpenPGP.js all read.
  */
 import { randomBytes } from "node:crypto";
-import { createMessage, encrypt, enums, type PublicKey } from "openpgp";
+import { createMessage, encrypt, enums, type PrivateKey, type PublicKey } from "openpgp";
 
-export async function encryptArmored(data: Uint8Array, keys: PublicKey[]): Promise<string> {
+/** Encrypts to `keys`; with `signingKey`, signs first (a one-pass signature inside the encryption). */
+export async function encryptArmored(data: Uint8Array, keys: PublicKey[], signingKey?: PrivateKey): Promise<string> {
   if (keys.length === 0) throw new Error("refusing to encrypt to no key");
   // openpgp 6 picks SEIPD v2 (AEAD) on its own when every key advertises it; an explicit
   // session key without an AEAD algorithm keeps it at SEIPD v1, which GnuPG 2.2 can decrypt.
@@ -13,6 +14,7 @@ export async function encryptArmored(data: Uint8Array, keys: PublicKey[]): Promi
   return encrypt({
     message: await createMessage({ binary: data, format: "binary" }),
     encryptionKeys: keys,
+    ...(signingKey ? { signingKeys: signingKey } : {}),
     sessionKey,
     format: "armored",
     config: { preferredCompressionAlgorithm: enums.compression.uncompressed },

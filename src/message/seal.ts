@@ -3,7 +3,7 @@
  * only the fields of SPEC §4 outside.
  */
 import { randomBytes } from "node:crypto";
-import type { PublicKey } from "openpgp";
+import type { PrivateKey, PublicKey } from "openpgp";
 import type { HeaderField } from "../core/header.js";
 import { headerLine } from "../core/header-text.js";
 import { toCrlf, type RawMessage } from "../core/raw-message.js";
@@ -19,16 +19,17 @@ export interface SealInput {
   facts: OuterFacts;
   format: "pgp-mime" | "inline";
   keys: PublicKey[];
+  signingKey?: PrivateKey;
 }
 
 export async function sealFor(recipient: string, input: SealInput): Promise<Buffer> {
   const outer = outerFields(input.facts, recipient);
   if (input.format === "inline") {
-    const armored = await encryptArmored(toCrlf(input.raw.body), input.keys);
+    const armored = await encryptArmored(toCrlf(input.raw.body), input.keys, input.signingKey);
     return Buffer.from(renderFields(outer) + mimeFields(INLINE_CONTENT_TYPE) + "\r\n" + inlineBody(armored), "latin1");
   }
   const inner = innerEntity(input.raw, input.fields, input.facts, outer);
-  const armored = await encryptArmored(inner, input.keys);
+  const armored = await encryptArmored(inner, input.keys, input.signingKey);
   const boundary = `sealpost-${randomBytes(12).toString("hex")}`;
   return Buffer.from(renderFields(outer) + mimeFields(pgpMimeContentType(boundary)) + "\r\n" + pgpMimeBody(boundary, armored), "latin1");
 }

@@ -24,7 +24,7 @@ async function seal(raw: Buffer, keys: PublicKey[], message = {}, recipient = "o
   const fields = parseHeader(m.header);
   const facts = outerFacts(fields, {
     hostname: "web01.example.org", envelope: { sender: "root@web01.example.org", recipients: [] },
-    message: { format: "pgp-mime", protectSubject: false, from: "original", ...message }, relayIdentity: "alerts@example.net", now: new Date(0),
+    message: { format: "pgp-mime", protectSubject: false, from: "original", sign: false, hostKey: "", ...message }, relayIdentity: "alerts@example.net", now: new Date(0),
   });
   return sealFor(recipient, { raw: m, fields, facts, format: (message as { format?: "inline" }).format ?? "pgp-mime", keys });
 }
