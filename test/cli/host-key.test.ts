@@ -1,7 +1,7 @@
 /** The host signing key (issue 5): generated once, exported, and every sealed message signed with it. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
@@ -32,7 +32,7 @@ describe("host signing key", () => {
       writeFileSync(pub, (await home.run(["keys", "host", "export"])).stdout);
       const fpr = execFileSync("gpg", ["--show-keys", "--with-colons", pub]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
       execFileSync("gpg", ["--homedir", world.gpg.home, "--batch", "--quiet", "--import", pub], { stdio: "ignore" });
-      signing(home.config);
+      home.enableSigning();
       const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 0, r.stderr.toString());
       const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(relayed()[0]!.toString("latin1"))![0];
@@ -43,7 +43,7 @@ describe("host signing key", () => {
     }));
 
   it("with sign = true and no host key, deliver defers (75) with one line and sends nothing", () => inHome(world, {}, async (home, relayed) => {
-    signing(home.config);
+    home.enableSigning();
     const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
     assert.equal(r.code, 75);
     assert.match(r.stderr.toString(), /^4\.3\.5 sealpost: message\.host_key cannot be read/);
@@ -51,7 +51,3 @@ describe("host signing key", () => {
   }));
 });
 
-/** Turns on [message] sign = true in a Home's config. */
-function signing(config: string): void {
-  writeFileSync(config, readFileSync(config, "utf8").replace("[relay]", "[message]\nsign = true\n\n[relay]"));
-}

@@ -92,6 +92,11 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
     return { child, done };
   }
 
+  /** Turns on [message] sign = true (the host key is message.host_key, host-key.asc beside the config). */
+  enableSigning(): void {
+    writeFileSync(this.config, readFileSync(this.config, "utf8").replace("[relay]", "[message]\nsign = true\n\n[relay]"));
+  }
+
   async importTestKey(): Promise<void> {
     const r = await this.run(["keys", "import", TEST_PUBLIC_KEY]);
     if (r.code !== 0) throw new Error(`key import failed: ${r.stderr}`);
