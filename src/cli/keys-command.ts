@@ -34,6 +34,17 @@ Examples:
     .addHelpText("after", "\nExample:\n  sealpost keys list --json")
     .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config ?? globalConfig(), opts.json === true)));
 
+  keys.command("check")
+    .description("for every route: is there a usable key, and how long until it expires")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", `
+Exit status: 0 all keys usable for more than 30 days; 1 a key expires within 30 days
+(warnings at 30, 7 and 1 days); 2 a route has no usable key (its mail waits in the spool).
+
+Example (cron, daily):
+  0 8 * * * sealpost sealpost keys check >/dev/null || echo "sealpost keys need attention"`)
+    .action((opts: { config?: string }) => set(() => checkAction(opts.config ?? globalConfig())));
+
   const host = keys.command("host").description("this host's signing key ([message] sign = true)");
   host.command("generate")
     .description("make the host signing key (v4 Ed25519, mode 0600, at message.host_key); never overwrites one")
@@ -163,4 +174,35 @@ async function hostAction(what: "generate" | "export", configFile: string | unde
     const why = err.code === "EEXIST" ? "a host key already exists; it is never overwritten (remove it first to replace it)" : err.message;
     return fail(`keys host ${what}`, why);
   }
+}
+
+async function checkAction(configFile: string | undefined): Promise<number> {
+  const { routeKeys } = await import("../crypto/keyring.js");
+  const { expiryOf } = await import("../crypto/key-expiry.js");
+  let config: Config;
+  try {
+    config = commandConfig(configFile);
+  } catch (e) {
+    return fail("keys check", (e as Error).message);
+  }
+  const now = new Date();
+  let status = 0;
+  for (const [i, route] of config.routes.entries()) {
+    const label = `route[${i}] ${route.to.join(", ")}`;
+    let keys;
+    try {
+      keys = await routeKeys(route, config.keysDir, now);
+    } catch (e) {
+      out(`${label}: NO USABLE KEY — ${(e as Error).message}; its mail waits in the spool`);
+      status = 2;
+      continue;
+    }
+    for (const key of keys) {
+      const e = await expiryOf(key, now);
+      const when = e.expires ? `expires ${e.expires.toISOString().slice(0, 10)} (in ${e.daysLeft} days)` : "does not expire";
+      out(`${label}: ${e.fingerprint} ${when}${e.threshold !== null ? ` — WARNING: within ${e.threshold} day${e.threshold === 1 ? "" : "s"}` : " — ok"}`);
+      if (e.threshold !== null) status = Math.max(status, 1);
+    }
+  }
+  return status;
 }

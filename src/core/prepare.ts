@@ -5,6 +5,8 @@
 import type { PublicKey } from "openpgp";
 import type { Config } from "../config/schema.js";
 import { loadHostKey } from "../crypto/host-key.js";
+import { expiryOf, expiryWarning } from "../crypto/key-expiry.js";
+import { noticeExpiringKeys } from "./expiry-notice.js";
 import { sealFor } from "../message/seal.js";
 import { outerFacts } from "../message/outer-facts.js";
 import { relayIdentity } from "../relay/relay.js";
@@ -27,9 +29,12 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
   const sealed: Sealed[] = [];
   if (recipients.length === 0) return sealed;
   const signingKey = config.message.sign ? await loadHostKey(config.message.hostKey) : undefined;
+  const expiries = await Promise.all(keys.map((key) => expiryOf(key, now)));
+  const warnings = expiries.filter((e) => e.threshold !== null).map(expiryWarning);
+  await noticeExpiringKeys(config, hostname, expiries, now).catch(() => undefined); // a notice must never stop the mail
   for (const recipient of recipients) {
     try {
-      sealed.push({ recipient, bytes: await sealFor(recipient, { raw, fields, facts, format: config.message.format, keys, signingKey }) });
+      sealed.push({ recipient, bytes: await sealFor(recipient, { raw, fields, facts, format: config.message.format, keys, signingKey, warnings }) });
     } catch (err) {
       throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
     }

@@ -11,7 +11,7 @@ import type { OuterFacts } from "./outer-facts.js";
 const HP_PARAMS = 'protected-headers="v1"; hp="cipher"';
 
 export function innerEntity(raw: RawMessage, fields: readonly HeaderField[], facts: OuterFacts,
-  outer: Array<[string, string]>): Buffer {
+  outer: Array<[string, string]>, warnings: readonly string[] = []): Buffer {
   const parts: Buffer[] = [];
   let sawContentType = false;
   for (const field of fields) {
@@ -28,6 +28,7 @@ export function innerEntity(raw: RawMessage, fields: readonly HeaderField[], fac
   if (facts.synthesized.date) added.push(headerLine("Date", facts.date));
   if (facts.synthesized.messageId) added.push(headerLine("Message-ID", facts.messageId));
   for (const [name, value] of outer) added.push(headerLine("HP-Outer", `${name}: ${value}`));
+  for (const warning of warnings) added.push(headerLine("X-Sealpost-Warning", warning));
   parts.push(Buffer.from(added.join(""), "utf8"), Buffer.from("\r\n"), toCrlf(raw.body));
   return Buffer.concat(parts);
 }

@@ -20,6 +20,8 @@ export interface SealInput {
   format: "pgp-mime" | "inline";
   keys: PublicKey[];
   signingKey?: PrivateKey;
+  /** Short warnings for the recipient, sealed in as X-Sealpost-Warning fields (a key about to expire). */
+  warnings?: string[];
 }
 
 export async function sealFor(recipient: string, input: SealInput): Promise<Buffer> {
@@ -28,7 +30,7 @@ export async function sealFor(recipient: string, input: SealInput): Promise<Buff
     const armored = await encryptArmored(toCrlf(input.raw.body), input.keys, input.signingKey);
     return Buffer.from(renderFields(outer) + mimeFields(INLINE_CONTENT_TYPE) + "\r\n" + inlineBody(armored), "latin1");
   }
-  const inner = innerEntity(input.raw, input.fields, input.facts, outer);
+  const inner = innerEntity(input.raw, input.fields, input.facts, outer, input.warnings ?? []);
   const armored = await encryptArmored(inner, input.keys, input.signingKey);
   const boundary = `sealpost-${randomBytes(12).toString("hex")}`;
   return Buffer.from(renderFields(outer) + mimeFields(pgpMimeContentType(boundary)) + "\r\n" + pgpMimeBody(boundary, armored), "latin1");
