@@ -34,6 +34,19 @@ Examples:
     .addHelpText("after", "\nExample:\n  sealpost keys list --json")
     .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config ?? globalConfig(), opts.json === true)));
 
+  keys.command("fetch")
+    .description("fetch a recipient's key from their domain's Web Key Directory (HTTPS, certificate checked) and import it")
+    .argument("<address>", "the recipient's e-mail address")
+    .option("--expect-fingerprint <fpr>", "refuse any key but this one")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", `
+The advanced method (openpgpkey.DOMAIN) is tried first, the direct one (DOMAIN) only when that
+host does not exist. The key must carry a user id for the address and pass the import checks.
+
+Example:
+  sealpost keys fetch ops@example.net --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237`)
+    .action((address: string, opts: ImportFlags) => set(() => fetchAction(address, opts, opts.config ?? globalConfig())));
+
   keys.command("check")
     .description("for every route: is there a usable key, and how long until it expires")
     .option("-c, --config <file>", "config file")
@@ -205,4 +218,39 @@ async function checkAction(configFile: string | undefined): Promise<number> {
     }
   }
   return status;
+}
+
+async function fetchAction(address: string, flags: ImportFlags, configFile: string | undefined): Promise<number> {
+  const { fetchWkd } = await import("../crypto/wkd.js");
+  const { importKeys } = await import("../crypto/key-import.js");
+  try {
+    const config = commandConfig(configFile);
+    const { data, url } = await fetchWkd(address, { connectTo: testConnectTo(process.env.SEALPOST_TEST_WKD_CONNECT) });
+    out(`fetched   ${url}`);
+    const report = await importKeys(config.keysDir, data, { expectFingerprint: flags.expectFingerprint, requireEmail: address });
+    for (const { status: what, info } of report.imported) {
+      out(`${what.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+      for (const line of details(info)) out(`          ${line}`);
+      out(`pin it    [[route]] to = ["${address}"]  keys = ["${info.fingerprint}"]`);
+    }
+    let status = report.imported.length > 0 ? 0 : 1;
+    for (const refusal of report.refused) status = fail("keys fetch", `${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
+    return status;
+  } catch (e) {
+    return fail("keys fetch", (e as Error).message);
+  }
+}
+
+/**
+ * Tests point WKD hosts at a loopback HTTPS server: "host=127.0.0.1:PORT,host2=...". Hosts not
+ * listed do not exist. Certificates are still checked against the real host names.
+ */
+function testConnectTo(spec: string | undefined): ((host: string) => { address: string; port: number } | undefined) | undefined {
+  if (!spec) return undefined;
+  const map = new Map(spec.split(",").map((pair) => {
+    const [host, target] = pair.split("=");
+    const [address, port] = (target ?? "").split(":");
+    return [host!.toLowerCase(), { address: address!, port: Number(port) }] as const;
+  }));
+  return (host) => map.get(host.toLowerCase());
 }

@@ -7,7 +7,7 @@ import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "../store/durable-file.js";
 import { encryptArmored } from "./encrypt.js";
-import { describeKey, fingerprintOf, type KeyInfo, unusableReason } from "./key-check.js";
+import { describeKey, fingerprintOf, keyEmails, type KeyInfo, unusableReason } from "./key-check.js";
 import { keyFile, loadKey } from "./keyring.js";
 
 export interface Imported {
@@ -30,6 +30,8 @@ export interface ImportReport {
 export interface ImportOptions {
   /** Refuse every key whose fingerprint is not this one (pinning: the key you were told to expect). */
   expectFingerprint?: string;
+  /** Only keys with a user id for this address (a WKD answer must be about the address asked for). */
+  requireEmail?: string;
   /** Rotation: once the new key is checked and stored, move this one to keys_dir/retired/. */
   replace?: string;
   now?: Date;
@@ -49,6 +51,10 @@ export async function importKeys(keysDir: string, data: Buffer, options: ImportO
     const fingerprint = fingerprintOf(key);
     if (expected && fingerprint !== expected) {
       report.refused.push({ fingerprint, reason: `is not the expected key ${expected}; nothing of it was stored` });
+      continue;
+    }
+    if (options.requireEmail && !keyEmails(key).includes(options.requireEmail.toLowerCase())) {
+      report.refused.push({ fingerprint, reason: `has no user id for ${options.requireEmail}; nothing of it was stored` });
       continue;
     }
     // Staged: the key must be usable and must take a test encryption before it is stored.

@@ -5,9 +5,7 @@
  * The local copy is kept in every case, and no byte goes out unsealed.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
@@ -15,6 +13,7 @@ import { Home, isTempfailLine } from "../helpers/home.js";
 import { RawRelay, dropInData } from "../helpers/raw-relay.js";
 import { openSealed } from "../helpers/sealed.js";
 import { Sink, type SinkOptions } from "../helpers/sink.js";
+import { TestCa } from "../helpers/test-ca.js";
 import { useWorld } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
@@ -30,21 +29,15 @@ interface Result {
 
 describe("relay faults", () => {
   const world = useWorld();
-  let certs: string;
-  const pem = (name: string) => readFileSync(join(certs, name));
-
+  let ca: TestCa;
+  const certs: Record<string, { key: Buffer; cert: Buffer }> = {};
   before(() => {
     // A test CA, a certificate for 127.0.0.1 and one for another name, both signed by it.
-    certs = mkdtempSync(join(tmpdir(), "sealpost-ca-"));
-    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: certs, stdio: "ignore" });
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sealpost test CA", "-keyout", "ca.key", "-out", "ca.pem");
-    for (const [name, san] of [["right", "IP:127.0.0.1"], ["wrong", "DNS:smtp.elsewhere.example"]]) {
-      ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.csr`);
-      writeFileSync(join(certs, `${name}.ext`), `subjectAltName=${san}\n`);
-      ssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.pem`);
-    }
+    ca = new TestCa();
+    certs.right = ca.issue("right", "IP:127.0.0.1");
+    certs.wrong = ca.issue("wrong", "DNS:smtp.elsewhere.example");
   });
-  after(() => rmSync(certs, { recursive: true, force: true }));
+  after(() => ca.cleanup());
 
   /** deliver once against a relay on `port`, with relay.security and relay.timeout as given. */
   async function deliverTo(port: number, security = "none", timeout = "10s", env: Record<string, string> = {}): Promise<Result> {
@@ -109,15 +102,15 @@ describe("relay faults", () => {
   }));
 
   it("certificate name mismatch (valid chain, wrong name): exit 75, nothing sent", () =>
-    withRelaySink({ tls: { key: pem("wrong.key"), cert: pem("wrong.pem") } }, async (sink) => {
-      const r = await deliverTo(sink.port, "starttls", "5s", { NODE_EXTRA_CA_CERTS: join(certs, "ca.pem") });
+    withRelaySink({ tls: certs.wrong! }, async (sink) => {
+      const r = await deliverTo(sink.port, "starttls", "5s", { NODE_EXTRA_CA_CERTS: ca.caFile });
       assertDeferred(r, /TLS failed/);
       assert.equal(sink.messages.length, 0);
     }));
 
   it("the same CA with the right name is accepted (the control for the mismatch case)", () =>
-    withRelaySink({ tls: { key: pem("right.key"), cert: pem("right.pem") } }, async (sink) => {
-      const r = await deliverTo(sink.port, "starttls", "5s", { NODE_EXTRA_CA_CERTS: join(certs, "ca.pem") });
+    withRelaySink({ tls: certs.right! }, async (sink) => {
+      const r = await deliverTo(sink.port, "starttls", "5s", { NODE_EXTRA_CA_CERTS: ca.caFile });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(sink.messages.length, 1);
       openSealed(sink.messages[0]!.raw, world.gpg);
