@@ -14,6 +14,7 @@ import { smtpReply } from "../core/outcome.js";
 import { prepareSubmission } from "../core/submission.js";
 import { submitToSpool } from "../core/submit.js";
 import { isLoopbackHost } from "../config/loopback.js";
+import { prepareDropDir } from "../store/drop.js";
 import { isLocalRecipient } from "./recipients.js";
 import { SpoolRunner } from "./spool-runner.js";
 
@@ -39,6 +40,7 @@ export class SealpostServer {
   /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6). */
   async start(): Promise<void> {
     const { listenHost, listenPort } = this.config.serve;
+    await prepareDropDir(this.config.spoolDir); // before the first client: users' sendmail needs drop/
     await this.listen(listenHost, listenPort, true);
     if (listenHost === "127.0.0.1") await this.listen("::1", listenPort, false);
     this.runner.start();
