@@ -190,30 +190,22 @@ async function hostAction(what: "generate" | "export", configFile: string | unde
 }
 
 async function checkAction(configFile: string | undefined): Promise<number> {
-  const { routeKeys } = await import("../crypto/keyring.js");
-  const { expiryOf } = await import("../crypto/key-expiry.js");
+  const { routeKeyStatus } = await import("../ops/route-key-status.js");
   let config: Config;
   try {
     config = commandConfig(configFile);
   } catch (e) {
     return fail("keys check", (e as Error).message);
   }
-  const now = new Date();
   let status = 0;
-  for (const [i, route] of config.routes.entries()) {
-    const label = `route[${i}] ${route.to.join(", ")}`;
-    let keys;
-    try {
-      keys = await routeKeys(route, config.keysDir, now);
-    } catch (e) {
-      out(`${label}: NO USABLE KEY — ${(e as Error).message}; its mail waits in the spool`);
+  for (const row of await routeKeyStatus(config, new Date())) {
+    if (row.problem) {
+      out(`${row.label}: NO USABLE KEY — ${row.problem}; its mail waits in the spool`);
       status = 2;
-      continue;
     }
-    for (const key of keys) {
-      const e = await expiryOf(key, now);
+    for (const e of row.keys) {
       const when = e.expires ? `expires ${e.expires.toISOString().slice(0, 10)} (in ${e.daysLeft} days)` : "does not expire";
-      out(`${label}: ${e.fingerprint} ${when}${e.threshold !== null ? ` — WARNING: within ${e.threshold} day${e.threshold === 1 ? "" : "s"}` : " — ok"}`);
+      out(`${row.label}: ${e.fingerprint} ${when}${e.threshold !== null ? ` — WARNING: within ${e.threshold} day${e.threshold === 1 ? "" : "s"}` : " — ok"}`);
       if (e.threshold !== null) status = Math.max(status, 1);
     }
   }

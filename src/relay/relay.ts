@@ -42,28 +42,30 @@ export class Relay {
 
   private async open(): Promise<Transporter> {
     if (this.transport) return this.transport;
-    const r = this.settings.relay;
-    const ms = r.timeoutSeconds * 1000;
-    this.transport = createTransport({
-      host: r.host,
-      port: r.port,
-      secure: r.security === "tls",
-      requireTLS: r.security === "starttls",
-      ignoreTLS: r.security === "none",
-      name: this.settings.hostname,
-      auth: r.user ? { user: r.user, pass: await readPassword(r.passwordFile) } : undefined,
-      // SNI takes a host name only; Node warns on stderr (which goes to the MTA) when given an IP.
-      tls: { rejectUnauthorized: true, ...(isIP(r.host) ? {} : { servername: r.host }), minVersion: "TLSv1.2" },
-      connectionTimeout: ms,
-      greetingTimeout: ms,
-      socketTimeout: ms,
-      dnsTimeout: ms,
-      pool: this.pool,
-      disableFileAccess: true,
-      disableUrlAccess: true,
-    });
+    this.transport = createTransport({ ...(await smtpOptions(this.settings)), pool: this.pool, disableFileAccess: true, disableUrlAccess: true });
     return this.transport;
   }
+}
+
+/** nodemailer's connection options for the relay: TLS verified, STARTTLS required unless told otherwise, short timeouts. */
+export async function smtpOptions(settings: RelaySettings) {
+  const r = settings.relay;
+  const ms = r.timeoutSeconds * 1000;
+  return {
+    host: r.host,
+    port: r.port,
+    secure: r.security === "tls",
+    requireTLS: r.security === "starttls",
+    ignoreTLS: r.security === "none",
+    name: settings.hostname,
+    auth: r.user ? { user: r.user, pass: await readPassword(r.passwordFile) } : undefined,
+    // SNI takes a host name only; Node warns on stderr (which goes to the MTA) when given an IP.
+    tls: { rejectUnauthorized: true, ...(isIP(r.host) ? {} : { servername: r.host }), minVersion: "TLSv1.2" as const },
+    connectionTimeout: ms,
+    greetingTimeout: ms,
+    socketTimeout: ms,
+    dnsTimeout: ms,
+  };
 }
 
 async function readPassword(file: string | undefined): Promise<string> {

@@ -21,6 +21,8 @@ export interface SinkOptions {
 export class Sink {
   readonly messages: Received[] = [];
   readonly logins: string[] = [];
+  /** Every MAIL FROM seen, whether a message followed or not. */
+  readonly mailFroms: string[] = [];
   mode: SinkMode;
   port = 0;
   /** When set, the relay answers `code` at this stage of every transaction. */
@@ -47,7 +49,8 @@ export class Sink {
       logger: false,
       disableReverseLookup: true, // no DNS beyond loopback, and no waiting on it
       onConnect: (_session, cb) => (this.mode === "drop" ? cb(Object.assign(new Error("bye"), { responseCode: 421 })) : cb()),
-      onMailFrom: (_address, _session, cb) => {
+      onMailFrom: (address, _session, cb) => {
+        this.mailFroms.push(address.address);
         if (this.failAt?.stage === "mail") return cb(reply(this.failAt.code));
         if (this.mode === "tempfail") return cb(Object.assign(new Error("4.3.0 try again later"), { responseCode: 451 }));
         if (this.mode === "permfail") return cb(Object.assign(new Error("5.7.1 rejected"), { responseCode: 554 }));

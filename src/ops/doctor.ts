@@ -1,0 +1,120 @@
+/**
+ * `sealpost doctor`: what is wrong, in plain words, with what to do about it (issue 6).
+ * Keys for every route, the relay (connect, verified TLS, AUTH, MAIL FROM and RCPT TO, never a
+ * message), storage as the user the MTA runs sealpost as (the Postfix default_privs trap, Exim's
+ * pipes in /etc/aliases), and the spool.
+ */
+import { constants } from "node:fs";
+import { access, readFile, stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Config } from "../config/schema.js";
+import { resolveHostname } from "../core/hostname.js";
+import { probeRelay } from "../relay/probe.js";
+import { Spool } from "../store/spool.js";
+import { routeKeyStatus } from "./route-key-status.js";
+
+export type Level = "ok" | "warn" | "error";
+
+export interface Finding {
+  level: Level;
+  area: "keys" | "relay" | "storage" | "mta" | "spool";
+  text: string;
+  fix?: string;
+}
+
+/** What doctor reads of the host's MTA; tests give their own. */
+export interface MtaFacts {
+  aliases: () => Promise<string>; // /etc/aliases
+  postfixDefaultPrivs: () => string | undefined; // `postconf -h default_privs`, undefined without Postfix
+  eximAliasPipes: () => boolean | undefined; // whether Debian's Exim runs pipes from /etc/aliases; undefined without Exim
+  userIds: (user: string) => { uid: number; gid: number } | undefined;
+}
+
+export async function doctor(config: Config, mta: MtaFacts, now = new Date()): Promise<Finding[]> {
+  return [...await keyFindings(config, now), await relayFinding(config), ...await storageFindings(config, mta), ...await spoolFindings(config, now)];
+}
+
+async function keyFindings(config: Config, now: Date): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const row of await routeKeyStatus(config, now)) {
+    if (row.problem) {
+      out.push({ level: "error", area: "keys", text: `${row.label}: ${row.problem}`, fix: "sealpost keys import --expect-fingerprint FPR KEY.asc (its mail waits in the spool until then)" });
+    }
+    for (const e of row.keys) {
+      const when = e.expires ? `expires ${e.expires.toISOString().slice(0, 10)} (in ${e.daysLeft} days)` : "does not expire";
+      out.push(e.threshold === null
+        ? { level: "ok", area: "keys", text: `${row.label}: ${e.fingerprint} ${when}` }
+        : { level: "warn", area: "keys", text: `${row.label}: ${e.fingerprint} ${when}`, fix: `get the new key, then: sealpost keys import --replace ${e.fingerprint} NEW.asc` });
+    }
+  }
+  return out;
+}
+
+async function relayFinding(config: Config): Promise<Finding> {
+  const recipients = [...new Set(config.routes.flatMap((r) => r.to))];
+  const r = config.relay;
+  try {
+    await probeRelay({ relay: r, hostname: resolveHostname(config.hostname) }, recipients);
+    const tls = r.security === "none" ? "no TLS (loopback)" : "TLS verified";
+    return { level: "ok", area: "relay", text: `${r.host}:${r.port} takes mail for ${recipients.join(", ")} (${tls}${r.user ? `, AUTH as ${r.user}` : ""}); nothing was sent` };
+  } catch (err) {
+    return { level: "error", area: "relay", text: (err as Error).message, fix: "check [relay] host, port, security, user and password_file; sealpost queue list shows what waits" };
+  }
+}
+
+async function storageFindings(config: Config, mta: MtaFacts): Promise<Finding[]> {
+  const places: Array<[string, string]> = [["spool", config.spoolDir]];
+  if (config.local.store !== "none") places.push([`local ${config.local.store}`, config.local.store === "mbox" ? dirname(config.local.path) : config.local.path]);
+  const out: Finding[] = [];
+  for (const [name, dir] of places) {
+    const ok = await access(dir, constants.W_OK).then(() => true, () => false);
+    out.push(ok ? { level: "ok", area: "storage", text: `${name} ${dir} is writable by this user` }
+      : { level: "error", area: "storage", text: `${name} ${dir} is missing or not writable by this user`, fix: `install -d -m 0700 -o sealpost ${dir}` });
+  }
+  const aliases = await mta.aliases().catch(() => "");
+  if (!/^[^#\n]*:.*\|[^\n]*sealpost/m.test(aliases)) return out;
+  const privs = mta.postfixDefaultPrivs();
+  if (privs !== undefined) {
+    const ids = mta.userIds(privs);
+    for (const [name, dir] of places) {
+      if (ids && await writableBy(dir, ids)) continue;
+      out.push({ level: "error", area: "mta", text: `/etc/aliases pipes into sealpost, which Postfix runs as default_privs (${privs}); ${privs} cannot write the ${name} ${dir}`,
+        fix: 'deliver through the sealpost user\'s ~/.forward instead ("root: sealpost" in /etc/aliases), or give the directory to that user' });
+    }
+  }
+  if (mta.eximAliasPipes() === false) {
+    out.push({ level: "error", area: "mta", text: "/etc/aliases pipes into sealpost, but Debian's Exim runs no pipes from /etc/aliases",
+      fix: "set SYSTEM_ALIASES_PIPE_TRANSPORT = address_pipe (and SYSTEM_ALIASES_USER = sealpost) in exim4.conf.localmacros, then update-exim4.conf — or use the sealpost user's ~/.forward" });
+  }
+  return out;
+}
+
+async function writableBy(dir: string, ids: { uid: number; gid: number }): Promise<boolean> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) return false;
+  if (ids.uid === 0) return true;
+  if (info.uid === ids.uid) return (info.mode & 0o300) === 0o300;
+  if (info.gid === ids.gid) return (info.mode & 0o030) === 0o030;
+  return (info.mode & 0o003) === 0o003;
+}
+
+async function spoolFindings(config: Config, now: Date): Promise<Finding[]> {
+  const entries = await new Spool(config.spoolDir).list().catch(() => []);
+  const held = entries.filter((e) => e.state === "held");
+  const queued = entries.filter((e) => e.state === "queued");
+  const out: Finding[] = [];
+  if (held.length > 0) {
+    out.push({ level: "warn", area: "spool", text: `${held.length} message(s) held (refused by the relay, or too old): ${held.map((e) => e.id).join(", ")}`, fix: "sealpost queue show ID, fix the cause, then sealpost queue release ID" });
+  }
+  const oldest = queued.map((e) => Date.parse(e.created)).sort((a, b) => a - b)[0];
+  if (oldest !== undefined && now.getTime() - oldest > 3_600_000) {
+    out.push({ level: "warn", area: "spool", text: `${queued.length} message(s) waiting, the oldest since ${new Date(oldest).toISOString()}`, fix: "sealpost queue list; is serve or the queue run timer running?" });
+  }
+  if (out.length === 0) out.push({ level: "ok", area: "spool", text: `${queued.length} queued, none held` });
+  return out;
+}
+
+/** Reads the host's real MTA set-up. */
+export async function readAliases(): Promise<string> {
+  return readFile("/etc/aliases", "utf8");
+}

@@ -1,0 +1,61 @@
+/** sealpost doctor (issue 6): plain words, a fix for each problem, exit 0/1/2; the relay is probed, never sent to. */
+import assert from "node:assert/strict";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { describe, it } from "node:test";
+import { loadConfig } from "../../src/config/load.js";
+import { doctor, type MtaFacts } from "../../src/ops/doctor.js";
+import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
+import { inHome, useWorld, withSink } from "../helpers/world.js";
+
+const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
+const NO_MTA: MtaFacts = { aliases: async () => "", postfixDefaultPrivs: () => undefined, eximAliasPipes: () => undefined, userIds: () => undefined };
+
+describe("doctor", () => {
+  const world = useWorld();
+
+  it("all well: exit 0; the relay saw MAIL FROM but no message", () => inHome(world, {}, async (home) => {
+    mkdirSync(home.spool, { recursive: true });
+    mkdirSync(home.mail, { recursive: true });
+    const before = { mail: world.sink.mailFroms.length, messages: world.sink.messages.length };
+    const r = await home.run(["doctor"]);
+    assert.equal(r.code, 0, r.stdout.toString());
+    const text = r.stdout.toString();
+    assert.match(text, /^ok {4}keys: route\[0\] ops@example\.net: 2D078DBC84053A03A90D58A525069B8229DDA237 expires 2036-01-01/m);
+    assert.match(text, /^ok {4}relay: 127\.0\.0\.1:\d+ takes mail for ops@example\.net \(no TLS \(loopback\)\); nothing was sent$/m);
+    assert.match(text, /^all well$/m);
+    assert.equal(world.sink.mailFroms.length - before.mail, 1);
+    assert.equal(world.sink.messages.length, before.messages, "nothing sent");
+  }));
+
+  it("a relay that is down, a route without key and a missing spool: exit 2, each with a fix", () => inHome(world, { relayPort: 1 }, async (home) => {
+    home.writeConfig({ route: '[[route]]\nto = ["nobody@example.net"]' });
+    const r = await home.run(["doctor"]);
+    assert.equal(r.code, 2);
+    const text = r.stdout.toString();
+    assert.match(text, /^ERROR keys: route\[0\] nobody@example\.net: no usable key for nobody@example\.net\n {6}fix: sealpost keys import/m);
+    assert.match(text, /^ERROR relay: relay 127\.0\.0\.1:1 cannot connect\n {6}fix: check \[relay\]/m);
+    assert.match(text, /^ERROR storage: spool .* is missing or not writable/m);
+  }));
+
+  it("a held message is a warning: exit 1", () => withSink("permfail", (refusing) => inHome(world, { relayPort: refusing.port }, async (home) => {
+    assert.equal((await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01))).code, 0);
+    home.writeConfig({ relayPort: world.sink.port });
+    const r = await home.run(["doctor"]);
+    assert.equal(r.code, 1, r.stdout.toString());
+    assert.match(r.stdout.toString(), /^WARN {2}spool: 1 message\(s\) held .*\n {6}fix: sealpost queue show ID/m);
+  })));
+
+  it("the Postfix default_privs trap: a pipe in /etc/aliases runs as nobody, who cannot write the spool", () => inHome(world, {}, async (home) => {
+    mkdirSync(home.spool, { recursive: true, mode: 0o700 });
+    chownSync(home.spool, 0, 0);
+    chmodSync(home.spool, 0o700);
+    mkdirSync(home.mail, { recursive: true });
+    const mta: MtaFacts = { ...NO_MTA, aliases: async () => 'root: root, "|/usr/bin/sealpost -c /etc/sealpost/sealpost.toml deliver"\n',
+      postfixDefaultPrivs: () => "nobody", userIds: () => ({ uid: 65534, gid: 65534 }) };
+    const findings = (await doctor(loadConfig(home.config), mta)).filter((f) => f.area === "mta");
+    assert.ok(findings.some((f) => f.level === "error" && /default_privs \(nobody\); nobody cannot write the spool/.test(f.text) && /~\/\.forward/.test(f.fix ?? "")));
+    const exim = (await doctor(loadConfig(home.config), { ...mta, postfixDefaultPrivs: () => undefined, eximAliasPipes: () => false })).filter((f) => f.area === "mta");
+    assert.match(exim[0]!.text, /Debian's Exim runs no pipes from \/etc\/aliases/);
+    assert.deepEqual((await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "mta"), [], "no pipe, no MTA finding");
+  }));
+});
