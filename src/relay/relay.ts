@@ -24,12 +24,13 @@ export class Relay {
 
   constructor(private readonly settings: RelaySettings, private readonly pool = false) {}
 
-  /** Sends one sealed message to one recipient; throws a SealpostError saying whether it is permanent. */
-  async send(recipient: string, bytes: Buffer, keyIds: ReadonlySet<string>): Promise<void> {
+  /** Sends one sealed message to one recipient; returns the relay's reply to it (250 ...). */
+  async send(recipient: string, bytes: Buffer, keyIds: ReadonlySet<string>): Promise<string> {
     await assertSealed(bytes, keyIds);
     const transport = await this.open();
     try {
-      await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw: bytes });
+      const info = await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw: bytes });
+      return String((info as { response?: unknown }).response ?? "250");
     } catch (err) {
       throw relayError(err, this.settings.relay);
     }

@@ -1,0 +1,23 @@
+/** `sealpost test [--to ADDRESS]`: send a sealed test message through the whole path and print its id. */
+import type { Command } from "commander";
+import { commandConfig } from "./config-option.js";
+import { fail, out } from "./io.js";
+import type { Registration } from "./program.js";
+
+export function testCommand(program: Command, { set, globalConfig }: Registration): void {
+  program.command("test")
+    .description("send a sealed test message through the whole path (local copy, keys, sealing, relay) and print its id")
+    .option("--to <address>", "send to this address (its key must be in keys_dir) instead of root's route")
+    .option("-c, --config <file>", "config file")
+    .addHelpText("after", "\nExamples:\n  sealpost test\n  sealpost test --to ops@example.net")
+    .action((opts: { config?: string; to?: string }) => set(async () => {
+      try {
+        const { sendTestMessage } = await import("../ops/send-test.js");
+        const sent = await sendTestMessage(commandConfig(opts.config ?? globalConfig()), opts.to);
+        for (const { recipient, reply } of sent.replies) out(`sent ${sent.messageId} to ${recipient}: ${reply}`);
+        return 0;
+      } catch (e) {
+        return fail("test", (e as Error).message);
+      }
+    }));
+}
