@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
+import { lookupUser } from "./passwd.js";
 import type { Registration } from "./program.js";
 
 export function doctorCommand(program: Command, { set, globalConfig }: Registration): void {
@@ -21,7 +22,7 @@ export function doctorCommand(program: Command, { set, globalConfig }: Registrat
         fail("doctor", (e as Error).message);
         return 2;
       }
-      const findings = await doctor(config, { aliases: readAliases, postfixDefaultPrivs, eximAliasPipes, userIds });
+      const findings = await doctor(config, { aliases: readAliases, postfixDefaultPrivs, eximAliasPipes, userIds: lookupUser });
       for (const f of findings) {
         out(`${f.level === "ok" ? "ok   " : f.level === "warn" ? "WARN " : "ERROR"} ${f.area}: ${f.text}`);
         if (f.fix) out(`      fix: ${f.fix}`);
@@ -48,8 +49,3 @@ function eximAliasPipes(): boolean | undefined {
   return files.some((f) => existsSync(f) && /^\s*SYSTEM_ALIASES_PIPE_TRANSPORT\s*=\s*\S/m.test(readFileSync(f, "utf8")));
 }
 
-function userIds(user: string): { uid: number; gid: number } | undefined {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`));
-  const [, , uid, gid] = line?.split(":") ?? [];
-  return uid === undefined ? undefined : { uid: Number(uid), gid: Number(gid) };
-}

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { deliverCommand } from "./deliver-command.js";
 import { demoCommand } from "./demo-command.js";
 import { doctorCommand } from "./doctor-command.js";
+import { initCommand } from "./init-command.js";
 import { testCommand } from "./test-command.js";
 import { err } from "./io.js";
 import { keysCommands } from "./keys-command.js";
@@ -57,6 +58,7 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
   queueCommands(program, registration);
   serveCommand(program, registration);
   doctorCommand(program, registration);
+  initCommand(program, registration);
   testCommand(program, registration);
   demoCommand(program, registration);
 

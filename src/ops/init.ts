@@ -1,0 +1,106 @@
+/**
+ * `sealpost init` (issue 6): the set-up a careful admin would do by hand, idempotent, each step
+ * said in plain words — a system user, /etc/sealpost (config, keys), the spool and the local
+ * store with the right owners and modes, the user's .forward, and the /etc/aliases line.
+ * `root` puts everything under another directory (tests, images); `dryRun` only says.
+ */
+import { chmod, chown, copyFile, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+
+export interface InitOptions {
+  user: string;
+  root: string; // "/" on a real host
+  launcher: string; // the absolute path of bin/sealpost
+  exampleConfig: string;
+  systemdUnit: string;
+  dryRun: boolean;
+  writeAliases: boolean;
+  sendmailLink: boolean;
+  systemd: boolean;
+}
+
+export interface Host {
+  /** uid and gid of a user, or undefined when there is none. */
+  lookupUser(user: string): { uid: number; gid: number } | undefined;
+  createUser(user: string, home: string): void;
+  newaliases(): void;
+}
+
+export type Step = { state: "done" | "ok" | "would" | "note"; text: string };
+
+export async function init(o: InitOptions, host: Host): Promise<Step[]> {
+  const at = (p: string) => join(o.root, p);
+  const steps: Step[] = [];
+  const act = async (already: boolean, text: string, run: () => Promise<void> | void) => {
+    if (already) return void steps.push({ state: "ok", text });
+    if (o.dryRun) return void steps.push({ state: "would", text });
+    await run();
+    steps.push({ state: "done", text });
+  };
+  const home = "/var/lib/sealpost";
+  let ids = host.lookupUser(o.user);
+  await act(ids !== undefined, `system user ${o.user} (home ${home}, no login shell)`, () => {
+    host.createUser(o.user, home);
+    ids = host.lookupUser(o.user);
+  });
+  const owner = ids ?? { uid: 0, gid: 0 };
+  const dir = async (path: string, mode: number, owned: boolean) => {
+    const info = await stat(at(path)).catch(() => undefined);
+    const right = info?.isDirectory() && (info.mode & 0o7777) === mode && (!owned || (info.uid === owner.uid && info.gid === owner.gid));
+    await act(Boolean(right), `directory ${path} mode ${mode.toString(8).padStart(4, "0")}${owned ? ` owned by ${o.user}` : ""}`, async () => {
+      await mkdir(at(path), { recursive: true });
+      await chmod(at(path), mode);
+      if (owned) await chown(at(path), owner.uid, owner.gid);
+    });
+  };
+  await dir("/etc/sealpost", 0o755, false);
+  await dir("/etc/sealpost/keys", 0o755, false);
+  const config = "/etc/sealpost/sealpost.toml";
+  await act(await exists(at(config)), `config ${config} (from the example: edit [relay] and [[route]], then sealpost doctor)`, async () => {
+    await copyFile(o.exampleConfig, at(config));
+    await chmod(at(config), 0o644);
+  });
+  await dir("/var/spool/sealpost", 0o711, true);
+  await dir("/var/spool/sealpost/drop", 0o1733, true);
+  await dir(home, 0o755, true);
+  await dir(`${home}/Maildir`, 0o700, true);
+  const forward = `${home}/.forward`;
+  const forwardLine = `"|${o.launcher} -c ${config} deliver"\n`;
+  const current = await readFile(at(forward), "utf8").catch(() => undefined);
+  await act(current === forwardLine, `${forward}: ${forwardLine.trim()}`, async () => {
+    await writeFile(at(forward), forwardLine, { mode: 0o644 });
+    await chown(at(forward), owner.uid, owner.gid);
+  });
+  const aliases = await readFile(at("/etc/aliases"), "utf8").catch(() => "");
+  const aliased = new RegExp(`^root:.*\\b${o.user}\\b`, "m").test(aliases);
+  if (!o.writeAliases && !aliased) {
+    steps.push({ state: "note", text: `add to /etc/aliases, then run newaliases:  root: ${o.user}   (or --write-aliases)` });
+  } else {
+    await act(aliased, `/etc/aliases: root: ${o.user}, then newaliases`, async () => {
+      await writeFile(at("/etc/aliases"), aliases.replace(/^root:.*\n?/m, "") + `root: ${o.user}\n`);
+      host.newaliases();
+    });
+  }
+  if (o.sendmailLink) {
+    const link = "/usr/sbin/sendmail";
+    const present = await lstat(at(link)).then(() => true, () => false);
+    const ours = present && (await readlink(at(link)).catch(() => "")) === o.launcher;
+    if (present && !ours) steps.push({ state: "note", text: `${link} exists and is not sealpost (another MTA?); left alone` });
+    else await act(ours, `${link} -> ${o.launcher}`, async () => {
+      await mkdir(dirname(at(link)), { recursive: true });
+      await symlink(o.launcher, at(link));
+    });
+  }
+  if (o.systemd) {
+    const unit = "/etc/systemd/system/sealpost.service";
+    await act(await exists(at(unit)), `${unit} (then: systemctl daemon-reload && systemctl enable --now sealpost)`, async () => {
+      await mkdir(dirname(at(unit)), { recursive: true });
+      await copyFile(o.systemdUnit, at(unit));
+    });
+  }
+  return steps;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
