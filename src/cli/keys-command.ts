@@ -101,10 +101,7 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
     try {
       const data = file === "-" ? await readStdin() : await readFile(file);
       const report = await importKeys(keysDir, data, { expectFingerprint: flags.expectFingerprint, replace: flags.replace });
-      for (const { status: what, info } of report.imported) {
-        out(`${what.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
-        for (const line of details(info)) out(`          ${line}`);
-      }
+      for (const imported of report.imported) printImported(imported);
       if (report.retired) {
         out(`retired   ${report.retired}  (moved to ${keysDir}/retired/)`);
         config.routes.forEach((route, i) => {
@@ -120,6 +117,12 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
     }
   }
   return status;
+}
+
+/** One imported key: its status line, then what was checked. */
+function printImported({ status, info }: { status: string; info: KeyInfo }): void {
+  out(`${status.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+  for (const line of details(info)) out(`          ${line}`);
 }
 
 function details(info: KeyInfo): string[] {
@@ -220,10 +223,9 @@ async function fetchAction(address: string, flags: ImportFlags, configFile: stri
     const { data, url } = await fetchWkd(address, { connectTo: testConnectTo(process.env.SEALPOST_TEST_WKD_CONNECT) });
     out(`fetched   ${url}`);
     const report = await importKeys(config.keysDir, data, { expectFingerprint: flags.expectFingerprint, requireEmail: address });
-    for (const { status: what, info } of report.imported) {
-      out(`${what.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
-      for (const line of details(info)) out(`          ${line}`);
-      out(`pin it    [[route]] to = ["${address}"]  keys = ["${info.fingerprint}"]`);
+    for (const imported of report.imported) {
+      printImported(imported);
+      out(`pin it    [[route]] to = ["${address}"]  keys = ["${imported.info.fingerprint}"]`);
     }
     let status = report.imported.length > 0 ? 0 : 1;
     for (const refusal of report.refused) status = fail("keys fetch", `${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);

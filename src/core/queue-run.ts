@@ -33,6 +33,8 @@ export interface RunOptions {
   lockWaitMs?: number;
   /** A relay to use (serve's pooled one), left open; otherwise one for this pass. */
   relay?: Relay;
+  /** Set up drop/ and sweep what killed writers left (default); serve does it now and then, not every pass. */
+  maintenance?: boolean;
   /** Called after each relay's 250, before the entry is updated: the crash tests' seam. */
   checkpoint?: (point: string) => void;
 }
@@ -40,8 +42,10 @@ export interface RunOptions {
 export async function runQueue(config: Config, options: RunOptions = {}): Promise<RunReport> {
   const now = options.now ?? new Date();
   const spool = new Spool(config.spoolDir);
-  await prepareDropDir(config.spoolDir);
-  await spool.sweep(now);
+  if (options.maintenance !== false) {
+    await prepareDropDir(config.spoolDir);
+    await spool.sweep(now);
+  }
   const hostname = resolveHostname(config.hostname);
   await ingestDrops(config, hostname, now);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };

@@ -4,7 +4,7 @@
  * into the drop directory. Making the local copy, sealing and relaying is the queue runner's.
  */
 import type { Config } from "../config/schema.js";
-import { writeDrop } from "../store/drop.js";
+import { prepareDropDir, writeDrop } from "../store/drop.js";
 import { SealpostError, Status, asSealpostError } from "./errors.js";
 import { resolveHostname } from "./hostname.js";
 import type { Outcome } from "./outcome.js";
@@ -27,7 +27,10 @@ export async function sendmail(req: SendmailRequest): Promise<Outcome> {
     const now = req.now ?? new Date();
     const hostname = resolveHostname(req.config.hostname);
     const { bytes, envelope } = prepareSubmission(req.input, req.args, { user: req.user, hostname }, now);
-    if (req.ownsSpool) await submitToSpool(req.config, hostname, bytes, envelope, now);
+    if (req.ownsSpool) {
+      await prepareDropDir(req.config.spoolDir); // the spool's owner sets up drop/ for users who are not
+      await submitToSpool(req.config, hostname, bytes, envelope, now);
+    }
     else await writeDrop(req.config.spoolDir, { ...envelope, user: req.user }, bytes);
     return { kind: "spooled" };
   } catch (err) {

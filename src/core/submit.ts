@@ -5,7 +5,7 @@
  * decided here, by the spool's owner, never by what a submitter wrote.
  */
 import type { Config } from "../config/schema.js";
-import { prepareDropDir, readDrops, removeDrop } from "../store/drop.js";
+import { readDrops, removeDrop } from "../store/drop.js";
 import { withDotlock } from "../store/dotlock.js";
 import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
@@ -21,7 +21,6 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
   // sendmail and serve do not de-duplicate (SPEC §5), so there is no ledger to hold a bounce slot:
   // our own sealed mail and bounces of it are kept locally only.
   const home = loopVerdict(raw, parseHeader(raw.header), envelope, hostname) !== "none";
-  await prepareDropDir(config.spoolDir); // the spool's owner sets up drop/ for users who are not
   const spool = new Spool(config.spoolDir);
   const entry = await spool.enqueue(raw.bytes, {
     state: "queued",

@@ -8,11 +8,13 @@ import { runQueue } from "../core/queue-run.js";
 import { Relay } from "../relay/relay.js";
 
 const TICK_MS = 5_000;
+const MAINTENANCE_MS = 3_600_000; // the spool's sweep: hourly is plenty (it removes only hour-old leftovers)
 
 export class SpoolRunner {
   private running?: Promise<void>;
   private again = false;
   private timer?: NodeJS.Timeout;
+  private lastMaintenance = 0;
   private readonly relay: Relay;
 
   constructor(private readonly config: Config, private readonly onError: (err: unknown) => void) {
@@ -33,7 +35,9 @@ export class SpoolRunner {
     this.running = (async () => {
       do {
         this.again = false;
-        await runQueue(this.config, { relay: this.relay, lockWaitMs: 0 }).catch(this.onError);
+        const maintenance = Date.now() - this.lastMaintenance >= MAINTENANCE_MS;
+        if (maintenance) this.lastMaintenance = Date.now();
+        await runQueue(this.config, { relay: this.relay, lockWaitMs: 0, maintenance }).catch(this.onError);
       } while (this.again);
     })().finally(() => {
       this.running = undefined;

@@ -31,8 +31,10 @@ export function dropDir(spoolDir: string): string {
   return join(spoolDir, "drop");
 }
 
-/** By the spool's owner: the spool traversable (0711, nothing listable) and drop/ 1733. */
+/** By the spool's owner: the spool traversable (0711, nothing listable) and drop/ 1733. Two stats when already so. */
 export async function prepareDropDir(spoolDir: string): Promise<void> {
+  const modeOf = (dir: string) => stat(dir).then((s) => s.mode & 0o7777, () => -1);
+  if ((await modeOf(spoolDir)) === 0o711 && (await modeOf(dropDir(spoolDir))) === 0o1733) return;
   await mkdir(spoolDir, { recursive: true, mode: 0o711 });
   await chmod(spoolDir, 0o711);
   await mkdir(dropDir(spoolDir), { recursive: true, mode: 0o1733 });

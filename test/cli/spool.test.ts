@@ -39,6 +39,16 @@ describe("the spool", () => {
     return home;
   }
 
+  /** spooled(), then `fn`, then the home cleaned up whatever happens. */
+  async function withSpooled(count: number, extra: string, fn: (home: Home) => Promise<void>): Promise<void> {
+    const home = await spooled(count, extra);
+    try {
+      await fn(home);
+    } finally {
+      home.cleanup();
+    }
+  }
+
   const list = async (home: Home): Promise<Listed[]> => JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
 
   it("backs off from retry_min, doubling up to retry_max, with ±10 % jitter", () => {
@@ -51,105 +61,80 @@ describe("the spool", () => {
     assert.equal(Math.round(backoffSeconds(3, 10, 25) / 25), 1, "capped by retry_max");
   });
 
-  it("a failed pass records the attempt, the error and the next attempt from [spool] retry_min", async () => {
-    const home = await spooled(1, '[spool]\nretry_min = "5m"\n');
-    try {
-      const config = loadConfig(home.config);
-      const now = new Date();
-      const report = await runQueue(config, { now, force: true });
-      assert.deepEqual(report, { relayed: 0, deferred: 1, held: 0 });
-      const [entry] = await list(home);
-      assert.equal(entry!.state, "queued");
-      assert.equal(entry!.attempts, 1);
-      assert.match(entry!.lastError ?? "", /relay 127\.0\.0\.1:1/);
-      const wait = (Date.parse(entry!.nextAttempt) - now.getTime()) / 1000;
-      assert.ok(wait >= 270 && wait <= 330, `next attempt in ${wait}s`);
-      assert.deepEqual(await runQueue(config, { now }), { relayed: 0, deferred: 0, held: 0 }, "not due yet: not tried");
-    } finally {
-      home.cleanup();
-    }
-  });
+  it("a failed pass records the attempt, the error and the next attempt from [spool] retry_min", () => withSpooled(1, '[spool]\nretry_min = "5m"\n', async (home) => {
+    const config = loadConfig(home.config);
+    const now = new Date();
+    const report = await runQueue(config, { now, force: true });
+    assert.deepEqual(report, { relayed: 0, deferred: 1, held: 0 });
+    const [entry] = await list(home);
+    assert.equal(entry!.state, "queued");
+    assert.equal(entry!.attempts, 1);
+    assert.match(entry!.lastError ?? "", /relay 127\.0\.0\.1:1/);
+    const wait = (Date.parse(entry!.nextAttempt) - now.getTime()) / 1000;
+    assert.ok(wait >= 270 && wait <= 330, `next attempt in ${wait}s`);
+    assert.deepEqual(await runQueue(config, { now }), { relayed: 0, deferred: 0, held: 0 }, "not due yet: not tried");
+  }));
 
-  it("an entry older than max_age is held with a notice to root, and relayed after release", async () => {
-    const home = await spooled(1, '[spool]\nmax_age = "2d"\n');
-    try {
-      const later = new Date(Date.now() + 2 * 86_400_000 + 1000);
-      assert.deepEqual(await runQueue(loadConfig(home.config), { now: later, force: true }), { relayed: 0, deferred: 0, held: 1 });
-      const [entry] = await list(home);
-      assert.equal(entry!.state, "held");
-      const notice = home.localCopies().map(String).find((c) => /^Subject: sealpost: message held, too long undeliverable/m.test(c));
-      assert.ok(notice, "a local notice");
-      assert.ok(notice.includes(`sealpost queue release ${entry!.id}`));
-      assert.ok(!notice.includes("Ban"), "the notice carries no message content");
-      home.writeConfig({ relayPort: world.sink.port });
-      const before = world.sink.messages.length;
-      assert.equal((await home.run(["queue", "release", entry!.id])).code, 0);
-      assert.equal((await home.run(["queue", "run"])).code, 0);
-      assert.equal(world.sink.messages.length - before, 1);
-      openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
-      assert.deepEqual(await list(home), []);
-    } finally {
-      home.cleanup();
-    }
-  });
+  it("an entry older than max_age is held with a notice to root, and relayed after release", () => withSpooled(1, '[spool]\nmax_age = "2d"\n', async (home) => {
+    const later = new Date(Date.now() + 2 * 86_400_000 + 1000);
+    assert.deepEqual(await runQueue(loadConfig(home.config), { now: later, force: true }), { relayed: 0, deferred: 0, held: 1 });
+    const [entry] = await list(home);
+    assert.equal(entry!.state, "held");
+    const notice = home.localCopies().map(String).find((c) => /^Subject: sealpost: message held, too long undeliverable/m.test(c));
+    assert.ok(notice, "a local notice");
+    assert.ok(notice.includes(`sealpost queue release ${entry!.id}`));
+    assert.ok(!notice.includes("Ban"), "the notice carries no message content");
+    home.writeConfig({ relayPort: world.sink.port });
+    const before = world.sink.messages.length;
+    assert.equal((await home.run(["queue", "release", entry!.id])).code, 0);
+    assert.equal((await home.run(["queue", "run"])).code, 0);
+    assert.equal(world.sink.messages.length - before, 1);
+    openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
+    assert.deepEqual(await list(home), []);
+  }));
 
-  it("queue show prints one entry, in text and JSON; an unknown id is a one-line error", async () => {
-    const home = await spooled(1);
-    try {
-      const [entry] = await list(home);
-      const text = await home.run(["queue", "show", entry!.id]);
-      assert.equal(text.code, 0);
-      assert.match(text.stdout.toString(), new RegExp(`^id: +${entry!.id}\\nstate: +queued\\n`));
-      assert.match(text.stdout.toString(), /^recipients: +ops@example\.net$/m);
-      assert.match(text.stdout.toString(), new RegExp(`^message: .*${entry!.id}\\.eml \\(${RAW.length + 10} bytes\\)$`, "m"));
-      const json = JSON.parse((await home.run(["queue", "show", "--json", entry!.id])).stdout.toString()) as Listed & { size: number };
-      assert.equal(json.size, RAW.length + 10);
-      const missing = await home.run(["queue", "show", "0-00"]);
-      assert.notEqual(missing.code, 0);
-      assert.match(missing.stderr.toString(), /^sealpost queue show: no spool entry 0-00\n$/);
-    } finally {
-      home.cleanup();
-    }
-  });
+  it("queue show prints one entry, in text and JSON; an unknown id is a one-line error", () => withSpooled(1, "", async (home) => {
+    const [entry] = await list(home);
+    const text = await home.run(["queue", "show", entry!.id]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout.toString(), new RegExp(`^id: +${entry!.id}\\nstate: +queued\\n`));
+    assert.match(text.stdout.toString(), /^recipients: +ops@example\.net$/m);
+    assert.match(text.stdout.toString(), new RegExp(`^message: .*${entry!.id}\\.eml \\(${RAW.length + 10} bytes\\)$`, "m"));
+    const json = JSON.parse((await home.run(["queue", "show", "--json", entry!.id])).stdout.toString()) as Listed & { size: number };
+    assert.equal(json.size, RAW.length + 10);
+    const missing = await home.run(["queue", "show", "0-00"]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr.toString(), /^sealpost queue show: no spool entry 0-00\n$/);
+  }));
 
-  it("two runners at once relay every entry exactly once", async () => {
-    const home = await spooled(6);
-    try {
-      home.writeConfig({ relayPort: world.sink.port });
-      const before = world.sink.messages.length;
-      const runs = await Promise.all([home.run(["queue", "flush"]), home.run(["queue", "flush"]), home.run(["queue", "run"])]);
-      for (const r of runs) assert.equal(r.code, 0, r.stderr.toString());
-      const fresh = world.sink.messages.slice(before);
-      assert.equal(fresh.length, 6);
-      const cases = fresh.map((m) => /^X-Case: (\d+)/m.exec(openSealed(m.raw, world.gpg).inner.toString())?.[1]).sort();
-      assert.deepEqual(cases, ["0", "1", "2", "3", "4", "5"]);
-      assert.deepEqual(await list(home), []);
-    } finally {
-      home.cleanup();
-    }
-  });
+  it("two runners at once relay every entry exactly once", () => withSpooled(6, "", async (home) => {
+    home.writeConfig({ relayPort: world.sink.port });
+    const before = world.sink.messages.length;
+    const runs = await Promise.all([home.run(["queue", "flush"]), home.run(["queue", "flush"]), home.run(["queue", "run"])]);
+    for (const r of runs) assert.equal(r.code, 0, r.stderr.toString());
+    const fresh = world.sink.messages.slice(before);
+    assert.equal(fresh.length, 6);
+    const cases = fresh.map((m) => /^X-Case: (\d+)/m.exec(openSealed(m.raw, world.gpg).inner.toString())?.[1]).sort();
+    assert.deepEqual(cases, ["0", "1", "2", "3", "4", "5"]);
+    assert.deepEqual(await list(home), []);
+  }));
 
-  it("a run sweeps what a killed writer left (old temp files, a message without meta) and keeps fresh ones", async () => {
-    const home = await spooled(1);
-    try {
-      const msg = join(home.spool, "msg");
-      const stale = [join(msg, ".x.eml.1.tmp"), join(msg, "00000000-deadbeef.eml"), join(home.spool, "meta", ".y.json.2.tmp"),
-        join(home.spool, "ledger", ".z.json.3.tmp")];
-      const fresh = join(msg, ".w.eml.4.tmp");
-      mkdirSync(join(home.spool, "ledger"), { recursive: true });
-      const old = new Date(Date.now() - 2 * 3_600_000);
-      for (const f of stale) {
-        writeFileSync(f, "half");
-        utimesSync(f, old, old);
-      }
-      writeFileSync(fresh, "being written");
-      const [entry] = await list(home);
-      assert.equal((await home.run(["queue", "run"])).code, 0);
-      for (const f of stale) assert.ok(!existsSync(f), `${f} swept`);
-      assert.ok(existsSync(fresh), "a fresh temp file may belong to a live writer");
-      assert.ok(existsSync(join(msg, `${entry!.id}.eml`)), "a committed entry stays");
-    } finally {
-      home.cleanup();
+  it("a run sweeps what a killed writer left (old temp files, a message without meta) and keeps fresh ones", () => withSpooled(1, "", async (home) => {
+    const msg = join(home.spool, "msg");
+    const stale = [join(msg, ".x.eml.1.tmp"), join(msg, "00000000-deadbeef.eml"), join(home.spool, "meta", ".y.json.2.tmp"),
+      join(home.spool, "ledger", ".z.json.3.tmp")];
+    const fresh = join(msg, ".w.eml.4.tmp");
+    mkdirSync(join(home.spool, "ledger"), { recursive: true });
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    for (const f of stale) {
+      writeFileSync(f, "half");
+      utimesSync(f, old, old);
     }
-  });
+    writeFileSync(fresh, "being written");
+    const [entry] = await list(home);
+    assert.equal((await home.run(["queue", "run"])).code, 0);
+    for (const f of stale) assert.ok(!existsSync(f), `${f} swept`);
+    assert.ok(existsSync(fresh), "a fresh temp file may belong to a live writer");
+    assert.ok(existsSync(join(msg, `${entry!.id}.eml`)), "a committed entry stays");
+  }));
 });
