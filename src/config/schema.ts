@@ -10,6 +10,7 @@ import { isLoopbackHost } from "./loopback.js";
 
 export type StoreKind = "maildir" | "mbox" | "none";
 export type RelaySecurity = "starttls" | "tls" | "none";
+export type LogLevel = "debug" | "info" | "warning" | "error";
 
 export interface RouteConfig {
   matchRecipient?: string[]; // absent: the route catches every recipient
@@ -32,10 +33,14 @@ export interface Config {
   deliver: { onRelayFailure: "defer" | "spool" };
   serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
   spool: { retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number };
+  /** Message events: to the syslog socket when it exists, else to `file`, else nowhere (serve: stderr). */
+  log: { level: LogLevel; syslog: string; file?: string; facility: SyslogFacility };
   routes: RouteConfig[];
 }
 
-const TOP_KEYS = ["hostname", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "spool", "route"] as const;
+const TOP_KEYS = ["hostname", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "spool", "log", "route"] as const;
+const FACILITIES = ["mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"] as const;
+export type SyslogFacility = (typeof FACILITIES)[number];
 
 export function buildConfig(table: Table, file: string, dir: string): Config {
   rejectUnknownKeys(table, TOP_KEYS, "");
@@ -55,6 +60,7 @@ export function buildConfig(table: Table, file: string, dir: string): Config {
     deliver: buildDeliver(subTable(table, "deliver", "")),
     serve: buildServe(subTable(table, "serve", "")),
     spool: buildSpool(subTable(table, "spool", "")),
+    log: buildLog(subTable(table, "log", ""), path),
     routes: buildRoutes(table.route),
   };
 }
@@ -136,6 +142,22 @@ function buildSpool(t: Table): Config["spool"] {
   if (retryMaxSeconds < retryMinSeconds) throw new ConfigError("spool.retry_max", "a duration no shorter than spool.retry_min", t.retry_max);
   if (maxAgeSeconds < retryMinSeconds) throw new ConfigError("spool.max_age", "a duration no shorter than spool.retry_min", t.max_age);
   return { retryMinSeconds, retryMaxSeconds, maxAgeSeconds };
+}
+
+function buildLog(t: Table, path: (p: string) => string): Config["log"] {
+  const p = "log.";
+  rejectUnknownKeys(t, ["level", "syslog", "file", "facility"], p);
+  const file = optionalStr(t, "file", p);
+  const syslog = t.syslog ?? "/dev/log";
+  if (typeof syslog !== "string" || (syslog !== "" && !isAbsolute(syslog))) {
+    throw new ConfigError("log.syslog", 'the syslog socket\'s absolute path, or "" for no syslog', t.syslog);
+  }
+  return {
+    level: oneOf(t, "level", p, ["debug", "info", "warning", "error"] as const, "info"),
+    syslog,
+    ...(file ? { file: path(file) } : {}),
+    facility: oneOf(t, "facility", p, FACILITIES, "mail"),
+  };
 }
 
 function buildRoutes(value: unknown): RouteConfig[] {

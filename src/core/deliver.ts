@@ -7,7 +7,10 @@
  * keeps the message. The ledger makes an MTA retry or a double run do only what is left.
  */
 import { createHash } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { fingerprintOf } from "../crypto/key-check.js";
 import { routeKeys } from "../crypto/keyring.js";
+import { openEventLog, type EventLog } from "../log/event-log.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
 import { takeBounceSlot } from "../store/bounce-budget.js";
@@ -17,7 +20,7 @@ import { Spool } from "../store/spool.js";
 import { holdNotice } from "./held.js";
 import { isEximPipe, pipeEnvelope, type PipeArguments } from "./envelope.js";
 import { SealpostError, asSealpostError } from "./errors.js";
-import { parseHeader } from "./header.js";
+import { firstValue, parseHeader } from "./header.js";
 import { resolveHostname } from "./hostname.js";
 import { readPipeConfig } from "./pipe-config.js";
 import { loopVerdict, type LoopVerdict } from "./loop.js";
@@ -57,27 +60,53 @@ async function loopDecision(verdict: LoopVerdict, spoolDir: string, now: Date): 
 }
 
 async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
+  const config = readPipeConfig(req.configFile);
+  const log = openEventLog(config.log);
+  const seen: { id?: string } = {};
+  try {
+    return await deliverLogged(req, config, log, seen); // a relay deferral is logged per recipient
+  } catch (err) {
+    const error = asSealpostError(err);
+    log.event("deferred", { id: seen.id, status: error.status, reason: error.publicMessage });
+    throw error;
+  } finally {
+    await log.close();
+  }
+}
+
+async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog, seen: { id?: string }): Promise<Outcome> {
   const now = req.now ?? new Date();
   const checkpoint = req.checkpoint ?? (() => undefined);
-  const config = readPipeConfig(req.configFile);
   const hostname = resolveHostname(config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
   const envelope = pipeEnvelope(req.env, req.args, hostname);
   const selected = selectRoute(config.routes, envelope.recipients);
-  const verdict = loopVerdict(raw, parseHeader(raw.header), envelope, hostname);
+  const fields = parseHeader(raw.header);
+  const verdict = loopVerdict(raw, fields, envelope, hostname);
   const hash = createHash("sha256").update(raw.bytes).digest("hex");
+  const id = hash.slice(0, 12); // the ledger's key: an MTA retry logs the same id
+  seen.id = id;
+  log.event("received", {
+    id, via: "deliver", size: raw.bytes.length, from: `<${envelope.sender}>`, to: envelope.recipients.join(","),
+    msgid: firstValue(fields, "message-id"),
+  });
 
-  return new Ledger(config.spoolDir).withEntry(hash, now, async (entry, save) => {
+  return new Ledger(config.spoolDir).withEntry(hash, now, async (entry, save): Promise<Outcome> => {
     entry.loop ??= selected ? await loopDecision(verdict, config.spoolDir, now) : "forward";
     const route = entry.loop === "local" ? undefined : selected;
     const pending = (route?.to ?? []).filter((r) => !entry.done.includes(r));
-    if (entry.localStored && pending.length === 0) return { kind: "duplicate" };
+    if (entry.localStored && pending.length === 0) {
+      log.event("duplicate", { id });
+      return { kind: "duplicate" };
+    }
     // Keys are looked up only for what is left: a repeat of a delivered message must not fail on
     // a key removed since. Sealing comes before storing: a missing key defers with nothing written.
     const keys = route && pending.length > 0 ? await routeKeys(route, config.keysDir, now) : [];
     checkpoint("sealing");
     const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now, entry.loop === "forward-bounce");
     checkpoint("sealed");
+    const fingerprints = keys.map(fingerprintOf).join(",");
+    for (const s of sealed) log.event("sealed", { id, to: s.recipient, size: s.bytes.length, keys: fingerprints });
     if (entry.localMark && !entry.localStored && await hasLocalCopy(config.local, entry.localMark)) {
       entry.localStored = true; // written by a run killed before it could say so
     }
@@ -90,6 +119,7 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
       checkpoint("local-copy-written");
       entry.localStored = true;
       await save();
+      log.event("stored", { id, store: config.local.store, loop: entry.loop === "forward" ? undefined : entry.loop });
     }
     checkpoint("after-local-copy");
     // From here on the local copy is safe; each recipient is done once relayed, spooled or held.
@@ -103,8 +133,9 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
     try {
       for (const { recipient, bytes } of sealed) {
         try {
-          await relay.send(recipient, bytes, keyIds);
+          const reply = await relay.send(recipient, bytes, keyIds);
           checkpoint("after-relay");
+          log.event("relayed", { id, to: recipient, size: bytes.length, reply });
         } catch (err) {
           const error = asSealpostError(err);
           const entryFields = {
@@ -115,11 +146,14 @@ async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
           if (error.permanence === "permanent") {
             const queued = await spool.enqueue(raw.bytes, { ...entryFields, state: "held", nextAttempt: now.toISOString(), attempts: 1 }, now);
             await holdNotice(config, hostname, queued, now).catch(() => undefined); // best effort: `queue list` shows it too
+            log.event("held", { id, to: recipient, spool_id: queued.id, status: error.status, reason: error.publicMessage });
             held = true;
           } else if (config.deliver.onRelayFailure === "spool") {
-            await spool.enqueue(raw.bytes, { ...entryFields, state: "queued", nextAttempt: now.toISOString() }, now);
+            const queued = await spool.enqueue(raw.bytes, { ...entryFields, state: "queued", nextAttempt: now.toISOString() }, now);
+            log.event("spooled", { id, to: recipient, spool_id: queued.id, reason: error.publicMessage });
             spooled = true;
           } else {
+            log.event("deferred", { id, to: recipient, status: error.status, reason: error.publicMessage });
             deferred ??= error;
             continue;
           }

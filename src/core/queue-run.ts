@@ -7,7 +7,9 @@
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
+import { fingerprintOf } from "../crypto/key-check.js";
 import { routeKeys } from "../crypto/keyring.js";
+import { openEventLog, type EventLog } from "../log/event-log.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
 import { withDotlock } from "../store/dotlock.js";
@@ -35,11 +37,23 @@ export interface RunOptions {
   relay?: Relay;
   /** Set up drop/ and sweep what killed writers left (default); serve does it now and then, not every pass. */
   maintenance?: boolean;
+  /** Where events go; otherwise a log opened from config [log] for this pass. */
+  log?: EventLog;
   /** Called after each relay's 250, before the entry is updated: the crash tests' seam. */
   checkpoint?: (point: string) => void;
 }
 
 export async function runQueue(config: Config, options: RunOptions = {}): Promise<RunReport> {
+  if (options.log) return runQueueLogged(config, options, options.log);
+  const log = openEventLog(config.log);
+  try {
+    return await runQueueLogged(config, options, log);
+  } finally {
+    await log.close();
+  }
+}
+
+async function runQueueLogged(config: Config, options: RunOptions, log: EventLog): Promise<RunReport> {
   const now = options.now ?? new Date();
   const spool = new Spool(config.spoolDir);
   if (options.maintenance !== false) {
@@ -47,7 +61,7 @@ export async function runQueue(config: Config, options: RunOptions = {}): Promis
     await spool.sweep(now);
   }
   const hostname = resolveHostname(config.hostname);
-  await ingestDrops(config, hostname, now);
+  await ingestDrops(config, hostname, now, log);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
   try {
@@ -55,7 +69,7 @@ export async function runQueue(config: Config, options: RunOptions = {}): Promis
       if (listed.state !== "queued" || (!options.force && Date.parse(listed.nextAttempt) > now.getTime())) continue;
       await withDotlock(spool.lockTarget(listed.id), async () => {
         const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
-        if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options }, entry);
+        if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options, log }, entry);
       }, options.lockWaitMs ?? 0).catch((err) => {
         if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
       });
@@ -74,13 +88,14 @@ interface Pass {
   now: Date;
   report: RunReport;
   options: RunOptions;
+  log: EventLog;
 }
 
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
-  const { config, hostname, spool, relay, now, report } = pass;
+  const { config, hostname, spool, relay, now, report, log } = pass;
   try {
     const raw = readRawMessage(await spool.message(entry.id));
-    if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes);
+    if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes, log);
     if (entry.recipients.length === 0) {
       await spool.remove(entry.id);
       return;
@@ -90,9 +105,12 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     const envelope = { sender: entry.sender, recipients: [] };
     const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, entry.bounce === true);
     const keyIds = allowedKeyIds(keys);
+    const fingerprints = keys.map(fingerprintOf).join(",");
+    for (const s of sealed) log.event("sealed", { id: entry.id, to: s.recipient, size: s.bytes.length, keys: fingerprints });
     for (const { recipient, bytes } of sealed) {
-      await relay.send(recipient, bytes, keyIds);
+      const reply = await relay.send(recipient, bytes, keyIds);
       pass.options.checkpoint?.("after-relay");
+      log.event("relayed", { id: entry.id, to: recipient, size: bytes.length, reply, attempt: entry.attempts });
       entry.recipients = entry.recipients.filter((r) => r !== recipient);
       report.relayed++;
       if (entry.recipients.length > 0) await spool.save(entry);
@@ -106,11 +124,13 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
       entry.state = "held";
       await spool.save(entry);
       await holdNotice(config, hostname, entry, now, error.permanence === "permanent" ? "refused" : "expired").catch(() => undefined);
+      log.event("held", { id: entry.id, to: entry.recipients.join(","), status: error.status, reason: expired && error.permanence !== "permanent" ? `too old: ${error.publicMessage}` : error.publicMessage });
       report.held++;
     } else {
       const delay = backoffSeconds(entry.attempts, config.spool.retryMinSeconds, config.spool.retryMaxSeconds);
       entry.nextAttempt = new Date(now.getTime() + delay * 1000).toISOString();
       await spool.save(entry);
+      log.event("deferred", { id: entry.id, to: entry.recipients.join(","), status: error.status, reason: error.publicMessage, attempt: entry.attempts, retry_in: `${delay}s` });
       report.deferred++;
     }
   }

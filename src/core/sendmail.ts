@@ -4,6 +4,7 @@
  * into the drop directory. Making the local copy, sealing and relaying is the queue runner's.
  */
 import type { Config } from "../config/schema.js";
+import { openEventLog } from "../log/event-log.js";
 import { prepareDropDir, writeDrop } from "../store/drop.js";
 import { SealpostError, Status, asSealpostError } from "./errors.js";
 import { resolveHostname } from "./hostname.js";
@@ -29,7 +30,12 @@ export async function sendmail(req: SendmailRequest): Promise<Outcome> {
     const { bytes, envelope } = prepareSubmission(req.input, req.args, { user: req.user, hostname }, now);
     if (req.ownsSpool) {
       await prepareDropDir(req.config.spoolDir); // the spool's owner sets up drop/ for users who are not
-      await submitToSpool(req.config, hostname, bytes, envelope, now);
+      const log = openEventLog(req.config.log);
+      try {
+        await submitToSpool(req.config, hostname, bytes, envelope, now, { via: "sendmail", log });
+      } finally {
+        await log.close();
+      }
     }
     else await writeDrop(req.config.spoolDir, { ...envelope, user: req.user }, bytes);
     return { kind: "spooled" };

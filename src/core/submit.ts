@@ -5,22 +5,31 @@
  * decided here, by the spool's owner, never by what a submitter wrote.
  */
 import type { Config } from "../config/schema.js";
+import { silentLog, type EventLog } from "../log/event-log.js";
 import { readDrops, removeDrop } from "../store/drop.js";
 import { withDotlock } from "../store/dotlock.js";
 import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import type { Envelope } from "./envelope.js";
-import { parseHeader } from "./header.js";
+import { firstValue, parseHeader } from "./header.js";
 import { loopVerdict } from "./loop.js";
 import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
 
-export async function submitToSpool(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date): Promise<SpoolEntry> {
+export interface Submitted {
+  via: "sendmail" | "serve" | "drop";
+  client?: string; // serve: the SMTP client's address
+  log?: EventLog;
+}
+
+export async function submitToSpool(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date,
+  { via, client, log = silentLog }: Submitted): Promise<SpoolEntry> {
   const raw = readRawMessage(bytes);
   const route = selectRoute(config.routes, envelope.recipients);
+  const fields = parseHeader(raw.header);
   // sendmail and serve do not de-duplicate (SPEC §5), so there is no ledger to hold a bounce slot:
   // our own sealed mail and bounces of it are kept locally only.
-  const home = loopVerdict(raw, parseHeader(raw.header), envelope, hostname) !== "none";
+  const home = loopVerdict(raw, fields, envelope, hostname) !== "none";
   const spool = new Spool(config.spoolDir);
   const entry = await spool.enqueue(raw.bytes, {
     state: "queued",
@@ -32,17 +41,23 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
     ...(route?.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
     localPending: config.local.store !== "none",
   }, now);
+  log.event("received", {
+    id: entry.id, via, client, size: raw.bytes.length, from: `<${envelope.sender}>`, to: envelope.recipients.join(","),
+    msgid: firstValue(fields, "message-id"), loop: home ? "local" : undefined,
+  });
+  log.event("spooled", { id: entry.id, to: entry.recipients.join(",") || undefined });
   // Committed. The local copy now, before the submitter is answered, as SPEC §6 describes; should
   // the local store fail, the entry keeps it pending and the runner makes it before any relay.
   await withDotlock(spool.lockTarget(entry.id), async () => {
     const current = await spool.get(entry.id);
-    if (current?.localPending) await storePendingCopy(config, hostname, spool, current, raw.bytes);
+    if (current?.localPending) await storePendingCopy(config, hostname, spool, current, raw.bytes, log);
   }, 5_000).catch(() => undefined);
   return entry;
 }
 
 /** The local copy of a submitted message, made once even if a runner is killed half-way. */
-export async function storePendingCopy(config: Config, hostname: string, spool: Spool, entry: SpoolEntry, bytes: Buffer): Promise<void> {
+export async function storePendingCopy(config: Config, hostname: string, spool: Spool, entry: SpoolEntry, bytes: Buffer,
+  log: EventLog = silentLog): Promise<void> {
   if (!(entry.localMark && await hasLocalCopy(config.local, entry.localMark))) {
     await storeLocally(config.local, bytes, entry.sender, hostname, async (mark) => {
       entry.localMark = mark;
@@ -51,13 +66,14 @@ export async function storePendingCopy(config: Config, hostname: string, spool: 
   }
   entry.localPending = false;
   await spool.save(entry);
+  log.event("stored", { id: entry.id, store: config.local.store });
 }
 
 /** Moves every drop file into the spool; returns how many. */
-export async function ingestDrops(config: Config, hostname: string, now: Date): Promise<number> {
+export async function ingestDrops(config: Config, hostname: string, now: Date, log: EventLog = silentLog): Promise<number> {
   let count = 0;
   for (const drop of await readDrops(config.spoolDir, config.serve.maxSize)) {
-    await submitToSpool(config, hostname, drop.bytes, { sender: drop.envelope.sender, recipients: drop.envelope.recipients }, now);
+    await submitToSpool(config, hostname, drop.bytes, { sender: drop.envelope.sender, recipients: drop.envelope.recipients }, now, { via: "drop", log });
     await removeDrop(config.spoolDir, drop.name);
     count++;
   }

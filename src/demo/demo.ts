@@ -48,7 +48,7 @@ export async function runDemo(keep: boolean): Promise<DemoReport> {
     await writeFile(config, [
       'hostname = "demo.example.org"', 'keys_dir = "keys"', 'spool_dir = "spool"',
       "[local]", 'store = "maildir"', 'path = "Maildir"',
-      "[relay]", 'host = "127.0.0.1"', `port = ${port}`, 'security = "none"', 'envelope_from = "sealpost@demo.example.org"',
+      "[relay]", 'host = "127.0.0.1"', `port = ${port}`, 'security = "none"', 'envelope_from = "sealpost@demo.example.org"', "[log]", 'syslog = ""',
       "[[route]]", `to = ["${RECIPIENT}"]`, "",
     ].join("\n"));
 

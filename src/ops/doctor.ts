@@ -9,6 +9,7 @@ import { access, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Config } from "../config/schema.js";
 import { resolveHostname } from "../core/hostname.js";
+import { logDestination } from "../log/event-log.js";
 import { probeRelay } from "../relay/probe.js";
 import { Spool } from "../store/spool.js";
 import { routeKeyStatus } from "./route-key-status.js";
@@ -17,7 +18,7 @@ export type Level = "ok" | "warn" | "error";
 
 export interface Finding {
   level: Level;
-  area: "keys" | "relay" | "storage" | "mta" | "spool";
+  area: "keys" | "relay" | "storage" | "mta" | "spool" | "log";
   text: string;
   fix?: string;
 }
@@ -31,7 +32,20 @@ export interface MtaFacts {
 }
 
 export async function doctor(config: Config, mta: MtaFacts, now = new Date()): Promise<Finding[]> {
-  return [...await keyFindings(config, now), await relayFinding(config), ...await storageFindings(config, mta), ...await spoolFindings(config, now)];
+  return [...await keyFindings(config, now), await relayFinding(config), ...await storageFindings(config, mta), ...await spoolFindings(config, now), await logFinding(config)];
+}
+
+async function logFinding(config: Config): Promise<Finding> {
+  const to = logDestination(config.log);
+  if (to.kind === "syslog") return { level: "ok", area: "log", text: `events go to syslog (${to.path}), facility ${config.log.facility}, level ${config.log.level} and up` };
+  if (to.kind === "none") {
+    // not a fault: mail flows the same; containers often have no syslog
+    return { level: "ok", area: "log", text: `no syslog socket${config.log.syslog ? ` at ${config.log.syslog}` : ""} and no [log] file: message events are not logged (serve prints them)` };
+  }
+  const writable = await access(to.path, constants.W_OK).then(() => true, async (e: NodeJS.ErrnoException) =>
+    e.code === "ENOENT" && await access(dirname(to.path), constants.W_OK).then(() => true, () => false));
+  return writable ? { level: "ok", area: "log", text: `events go to ${to.path}, level ${config.log.level} and up` }
+    : { level: "error", area: "log", text: `the log file ${to.path} is not writable by this user: events are lost (mail is not)`, fix: `create its directory and give it to the user sealpost runs as` };
 }
 
 async function keyFindings(config: Config, now: Date): Promise<Finding[]> {

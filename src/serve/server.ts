@@ -14,6 +14,7 @@ import { smtpReply } from "../core/outcome.js";
 import { prepareSubmission } from "../core/submission.js";
 import { submitToSpool } from "../core/submit.js";
 import { isLoopbackHost } from "../config/loopback.js";
+import { openEventLog, type EventLog } from "../log/event-log.js";
 import { prepareDropDir } from "../store/drop.js";
 import { isLocalRecipient } from "./recipients.js";
 import { SpoolRunner } from "./spool-runner.js";
@@ -31,10 +32,13 @@ export class SealpostServer {
   private closing = false;
   private inFlight = 0;
   private idle?: () => void;
+  private readonly events: EventLog;
 
+  /** `log` takes the lifecycle lines; message events go to config [log], or to `log` when that names nowhere. */
   constructor(private readonly config: Config, private readonly log: Log) {
     this.hostname = resolveHostname(config.hostname);
-    this.runner = new SpoolRunner(config, (err) => log(`spool run failed: ${asSealpostError(err).publicMessage}`));
+    this.events = openEventLog(config.log, log);
+    this.runner = new SpoolRunner(config, this.events, (err) => log(`spool run failed: ${asSealpostError(err).publicMessage}`));
   }
 
   /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6). */
@@ -52,6 +56,7 @@ export class SealpostServer {
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.runner.stop();
+    await this.events.close();
   }
 
   private async listen(host: string, port: number, required: boolean): Promise<void> {
@@ -113,7 +118,9 @@ export class SealpostServer {
         done(null, `2.0.0 queued as ${id}`);
       }, (err) => {
         const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) });
-        this.log(`refused from=<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}> status=${reply.code} ${reply.text}`);
+        this.events.event("deferred", {
+          via: "serve", from: `<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}>`, status: reply.code, reason: reply.text,
+        });
         done(smtpError(reply.code, reply.text));
       });
     });
@@ -127,8 +134,7 @@ export class SealpostServer {
     const { bytes, envelope } = prepareSubmission(lf, {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
     }, { user: "MAILER-DAEMON", hostname: this.hostname }, now);
-    const entry = await submitToSpool(this.config, this.hostname, bytes, envelope, now);
-    this.log(`queued id=${entry.id} from=<${envelope.sender}> to=${envelope.recipients.map((r) => `<${r}>`).join(",")} size=${bytes.length} client=${session.remoteAddress}`);
+    const entry = await submitToSpool(this.config, this.hostname, bytes, envelope, now, { via: "serve", client: session.remoteAddress, log: this.events });
     return entry.id;
   }
 }

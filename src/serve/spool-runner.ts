@@ -5,6 +5,7 @@
 import type { Config } from "../config/schema.js";
 import { resolveHostname } from "../core/hostname.js";
 import { runQueue } from "../core/queue-run.js";
+import type { EventLog } from "../log/event-log.js";
 import { Relay } from "../relay/relay.js";
 
 const TICK_MS = 5_000;
@@ -17,7 +18,7 @@ export class SpoolRunner {
   private lastMaintenance = 0;
   private readonly relay: Relay;
 
-  constructor(private readonly config: Config, private readonly onError: (err: unknown) => void) {
+  constructor(private readonly config: Config, private readonly log: EventLog, private readonly onError: (err: unknown) => void) {
     this.relay = new Relay({ relay: config.relay, hostname: resolveHostname(config.hostname) }, true);
   }
 
@@ -37,7 +38,7 @@ export class SpoolRunner {
         this.again = false;
         const maintenance = Date.now() - this.lastMaintenance >= MAINTENANCE_MS;
         if (maintenance) this.lastMaintenance = Date.now();
-        await runQueue(this.config, { relay: this.relay, lockWaitMs: 0, maintenance }).catch(this.onError);
+        await runQueue(this.config, { relay: this.relay, lockWaitMs: 0, maintenance, log: this.log }).catch(this.onError);
       } while (this.again);
     })().finally(() => {
       this.running = undefined;

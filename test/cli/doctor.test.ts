@@ -22,6 +22,7 @@ describe("doctor", () => {
     const text = r.stdout.toString();
     assert.match(text, /^ok {4}keys: route\[0\] ops@example\.net: 2D078DBC84053A03A90D58A525069B8229DDA237 expires 2036-01-01/m);
     assert.match(text, /^ok {4}relay: 127\.0\.0\.1:\d+ takes mail for ops@example\.net \(no TLS \(loopback\)\); nothing was sent$/m);
+    assert.match(text, /^ok {4}log: no syslog socket and no \[log\] file/m);
     assert.match(text, /^all well$/m);
     assert.equal(world.sink.mailFroms.length - before.mail, 1);
     assert.equal(world.sink.messages.length, before.messages, "nothing sent");
@@ -35,6 +36,16 @@ describe("doctor", () => {
     assert.match(text, /^ERROR keys: route\[0\] nobody@example\.net: no usable key for nobody@example\.net\n {6}fix: sealpost keys import/m);
     assert.match(text, /^ERROR relay: relay 127\.0\.0\.1:1 cannot connect\n {6}fix: check \[relay\]/m);
     assert.match(text, /^ERROR storage: spool .* is missing or not writable/m);
+  }));
+
+  it("a log file this user cannot write is an error; a writable one is reported", () => inHome(world, {}, async (home) => {
+    home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/no-such-dir/sealpost.log"` });
+    let findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
+    assert.equal(findings[0]?.level, "error");
+    assert.match(findings[0]!.text, /no-such-dir\/sealpost\.log is not writable by this user: events are lost \(mail is not\)/);
+    home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/sealpost.log"\nlevel = "warning"` });
+    findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
+    assert.deepEqual(findings.map((f) => [f.level, f.text]), [["ok", `events go to ${home.root}/sealpost.log, level warning and up`]]);
   }));
 
   it("a held message is a warning: exit 1", () => withSink("permfail", (refusing) => inHome(world, { relayPort: refusing.port }, async (home) => {

@@ -60,9 +60,12 @@ describe("serve", () => {
       assert.ok(openSealed(got[0]!, world.gpg).inner.includes("Login failure"));
       await sleep(500);
       assert.equal(relayed().length, 1);
-      const logged = served.stdout.filter((l) => l.startsWith("queued "));
-      assert.equal(logged.length, 1);
-      assert.match(logged[0]!, /^queued id=\S+ from=<wordpress@www\.example\.org> to=<root@localhost> size=\d+ client=127\.0\.0\.1$/);
+      const received = served.stdout.filter((l) => l.startsWith("event=received "));
+      assert.equal(received.length, 1, served.stdout.join("\n"));
+      assert.match(received[0]!, /^event=received id=\S+ via=serve client=127\.0\.0\.1 size=\d+ from=<wordpress@www\.example\.org> to=root@localhost msgid=<\S+>$/);
+      const events = served.stdout.filter((l) => l.startsWith("event=")).map((l) => l.split(" ")[0]);
+      assert.deepEqual(events, ["event=received", "event=spooled", "event=stored", "event=sealed", "event=relayed"]);
+      assert.ok(!served.stdout.join("\n").includes("Login failure"), "no body text in the log");
     }));
 
   it("takes local recipients only: hostname, localhost, local_domains, a bare local part; 550 for the rest", () =>

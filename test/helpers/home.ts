@@ -20,6 +20,8 @@ export interface HomeOptions {
   relayPort?: number;
   extra?: string;
   route?: string;
+  /** The [log] table's body; by default syslog is off, so tests never write into the host's log. */
+  log?: string;
   /** Run sealpost as this user (uid = gid); the test's files are handed to it. Needs root. */
   uid?: number;
 }
@@ -62,6 +64,8 @@ security = "none"
 envelope_from = "sealpost@web01.example.org"
 timeout = "10s"
 ${o.extra ?? ""}
+[log]
+${o.log ?? 'syslog = ""'}
 ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
 `);
   }

@@ -71,7 +71,7 @@ export class BadInputBench {
     const dir = join(this.root, `case-${serial}`);
     mkdirSync(dir);
     writeFileSync(join(dir, "sealpost.toml"), `hostname = "web01.example.org"\nkeys_dir = "../keys"\nspool_dir = "spool"\n` +
-      `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n` +
+      `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n[log]\nsyslog = ""\n` +
       `[[route]]\nto = ["${recipient}"]\nkeys = ["${TEST_FPR}"]\n`);
     try {
       const outcome = await deliver({ input, env: ENV, args: { recipients: [] }, configFile: join(dir, "sealpost.toml") });

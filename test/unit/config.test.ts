@@ -38,6 +38,7 @@ describe("config", () => {
     assert.deepEqual(c.deliver, { onRelayFailure: "defer" });
     assert.deepEqual(c.serve, { listen: "127.0.0.1:2525", listenHost: "127.0.0.1", listenPort: 2525, maxSize: 25 * 1024 * 1024, localDomains: [] });
     assert.deepEqual(c.spool, { retryMinSeconds: 60, retryMaxSeconds: 3600, maxAgeSeconds: 5 * 86_400 });
+    assert.deepEqual(c.log, { level: "info", syslog: "/dev/log", facility: "mail" });
     assert.deepEqual(c.routes, [{ matchRecipient: undefined, to: ["ops@example.net"], keys: undefined }]);
   });
 
@@ -59,6 +60,9 @@ describe("config", () => {
     ["a bad size", MINIMAL + '[serve]\nmax_size = "big"\n', /^serve\.max_size: expected a size/],
     ["spool.retry_max may not undercut retry_min", MINIMAL + '[spool]\nretry_min = "2h"\n', /^spool\.retry_max: expected a duration no shorter than spool\.retry_min/],
     ["spool.max_age is a duration", MINIMAL + '[spool]\nmax_age = "forever"\n', /^spool\.max_age: expected a duration/],
+    ["log.syslog is an absolute socket path or empty", MINIMAL + '[log]\nsyslog = "dev/log"\n', /^log\.syslog: expected the syslog socket's absolute path, or "" for no syslog, got "dev\/log"$/],
+    ["log.level is one of four", MINIMAL + '[log]\nlevel = "notice"\n', /^log\.level: expected "debug" or "info" or "warning" or "error", got "notice"$/],
+    ["log.facility is a known one", MINIMAL + '[log]\nfacility = "kern"\n', /^log\.facility: expected "mail" or .* got "kern"$/],
     ["serve listens on loopback only", MINIMAL + '[serve]\nlisten = "0.0.0.0:25"\n', /^serve\.listen: expected a loopback address/],
     ["wrong type for a table", 'relay = 5\n[[route]]\nto = ["a@b.c"]\n', /^relay: expected a table, got 5$/],
     ["invalid TOML says where", "[relay\n", /^not valid TOML at line 1/],
