@@ -1,12 +1,13 @@
 /** `sealpost doctor`: plain-words checks with a fix for each problem; exit 0 ok, 1 warnings, 2 errors. */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
-import { lookupUser } from "./passwd.js";
+import { lookupUser, userName } from "./passwd.js";
 import type { Registration } from "./program.js";
+import type { MtaFacts } from "../ops/doctor.js";
 
 export function doctorCommand(program: Command, { set, globalConfig }: Registration): void {
   program.command("doctor")
@@ -22,7 +23,7 @@ export function doctorCommand(program: Command, { set, globalConfig }: Registrat
         fail("doctor", (e as Error).message);
         return 2;
       }
-      const findings = await doctor(config, { aliases: readAliases, postfixDefaultPrivs, eximAliasPipes, userIds: lookupUser });
+      const findings = await doctor(config, { aliases: readAliases, postfixAliasUser, eximAliasPipes, userIds: lookupUser });
       for (const f of findings) {
         out(`${f.level === "ok" ? "ok   " : f.level === "warn" ? "WARN " : "ERROR"} ${f.area}: ${f.text}`);
         if (f.fix) out(`      fix: ${f.fix}`);
@@ -34,11 +35,14 @@ export function doctorCommand(program: Command, { set, globalConfig }: Registrat
     }));
 }
 
-function postfixDefaultPrivs(): string | undefined {
+function postfixAliasUser(): ReturnType<MtaFacts["postfixAliasUser"]> {
   const postconf = ["/usr/sbin/postconf", "/usr/bin/postconf"].find((p) => existsSync(p));
   if (!postconf) return undefined;
+  const db = ["/etc/aliases.db", "/etc/aliases.lmdb", "/etc/aliases.cdb"].map((p) => statSync(p, { throwIfNoEntry: false })).find(Boolean);
+  const owner = db && db.uid !== 0 ? userName(db.uid) : undefined;
+  if (owner) return { user: owner, as: "the alias database's owner" };
   const r = spawnSync(postconf, ["-h", "default_privs"]);
-  return r.status === 0 ? r.stdout.toString().trim() || "nobody" : undefined;
+  return r.status === 0 ? { user: r.stdout.toString().trim() || "nobody", as: "default_privs" } : undefined;
 }
 
 /** Debian's Exim runs pipes from /etc/aliases only with SYSTEM_ALIASES_PIPE_TRANSPORT set. */

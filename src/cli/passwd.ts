@@ -1,8 +1,15 @@
-/** A user's uid and gid from /etc/passwd, or undefined when there is no such user. */
+/** Users from /etc/passwd: uid and gid by name, name by uid. */
 import { readFileSync } from "node:fs";
 
+function passwd(): string[][] {
+  return readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":"));
+}
+
+export function userName(uid: number): string | undefined {
+  return passwd().find((f) => f[2] === String(uid))?.[0];
+}
+
 export function lookupUser(user: string): { uid: number; gid: number } | undefined {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`));
-  const [, , uid, gid] = line?.split(":") ?? [];
+  const [, , uid, gid] = passwd().find((f) => f[0] === user) ?? [];
   return uid === undefined ? undefined : { uid: Number(uid), gid: Number(gid) };
 }

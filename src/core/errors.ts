@@ -43,5 +43,10 @@ export function asSealpostError(err: unknown): SealpostError {
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new SealpostError(Status.storageFull, "no space left to store the message", { cause: err });
   }
+  if (code === "EACCES" || code === "EPERM") {
+    // typically a pipe run as the wrong user (Postfix's default_privs): say where to look
+    return new SealpostError(Status.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)", { cause: err });
+  }
+  if (code === "EROFS") return new SealpostError(Status.storage, "sealpost's spool or store is on a read-only file system", { cause: err });
   return new SealpostError(Status.internal, "internal error", { cause: err });
 }

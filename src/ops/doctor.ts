@@ -26,7 +26,11 @@ export interface Finding {
 /** What doctor reads of the host's MTA; tests give their own. */
 export interface MtaFacts {
   aliases: () => Promise<string>; // /etc/aliases
-  postfixDefaultPrivs: () => string | undefined; // `postconf -h default_privs`, undefined without Postfix
+  /**
+   * Whom Postfix runs /etc/aliases commands as (local(8)): the alias database's owner, or
+   * default_privs when root owns it. Undefined without Postfix.
+   */
+  postfixAliasUser: () => { user: string; as: "default_privs" | "the alias database's owner" } | undefined;
   eximAliasPipes: () => boolean | undefined; // whether Debian's Exim runs pipes from /etc/aliases; undefined without Exim
   userIds: (user: string) => { uid: number; gid: number } | undefined;
 }
@@ -87,12 +91,12 @@ async function storageFindings(config: Config, mta: MtaFacts): Promise<Finding[]
   }
   const aliases = await mta.aliases().catch(() => "");
   if (!/^[^#\n]*:.*\|[^\n]*sealpost/m.test(aliases)) return out;
-  const privs = mta.postfixDefaultPrivs();
-  if (privs !== undefined) {
-    const ids = mta.userIds(privs);
+  const runAs = mta.postfixAliasUser();
+  if (runAs !== undefined) {
+    const ids = mta.userIds(runAs.user);
     for (const [name, dir] of places) {
       if (ids && await writableBy(dir, ids)) continue;
-      out.push({ level: "error", area: "mta", text: `/etc/aliases pipes into sealpost, which Postfix runs as default_privs (${privs}); ${privs} cannot write the ${name} ${dir}`,
+      out.push({ level: "error", area: "mta", text: `/etc/aliases pipes into sealpost, which Postfix runs as ${runAs.as} (${runAs.user}); ${runAs.user} cannot write the ${name} ${dir}`,
         fix: 'deliver through the sealpost user\'s ~/.forward instead ("root: sealpost" in /etc/aliases), or give the directory to that user' });
     }
   }

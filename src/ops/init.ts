@@ -57,13 +57,16 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
   await dir("/etc/sealpost/keys", 0o755, false);
   const config = "/etc/sealpost/sealpost.toml";
   await act(await exists(at(config)), `config ${config} (from the example: edit [relay] and [[route]], then sealpost doctor)`, async () => {
-    await copyFile(o.exampleConfig, at(config));
+    // the route names the user whose ~/.forward receives root's mail (Exim passes only that address)
+    const example = await readFile(o.exampleConfig, "utf8");
+    await writeFile(at(config), example.replace('match_recipient = ["root", "postmaster", "sealpost"]', `match_recipient = ["root", "postmaster", "${o.user}"]`), { mode: 0o644 });
     await chmod(at(config), 0o644);
   });
   await dir("/var/spool/sealpost", 0o711, true);
   await dir("/var/spool/sealpost/drop", 0o1733, true);
   await dir(home, 0o755, true);
   await dir(`${home}/Maildir`, 0o700, true);
+  await dir("/var/log/sealpost", 0o750, true); // for [log] file on hosts without a syslog socket
   const forward = `${home}/.forward`;
   const forwardLine = `"|${o.launcher} -c ${config} deliver"\n`;
   const current = await readFile(at(forward), "utf8").catch(() => undefined);

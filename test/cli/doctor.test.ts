@@ -8,7 +8,7 @@ import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { inHome, useWorld, withSink } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
-const NO_MTA: MtaFacts = { aliases: async () => "", postfixDefaultPrivs: () => undefined, eximAliasPipes: () => undefined, userIds: () => undefined };
+const NO_MTA: MtaFacts = { aliases: async () => "", postfixAliasUser: () => undefined, eximAliasPipes: () => undefined, userIds: () => undefined };
 
 describe("doctor", () => {
   const world = useWorld();
@@ -62,10 +62,10 @@ describe("doctor", () => {
     chmodSync(home.spool, 0o700);
     mkdirSync(home.mail, { recursive: true });
     const mta: MtaFacts = { ...NO_MTA, aliases: async () => 'root: root, "|/usr/bin/sealpost -c /etc/sealpost/sealpost.toml deliver"\n',
-      postfixDefaultPrivs: () => "nobody", userIds: () => ({ uid: 65534, gid: 65534 }) };
+      postfixAliasUser: () => ({ user: "nobody", as: "default_privs" }), userIds: () => ({ uid: 65534, gid: 65534 }) };
     const findings = (await doctor(loadConfig(home.config), mta)).filter((f) => f.area === "mta");
     assert.ok(findings.some((f) => f.level === "error" && /default_privs \(nobody\); nobody cannot write the spool/.test(f.text) && /~\/\.forward/.test(f.fix ?? "")));
-    const exim = (await doctor(loadConfig(home.config), { ...mta, postfixDefaultPrivs: () => undefined, eximAliasPipes: () => false })).filter((f) => f.area === "mta");
+    const exim = (await doctor(loadConfig(home.config), { ...mta, postfixAliasUser: () => undefined, eximAliasPipes: () => false })).filter((f) => f.area === "mta");
     assert.match(exim[0]!.text, /Debian's Exim runs no pipes from \/etc\/aliases/);
     assert.deepEqual((await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "mta"), [], "no pipe, no MTA finding");
   }));

@@ -40,12 +40,13 @@ describe("sealpost init", () => {
       assert.equal(mode("var/spool/sealpost"), 0o711);
       assert.equal(mode("var/spool/sealpost/drop"), 0o1733);
       assert.equal(mode("var/lib/sealpost/Maildir"), 0o700);
-      for (const p of ["var/spool/sealpost", "var/lib/sealpost", "var/lib/sealpost/Maildir", "var/lib/sealpost/.forward"]) assert.equal(uid(p), NOBODY, p);
+      assert.equal(mode("var/log/sealpost"), 0o750);
+      for (const p of ["var/spool/sealpost", "var/lib/sealpost", "var/lib/sealpost/Maildir", "var/lib/sealpost/.forward", "var/log/sealpost"]) assert.equal(uid(p), NOBODY, p);
       assert.equal(readFileSync(join(root, "var/lib/sealpost/.forward"), "utf8"), `"|${BIN} -c /etc/sealpost/sealpost.toml deliver"\n`);
       assert.match(readFileSync(join(root, "etc/aliases"), "utf8"), /^root: nobody$/m);
       assert.equal(readlinkSync(join(root, "usr/sbin/sendmail")), BIN);
       assert.ok(existsSync(join(root, "etc/systemd/system/sealpost.service")));
-      assert.ok(existsSync(join(root, "etc/sealpost/sealpost.toml")));
+      assert.match(readFileSync(join(root, "etc/sealpost/sealpost.toml"), "utf8"), /^match_recipient = \["root", "postmaster", "nobody"\]$/m, "the route names the .forward user");
       const again = await init(home, root, "--write-aliases", "--sendmail-link", "--systemd");
       assert.equal(again.code, 0);
       assert.deepEqual(again.stdout.toString().trim().split("\n").filter((l) => !l.startsWith("ok ")), [], "idempotent");

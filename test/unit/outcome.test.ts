@@ -30,4 +30,11 @@ describe("the outcome table", () => {
     assert.equal(e.publicMessage, "internal error");
     assert.equal(asSealpostError(Object.assign(new Error("x"), { code: "ENOSPC" })).status, "4.3.1");
   });
+
+  it("permission denied names the likely cause (the wrong user) without a path; temporary", () => {
+    const e = asSealpostError(Object.assign(new Error("EACCES: permission denied, open '/var/spool/sealpost/ledger/x'"), { code: "EACCES" }));
+    assert.equal(e.status, "4.3.0");
+    assert.equal(e.permanence, "temporary");
+    assert.match(e.publicMessage, /^permission denied on sealpost's spool or store \(run as the wrong user\? see sealpost doctor\)$/);
+  });
 });
