@@ -161,10 +161,11 @@ export interface MtaSuite {
 
 /**
  * Suite set-up shared by the MTA suites (call at the top of a describe()): the sink, sealpost
- * installed and set up by `init --write-aliases`, then the MTA's own set-up; /etc/aliases is
- * put back afterwards.
+ * installed and set up by `init` (by default `--write-aliases`), then the MTA's own set-up;
+ * /etc/aliases is put back afterwards.
  */
-export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: () => void = () => undefined): MtaSuite {
+export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: () => void = () => undefined,
+  initFlags = ["--write-aliases"]): MtaSuite {
   const gpg = new Gpg();
   const sink = new Sink();
   const suite: MtaSuite = {
@@ -177,18 +178,16 @@ export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: 
     if (suite.skip) return;
     suite.skip = "set-up failed";
     await sink.start();
-    aliases = readFileSync("/etc/aliases", "utf8");
-    const said = setUpSealpost(sink.port, ["--write-aliases"]);
+    aliases = existsSync("/etc/aliases") ? readFileSync("/etc/aliases", "utf8") : undefined;
+    const said = setUpSealpost(sink.port, initFlags);
     suite.launcher = /\.forward: "\|(\S+) -c/.exec(said)?.[1] ?? "";
     if (!suite.launcher.startsWith("/")) throw new Error(`sealpost init did not name its launcher:\n${said}`);
     setUpMta();
     suite.skip = undefined;
   });
   after(async () => {
-    if (aliases !== undefined) {
-      writeFileSync("/etc/aliases", aliases);
-      tearDownMta();
-    }
+    if (aliases !== undefined) writeFileSync("/etc/aliases", aliases);
+    if (!suite.skip) tearDownMta();
     await sink.stop();
     gpg.close();
   });
