@@ -1,28 +1,26 @@
 /**
- * Events appended to a file, one write(2) per line with O_APPEND, so lines from concurrent
- * deliver processes never interleave. Each line starts with an RFC 3339 time and the pid.
+ * Events appended to a file: each line one open(O_APPEND) + write(2), so lines from concurrent
+ * deliver processes never interleave, and a long-running `serve` follows logrotate's rename
+ * without a signal. Each line starts with an RFC 3339 time and the pid.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import type { LineSink } from "./event-log.js";
 
+const RETRY_MS = 60_000;
+
 export class FileSink implements LineSink {
-  private fd: number | undefined;
-  private failed = false;
+  private failedAt = -Infinity;
 
   constructor(private readonly path: string) {}
 
   write(line: string, level: string): void {
-    if (this.failed) return;
+    if (Date.now() - this.failedAt < RETRY_MS) return;
     try {
-      this.fd ??= openSync(this.path, "a", 0o640);
-      writeSync(this.fd, `${new Date().toISOString()} sealpost[${process.pid}] ${level}: ${line}\n`);
+      appendFileSync(this.path, `${new Date().toISOString()} sealpost[${process.pid}] ${level}: ${line}\n`, { mode: 0o640 });
     } catch {
-      this.failed = true; // unwritable: stop trying for this process; `doctor` reports it
+      this.failedAt = Date.now(); // unwritable: `doctor` reports it; serve tries again later
     }
   }
 
-  async close(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
+  async close(): Promise<void> {}
 }

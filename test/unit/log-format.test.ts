@@ -1,6 +1,9 @@
 /** One event, one line: quoting, control bytes, length, levels. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openEventLog } from "../../src/log/event-log.js";
 import { formatEvent } from "../../src/log/events.js";
 
@@ -30,5 +33,21 @@ describe("event lines", () => {
     log.event("held", { id: "1" });
     await log.close();
     assert.deepEqual(lines, ["event=deferred id=1", "event=held id=1"]);
+  });
+
+  it("a log file renamed by logrotate: the next event starts a new file at the path", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sealpost-log-"));
+    try {
+      const file = join(dir, "sealpost.log");
+      const log = openEventLog({ level: "info", syslog: "", file, facility: "mail" });
+      log.event("received", { id: "1" });
+      renameSync(file, `${file}.1`);
+      log.event("relayed", { id: "1" });
+      await log.close();
+      assert.match(readFileSync(`${file}.1`, "utf8"), /info: event=received id=1\n$/);
+      assert.match(readFileSync(file, "utf8"), /^\S+ sealpost\[\d+\] info: event=relayed id=1\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
