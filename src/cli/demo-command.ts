@@ -5,6 +5,7 @@ import type { Registration } from "./program.js";
 
 export function demoCommand(program: Command, { set }: Registration): void {
   program.command("demo")
+    .addHelpText("after", "\nExamples:\n  sealpost demo\n  sealpost demo --keep     then look at the printed directory")
     .description("seal a sample fail2ban notice end to end with a throw-away key and a loopback sink (nothing leaves this machine)")
     .option("--keep", "keep the demo's directory (config, keys, Maildir) to look at")
     .action((opts: { keep?: boolean }) => set(async () => {

@@ -58,7 +58,8 @@ Example (cron, daily):
   0 8 * * * sealpost sealpost keys check >/dev/null || echo "sealpost keys need attention"`)
     .action((opts: { config?: string }) => set(() => checkAction(opts.config ?? globalConfig())));
 
-  const host = keys.command("host").description("this host's signing key ([message] sign = true)");
+  const host = keys.command("host").description("this host's signing key ([message] sign = true)")
+    .addHelpText("after", "\nExamples:\n  sealpost keys host generate          then set [message] sign = true\n  sealpost keys host export > web01-signing.asc   for the recipient to import and trust");
   host.command("generate")
     .description("make the host signing key (v4 Ed25519, mode 0600, at message.host_key); never overwrites one")
     .option("-c, --config <file>", "config file")

@@ -8,7 +8,8 @@ import type { Registration } from "./program.js";
 type Step = (config: Config) => Promise<number>;
 
 export function queueCommands(program: Command, { set, globalConfig }: Registration): void {
-  const queue = program.command("queue").description("inspect and steer the spool");
+  const queue = program.command("queue").description("inspect and steer the spool")
+    .addHelpText("after", "\nExamples:\n  sealpost queue list\n  sealpost queue show ID --json\n  sealpost queue release ID     after fixing why the relay refused it\n  sealpost queue run            (a systemd timer or cron job, where serve does not run)");
   const withConfig = (name: string, opts: { config?: string }, step: Step) => set(async () => {
     try {
       return await step(commandConfig(opts.config ?? globalConfig()));

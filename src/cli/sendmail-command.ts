@@ -15,7 +15,26 @@ import { readStdin } from "./io.js";
 import { pipeFailure } from "./program.js";
 import { listQueue } from "./queue-command.js";
 
+const HELP = `Usage: sealpost sendmail [flags] [recipient...] < message
+       /usr/sbin/sendmail [flags] [recipient...] < message   (a link to sealpost)
+
+sendmail-compatible submission for hosts without an MTA: commits the message to the spool,
+keeps the local copy, answers 0 (or 75: try again later) at once; a background queue run
+seals and relays it. Flags: -f/-r SENDER, -F NAME, -t, -i/-oi, -B TYPE, -C FILE, --, -bp, -q,
+-bi; anything else is ignored (refusing would lose the caller's mail).
+
+Examples:
+  echo "Subject: test" | sealpost sendmail -oi root
+  /usr/sbin/sendmail -FCronDaemon -i -B8BITMIME -oem root < cron-output   (as cronie calls it)
+  sendmail -f fail2ban@web01.example.org root < ban-notice                (as fail2ban calls it)
+  sendmail -bp                                                            (the queue, as mailq)
+`;
+
 export async function runSendmail(argv: string[], configOption: string | undefined): Promise<number> {
+  if (argv.length === 1 && argv[0] === "--help") { // no caller passes it; -h is sendmail's hop count
+    process.stdout.write(HELP);
+    return 0;
+  }
   let args: SendmailArgs;
   try {
     args = parseSendmailArgs(argv);
