@@ -146,6 +146,15 @@ export async function runQueueInBackground(config: Config): Promise<void> {
   const kick = join(config.spoolDir, "runner.kick");
   const kicked = () => stat(kick).then((s) => s.mtimeMs, () => 0);
   await writeFile(kick, "", { mode: 0o600 });
+  const log = openEventLog(config.log); // one for all passes: a burst makes several
+  try {
+    await runWhileKicked(config, lock, kicked, log);
+  } finally {
+    await log.close();
+  }
+}
+
+async function runWhileKicked(config: Config, lock: string, kicked: () => Promise<number>, log: EventLog): Promise<void> {
   for (;;) {
     let entered = false;
     let lastStart = 0;
@@ -154,7 +163,7 @@ export async function runQueueInBackground(config: Config): Promise<void> {
         entered = true;
         do {
           lastStart = Date.now();
-          await runQueue(config);
+          await runQueue(config, { log });
         } while ((await kicked()) >= lastStart);
       }, 0);
     } catch (err) {
