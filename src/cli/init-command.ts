@@ -1,7 +1,7 @@
 /** `sealpost init`: the host set-up, idempotent; `--dry-run` says what it would do. */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { packageFile } from "./entry.js";
 import type { Command } from "commander";
 import { fail, out } from "./io.js";
 import { lookupUser } from "./passwd.js";
@@ -29,7 +29,7 @@ export function initCommand(program: Command, { set }: Registration): void {
     .action((flags: InitFlags) => set(async () => {
       if (!flags.dryRun && flags.root === "/" && process.getuid?.() !== 0) return fail("init", "needs root (or --dry-run to see what it would do)");
       const { init } = await import("../ops/init.js");
-      const asset = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
+      const asset = packageFile;
       try {
         const steps = await init({
           user: flags.user, root: flags.root, dryRun: flags.dryRun === true, writeAliases: flags.writeAliases === true,

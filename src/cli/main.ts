@@ -29,10 +29,7 @@ if (pipeMode && !process.env.SEALPOST_DEBUG) process.removeAllListeners("warning
 process.on("uncaughtException", fatal);
 process.on("unhandledRejection", fatal);
 
-try {
-  const { runCli } = await import("./program.js");
-  const code = await runCli(argv, process.env.SEALPOST_INVOKED_AS ?? "sealpost", pipeMode);
-  process.exit(code);
-} catch (err) {
-  fatal(err);
-}
+// No top-level await: the installed command runs this file from a CommonJS bundle (start.cts).
+import("./program.js")
+  .then(({ runCli }) => runCli(argv, process.env.SEALPOST_INVOKED_AS ?? "sealpost", pipeMode))
+  .then((code) => process.exit(code), fatal);

@@ -4,8 +4,9 @@
  * local copy and relays — so cron, fail2ban and a pam_exec login hook are not kept waiting.
  */
 import { spawn } from "node:child_process";
+import { stat } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { fileURLToPath } from "node:url";
+import { entryScript } from "./entry.js";
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { asSealpostError } from "../core/errors.js";
@@ -73,7 +74,6 @@ export async function runSendmail(argv: string[], configOption: string | undefin
  * as root could not be read by that user's queue runs. Returns whether we may write the spool.
  */
 async function becomeSpoolOwner(spoolDir: string): Promise<boolean> {
-  const { stat } = await import("node:fs/promises");
   const uid = process.getuid?.() ?? 0;
   const owner = await stat(spoolDir).catch(() => undefined);
   if (uid === 0 && owner && owner.uid !== 0) {
@@ -95,10 +95,9 @@ function invokingUser(): string {
 
 /** A detached `queue run --background`: outlives us, in its own session, with no stdio. */
 function startBackgroundRun(configFile: string): void {
-  const main = fileURLToPath(new URL("./main.js", import.meta.url));
   const env = { ...process.env, SEALPOST_CONFIG: configFile, SEALPOST_INVOKED_AS: "sealpost" };
   try {
-    spawn(process.execPath, [main, "queue", "run", "--background"], { detached: true, stdio: "ignore", env }).unref();
+    spawn(process.execPath, [entryScript(), "queue", "run", "--background"], { detached: true, stdio: "ignore", env }).unref();
   } catch {
     // the message is committed; the next queue run (timer, serve) relays it
   }
