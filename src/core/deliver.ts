@@ -106,7 +106,7 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
     const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now, entry.loop === "forward-bounce");
     checkpoint("sealed");
     const fingerprints = keys.map(fingerprintOf).join(",");
-    for (const s of sealed) log.event("sealed", { id, to: s.recipient, size: s.bytes.length, keys: fingerprints });
+    for (const s of sealed) log.event("sealed", { id, to: s.recipient, size: s.bytes?.length, keys: fingerprints });
     if (entry.localMark && !entry.localStored && await hasLocalCopy(config.local, entry.localMark)) {
       entry.localStored = true; // written by a run killed before it could say so
     }
@@ -131,11 +131,11 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
     let held = false;
     let spooled = false;
     try {
-      for (const { recipient, bytes } of sealed) {
+      for (const { recipient, bytes, content } of sealed) {
         try {
-          const reply = await relay.send(recipient, bytes, keyIds);
+          const { reply, size } = await relay.send(recipient, bytes ?? content(), keyIds);
           checkpoint("after-relay");
-          log.event("relayed", { id, to: recipient, size: bytes.length, reply });
+          log.event("relayed", { id, to: recipient, size, reply });
         } catch (err) {
           const error = asSealpostError(err);
           const entryFields = {

@@ -7,7 +7,7 @@ import type { Config } from "../config/schema.js";
 import { loadHostKey } from "../crypto/host-key.js";
 import { expiryOf, expiryWarning } from "../crypto/key-expiry.js";
 import { noticeExpiringKeys } from "./expiry-notice.js";
-import { sealFor } from "../message/seal.js";
+import { sealedBytes, sealFor } from "../message/seal.js";
 import { outerFacts } from "../message/outer-facts.js";
 import { relayIdentity } from "../relay/relay.js";
 import type { Envelope } from "./envelope.js";
@@ -15,9 +15,15 @@ import { SealpostError, Status } from "./errors.js";
 import { parseHeader } from "./header.js";
 import type { RawMessage } from "./raw-message.js";
 
+/** From this size on, a message is sealed while it is relayed, never held sealed as a whole. */
+export const STREAM_FROM = 1 << 20;
+
 export interface Sealed {
   recipient: string;
-  bytes: Buffer;
+  /** The sealed message, for messages under STREAM_FROM: sealed before anything is stored. */
+  bytes?: Buffer;
+  /** The sealed message as it is made: `bytes` again, or the encryption running as it is read. */
+  content: () => AsyncIterable<Buffer> | Iterable<Buffer>;
 }
 
 export async function sealAll(config: Config, hostname: string, raw: RawMessage, envelope: Envelope,
@@ -33,11 +39,26 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
   const warnings = expiries.filter((e) => e.threshold !== null).map(expiryWarning);
   await noticeExpiringKeys(config, hostname, expiries, now).catch(() => undefined); // a notice must never stop the mail
   for (const recipient of recipients) {
+    const input = { raw, fields, facts, format: config.message.format, keys, signingKey, warnings };
+    if (raw.bytes.length >= STREAM_FROM) {
+      sealed.push({ recipient, content: () => sealingErrors(sealFor(recipient, input)) });
+      continue;
+    }
     try {
-      sealed.push({ recipient, bytes: await sealFor(recipient, { raw, fields, facts, format: config.message.format, keys, signingKey, warnings }) });
+      const bytes = await sealedBytes(recipient, input);
+      sealed.push({ recipient, bytes, content: () => [bytes] });
     } catch (err) {
       throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
     }
   }
   return sealed;
+}
+
+/** A failure while a streamed message is being sealed is a sealing error, not the relay's. */
+async function* sealingErrors(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* pieces;
+  } catch (err) {
+    throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
+  }
 }

@@ -22,6 +22,9 @@ import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
 import { ingestDrops, storePendingCopy } from "./submit.js";
 
+/** Entries in flight at once in a pass; serve's pooled relay keeps as many connections. */
+export const QUEUE_CONCURRENCY = 8;
+
 export interface RunReport {
   relayed: number;
   deferred: number;
@@ -65,19 +68,34 @@ async function runQueueLogged(config: Config, options: RunOptions, log: EventLog
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
   try {
-    for (const listed of await spool.list()) {
-      if (listed.state !== "queued" || (!options.force && Date.parse(listed.nextAttempt) > now.getTime())) continue;
-      await withDotlock(spool.lockTarget(listed.id), async () => {
-        const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
-        if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options, log }, entry);
-      }, options.lockWaitMs ?? 0).catch((err) => {
-        if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
-      });
-    }
+    const due = (await spool.list()).filter((listed) => listed.state === "queued" && (options.force || Date.parse(listed.nextAttempt) <= now.getTime()));
+    // A few entries at a time: each waits mostly on fsync and the relay, not on this process.
+    await eachConcurrently(due, QUEUE_CONCURRENCY, (listed) => withDotlock(spool.lockTarget(listed.id), async () => {
+      const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
+      if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options, log }, entry);
+    }, options.lockWaitMs ?? 0).catch((err) => {
+      if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
+    }));
   } finally {
     if (!options.relay) relay.close();
   }
   return report;
+}
+
+/** `work` on every item, at most `limit` at a time; the first failure is thrown once all have ended. */
+async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length && !failure) {
+      try {
+        await work(items[next++]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  }));
+  if (failure) throw failure.error;
 }
 
 interface Pass {
@@ -106,11 +124,11 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, entry.bounce === true);
     const keyIds = allowedKeyIds(keys);
     const fingerprints = keys.map(fingerprintOf).join(",");
-    for (const s of sealed) log.event("sealed", { id: entry.id, to: s.recipient, size: s.bytes.length, keys: fingerprints });
-    for (const { recipient, bytes } of sealed) {
-      const reply = await relay.send(recipient, bytes, keyIds);
+    for (const s of sealed) log.event("sealed", { id: entry.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints });
+    for (const { recipient, bytes, content } of sealed) {
+      const { reply, size } = await relay.send(recipient, bytes ?? content(), keyIds);
       pass.options.checkpoint?.("after-relay");
-      log.event("relayed", { id: entry.id, to: recipient, size: bytes.length, reply, attempt: entry.attempts });
+      log.event("relayed", { id: entry.id, to: recipient, size, reply, attempt: entry.attempts });
       entry.recipients = entry.recipients.filter((r) => r !== recipient);
       report.relayed++;
       if (entry.recipients.length > 0) await spool.save(entry);

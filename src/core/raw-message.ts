@@ -92,3 +92,17 @@ export function toCrlf(input: Buffer): Buffer {
   o += input.copy(out, o, start);
   return out.subarray(0, o);
 }
+
+/** toCrlf in slices of about `size` bytes, each cut just after a LF, so no CR LF pair is split. */
+export function* toCrlfChunks(input: Buffer, size = 1 << 18): Generator<Buffer> {
+  let start = 0;
+  while (start < input.length) {
+    let end = Math.min(start + size, input.length);
+    if (end < input.length) {
+      const nl = input.indexOf(LF, end - 1);
+      end = nl === -1 ? input.length : nl + 1;
+    }
+    yield toCrlf(input.subarray(start, end));
+    start = end;
+  }
+}

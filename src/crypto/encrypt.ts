@@ -1,22 +1,43 @@
 /**
  * OpenPGP encryption as SPEC §4 requires it: PKESK v3 + SEIPD v1 (MDC), which GnuPG 2.2,
- * Sequoia, RNP and OpenPGP.js all read.
+ * Sequoia, RNP and OpenPGP.js all read. A large message is encrypted as a stream, as it is
+ * read, never held whole a second time; a small one in one go, without the cost of web streams.
  */
 import { randomBytes } from "node:crypto";
 import { createMessage, encrypt, enums, type PrivateKey, type PublicKey } from "openpgp";
 
-/** Encrypts to `keys`; with `signingKey`, signs first (a one-pass signature inside the encryption). */
+/** Encrypts `data` to `keys`, armored; with `signingKey`, signs first (one-pass signature inside). */
 export async function encryptArmored(data: Uint8Array, keys: PublicKey[], signingKey?: PrivateKey): Promise<string> {
+  return encrypt({ ...await options(keys, signingKey), message: await createMessage({ binary: data, format: "binary" }) });
+}
+
+/** The same, read from and written to streams. */
+export async function encryptArmoredStream(data: ReadableStream<Uint8Array>, keys: PublicKey[], signingKey?: PrivateKey): Promise<ReadableStream<string>> {
+  return encrypt({ ...await options(keys, signingKey), message: await createMessage({ binary: data, format: "binary" }) });
+}
+
+async function options(keys: PublicKey[], signingKey?: PrivateKey) {
   if (keys.length === 0) throw new Error("refusing to encrypt to no key");
   // openpgp 6 picks SEIPD v2 (AEAD) on its own when every key advertises it; an explicit
   // session key without an AEAD algorithm keeps it at SEIPD v1, which GnuPG 2.2 can decrypt.
   const sessionKey = { data: new Uint8Array(randomBytes(32)), algorithm: "aes256" as const };
-  return encrypt({
-    message: await createMessage({ binary: data, format: "binary" }),
+  return {
     encryptionKeys: keys,
     ...(signingKey ? { signingKeys: signingKey } : {}),
     sessionKey,
-    format: "armored",
+    format: "armored" as const,
     config: { preferredCompressionAlgorithm: enums.compression.uncompressed },
-  });
+  };
+}
+
+/** A pull stream over chunks made on demand: openpgp reads at its own pace (back-pressure). */
+export function streamOf(chunks: Iterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = chunks[Symbol.iterator]();
+  return new ReadableStream({
+    pull(controller) {
+      const next = it.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+  }, { highWaterMark: 0 });
 }

@@ -1,17 +1,17 @@
 /**
  * The MIME entity that goes inside the encryption (SPEC §4, RFC 9788): every original header
  * field as a protected header, one HP-Outer field per outer field, and the original Content-*
- * fields and body bytes unchanged except for CRLF line ends.
+ * fields and body bytes unchanged except for CRLF line ends. Made in pieces, as encryption reads it.
  */
 import { headerLine } from "../core/header-text.js";
 import type { HeaderField } from "../core/header.js";
-import { toCrlf, type RawMessage } from "../core/raw-message.js";
+import { toCrlf, toCrlfChunks, type RawMessage } from "../core/raw-message.js";
 import type { OuterFacts } from "./outer-facts.js";
 
 const HP_PARAMS = 'protected-headers="v1"; hp="cipher"';
 
-export function innerEntity(raw: RawMessage, fields: readonly HeaderField[], facts: OuterFacts,
-  outer: Array<[string, string]>, warnings: readonly string[] = []): Buffer {
+export function* innerEntity(raw: RawMessage, fields: readonly HeaderField[], facts: OuterFacts,
+  outer: Array<[string, string]>, warnings: readonly string[] = []): Generator<Buffer> {
   const parts: Buffer[] = [];
   let sawContentType = false;
   for (const field of fields) {
@@ -29,8 +29,9 @@ export function innerEntity(raw: RawMessage, fields: readonly HeaderField[], fac
   if (facts.synthesized.messageId) added.push(headerLine("Message-ID", facts.messageId));
   for (const [name, value] of outer) added.push(headerLine("HP-Outer", `${name}: ${value}`));
   for (const warning of warnings) added.push(headerLine("X-Sealpost-Warning", warning));
-  parts.push(Buffer.from(added.join(""), "utf8"), Buffer.from("\r\n"), toCrlf(raw.body));
-  return Buffer.concat(parts);
+  parts.push(Buffer.from(added.join(""), "utf8"), Buffer.from("\r\n"));
+  yield Buffer.concat(parts);
+  yield* toCrlfChunks(raw.body); // the body in slices: a 25 MB report is never copied whole
 }
 
 /** The original Content-Type field with the RFC 9788 parameters appended. */

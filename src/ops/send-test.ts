@@ -40,7 +40,7 @@ export async function sendTestMessage(config: Config, to?: string, now = new Dat
   const relay = new Relay({ relay: config.relay, hostname });
   try {
     const replies = [];
-    for (const { recipient, bytes } of sealed) replies.push({ recipient, reply: await relay.send(recipient, bytes, allowedKeyIds(keys)) });
+    for (const { recipient, bytes, content } of sealed) replies.push({ recipient, reply: (await relay.send(recipient, bytes ?? content(), allowedKeyIds(keys))).reply });
     return { messageId, replies };
   } finally {
     relay.close();

@@ -5,10 +5,11 @@
  */
 import { stat, readFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { Readable } from "node:stream";
 import { createTransport, type Transporter } from "nodemailer";
 import type { Config } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
-import { assertSealed } from "./egress.js";
+import { assertSealed, guardSealed } from "./egress.js";
 
 export interface RelaySettings {
   relay: Config["relay"];
@@ -22,16 +23,35 @@ export function relayIdentity(s: RelaySettings): string {
 export class Relay {
   private transport?: Transporter;
 
-  constructor(private readonly settings: RelaySettings, private readonly pool = false) {}
+  /** `pool`: keep up to that many connections open between messages (serve), instead of one per send. */
+  constructor(private readonly settings: RelaySettings, private readonly pool = 0) {}
 
-  /** Sends one sealed message to one recipient; returns the relay's reply to it (250 ...). */
-  async send(recipient: string, bytes: Buffer, keyIds: ReadonlySet<string>): Promise<string> {
-    await assertSealed(bytes, keyIds);
+  /**
+   * Sends one sealed message to one recipient; returns the relay's reply to it (250 ...) and the
+   * size sent. A buffer is checked whole before the connection; a stream (a large message,
+   * sealed as it goes) is checked as it passes, and a failure there aborts the DATA.
+   */
+  async send(recipient: string, sealed: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>, keyIds: ReadonlySet<string>): Promise<{ reply: string; size: number }> {
+    if (Buffer.isBuffer(sealed)) await assertSealed(sealed, keyIds);
     const transport = await this.open();
+    let size = 0;
+    let failure: unknown;
+    const raw = Buffer.isBuffer(sealed) ? sealed : Readable.from((async function* () {
+      try {
+        for await (const piece of guardSealed(sealed, keyIds)) {
+          size += piece.length;
+          yield piece;
+        }
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+    })(), { objectMode: false });
     try {
-      const info = await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw: bytes });
-      return String((info as { response?: unknown }).response ?? "250");
+      const info = await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw });
+      return { reply: String((info as { response?: unknown }).response ?? "250"), size: Buffer.isBuffer(sealed) ? sealed.length : size };
     } catch (err) {
+      if (failure instanceof SealpostError) throw failure; // sealing or egress, not the relay
       throw relayError(err, this.settings.relay);
     }
   }
@@ -43,7 +63,10 @@ export class Relay {
 
   private async open(): Promise<Transporter> {
     if (this.transport) return this.transport;
-    this.transport = createTransport({ ...(await smtpOptions(this.settings)), pool: this.pool, disableFileAccess: true, disableUrlAccess: true });
+    this.transport = createTransport({
+      ...(await smtpOptions(this.settings)), disableFileAccess: true, disableUrlAccess: true,
+      ...(this.pool ? { pool: true, maxConnections: this.pool } : {}),
+    });
     return this.transport;
   }
 }

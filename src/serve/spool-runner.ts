@@ -1,10 +1,10 @@
 /**
  * The spool runner inside `serve` (SPEC §5): a pass after each accepted message and every few
- * seconds, one pass at a time, all through one pooled relay connection.
+ * seconds, one pass at a time, all through one pool of relay connections.
  */
 import type { Config } from "../config/schema.js";
 import { resolveHostname } from "../core/hostname.js";
-import { runQueue } from "../core/queue-run.js";
+import { QUEUE_CONCURRENCY, runQueue } from "../core/queue-run.js";
 import type { EventLog } from "../log/event-log.js";
 import { Relay } from "../relay/relay.js";
 
@@ -19,7 +19,7 @@ export class SpoolRunner {
   private readonly relay: Relay;
 
   constructor(private readonly config: Config, private readonly log: EventLog, private readonly onError: (err: unknown) => void) {
-    this.relay = new Relay({ relay: config.relay, hostname: resolveHostname(config.hostname) }, true);
+    this.relay = new Relay({ relay: config.relay, hostname: resolveHostname(config.hostname) }, QUEUE_CONCURRENCY);
   }
 
   start(): void {

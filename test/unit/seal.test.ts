@@ -6,8 +6,9 @@ import { readKey, type PublicKey, generateKey } from "openpgp";
 import { parseHeader } from "../../src/core/header.js";
 import { readRawMessage } from "../../src/core/raw-message.js";
 import { outerFacts } from "../../src/message/outer-facts.js";
-import { sealFor } from "../../src/message/seal.js";
-import { allowedKeyIds, assertSealed } from "../../src/relay/egress.js";
+import { sealFor, sealedBytes } from "../../src/message/seal.js";
+import fc from "fast-check";
+import { allowedKeyIds, assertSealed, guardSealed } from "../../src/relay/egress.js";
 import { Gpg } from "../helpers/gpg.js";
 import { TEST_PUBLIC_KEY } from "../helpers/paths.js";
 import { openSealed } from "../helpers/sealed.js";
@@ -19,14 +20,18 @@ const ORIGINAL = Buffer.from([
   "", "Grüße: body line with a secret canary 1234567890", "From the start of a line", "",
 ].join("\n"), "utf8");
 
-async function seal(raw: Buffer, keys: PublicKey[], message = {}, recipient = "ops@example.net") {
+function sealInput(raw: Buffer, keys: PublicKey[], message = {}) {
   const m = readRawMessage(raw);
   const fields = parseHeader(m.header);
   const facts = outerFacts(fields, {
     hostname: "web01.example.org", envelope: { sender: "root@web01.example.org", recipients: [] },
     message: { format: "pgp-mime", protectSubject: false, from: "original", sign: false, hostKey: "", ...message }, relayIdentity: "alerts@example.net", now: new Date(0),
   });
-  return sealFor(recipient, { raw: m, fields, facts, format: (message as { format?: "inline" }).format ?? "pgp-mime", keys });
+  return { raw: m, fields, facts, format: (message as { format?: "inline" }).format ?? "pgp-mime" as const, keys };
+}
+
+async function seal(raw: Buffer, keys: PublicKey[], message = {}, recipient = "ops@example.net") {
+  return sealedBytes(recipient, sealInput(raw, keys, message));
 }
 
 describe("sealing", () => {
@@ -95,6 +100,18 @@ describe("sealing", () => {
     assert.equal(opened.inner.toString("utf8"), "Grüße: body line with a secret canary 1234567890\r\nFrom the start of a line\r\n");
     await assertSealed(sealed, allowedKeyIds([key]));
   });
+
+  it("yields in pieces what GnuPG opens to the original body, and passes the egress check as it goes", async () => {
+    const line = (i: number) => `${String(i).padStart(8, "0")} ${"x".repeat(60)} Grüße\n`;
+    const body = Buffer.from(Array.from({ length: 40_000 }, (_, i) => line(i)).join(""), "utf8"); // ~2.8 MB, LF line ends
+    const input = sealInput(Buffer.concat([Buffer.from("Subject: logwatch\nFrom: root\nContent-Type: text/plain; charset=utf-8\n\n"), body]), [key]);
+    const pieces: Buffer[] = [];
+    for await (const piece of guardSealed(sealFor("ops@example.net", input), allowedKeyIds([key]))) pieces.push(piece);
+    assert.ok(pieces.length > 10, `streamed in ${pieces.length} pieces`);
+    assert.ok(Math.max(...pieces.map((p) => p.length)) < 1 << 20, "no piece holds the message whole");
+    const opened = openSealed(Buffer.concat(pieces), gpg);
+    assert.ok(opened.innerBody.equals(Buffer.from(body.toString("utf8").replace(/\n/g, "\r\n"), "utf8")), "body bytes intact, CRLF");
+  });
 });
 
 describe("the egress check", () => {
@@ -127,5 +144,36 @@ describe("the egress check", () => {
 
   it("refuses a message encrypted to a key that is not the route's", async () => {
     await assert.rejects(assertSealed(await seal(ORIGINAL, [other]), allowedKeyIds([key])), /session key for another key/);
+  });
+
+  const moreRefusals: Array<[string, (s: string) => string]> = [
+    ["base64 that is not OpenPGP packets", (s) => s.replace(/(-----BEGIN PGP MESSAGE-----\r\n\r\n)[A-Za-z0-9+/]{8}/, "$1QUFBQUFB")],
+    ["a truncated armored message", (s) => s.replace(/\r\n[A-Za-z0-9+/]+\r\n(=[A-Za-z0-9+/]{4}\r\n)?-----END/, "\r\n-----END")],
+    ["a line that is not base64", (s) => s.replace(/(-----BEGIN PGP MESSAGE-----\r\n\r\n[^\r]+\r\n)/, "$1secret canary\r\n")],
+    ["a missing END line", (s) => s.replace("-----END PGP MESSAGE-----\r\n", "")],
+  ];
+  for (const [name, mutate] of moreRefusals) {
+    it(`refuses ${name}`, async () => {
+      await assert.rejects(assertSealed(Buffer.from(mutate(sealed.toString("latin1")), "latin1"), allowedKeyIds([key])),
+        /refusing to relay a message that is not sealed/);
+    });
+  }
+
+  it("passes a sealed message cut into any pieces unchanged, and a broken one in no cutting", async () => {
+    const broken = Buffer.from(sealed.toString("latin1").replace("-----END PGP MESSAGE-----", "-----END PGP MESSAGE----- secret"), "latin1");
+    await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: sealed.length - 1 }), { maxLength: 12 }), async (cuts) => {
+      const pieces = (bytes: Buffer) => [0, ...new Set(cuts)].sort((a, b) => a - b).map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length));
+      const out: Buffer[] = [];
+      for await (const piece of guardSealed(pieces(sealed), allowedKeyIds([key]))) out.push(piece);
+      assert.ok(Buffer.concat(out).equals(sealed));
+      await assert.rejects(async () => { for await (const _ of guardSealed(pieces(broken), allowedKeyIds([key]))); }, /not sealed/);
+    }), { numRuns: 60 });
+  });
+
+  it("passes nothing of a message whose packets are wrong beyond the header and wrapper start", async () => {
+    const wrong = await seal(ORIGINAL, [other]);
+    const passed: Buffer[] = [];
+    await assert.rejects(async () => { for await (const piece of guardSealed([wrong], allowedKeyIds([key]))) passed.push(piece); }, /session key/);
+    assert.ok(!Buffer.concat(passed).includes("-----BEGIN PGP MESSAGE-----\r\n\r\n"), "no armor line went out");
   });
 });
