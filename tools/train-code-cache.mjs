@@ -40,7 +40,8 @@ try {
 /** Not spawnSync: it would block the sink's event loop, which the delivery talks to. */
 function deliverOnce(input, env) {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(root, "dist/src/cli/start.cjs"), "deliver"], { env, stdio: ["pipe", "ignore", "pipe"] });
+    // through the launcher: it starts node with the flags the cache must be made under
+    const child = spawn(join(root, "bin/sealpost"), ["deliver"], { env, stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => { stderr += d; });
     child.on("close", (status) => done({ status, stderr }));
