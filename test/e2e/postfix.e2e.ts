@@ -49,6 +49,10 @@ describe("Postfix → sealpost deliver", () => {
     if (suite.skip) return t.skip(suite.skip);
     appendFileSync("/etc/aliases", `security: "|${suite.launcher} -c ${CONFIG} deliver"\n`);
     sh("newaliases", []);
+    // A local(8) process that delivered a moment ago still holds the old table (it restarts only
+    // after its next delivery), and would bounce "unknown user": make every process reopen it.
+    sh("postfix", ["reload"]);
+    await new Promise((r) => setTimeout(r, 1_500));
     const token = `pf-alias-${Date.now()}`;
     const before = sink.messages.length;
     assert.equal(await sendmail(["-oi", "-f", `root@${HOST}`, "security"], systemMail(token, "security")), 0);
