@@ -29,4 +29,4 @@ await build({
 const leftover = readFileSync(outfile, "utf8").match(/[^\w$.]import\(["'][^"']+["']\)/);
 if (leftover) throw new Error(`bundle: ${leftover[0].slice(1)} would fail at run time; import builtins statically`);
 writeFileSync(resolve(root, "dist/node-path"), process.execPath);
-if (!process.argv.includes("--no-cache")) await import("./train-code-cache.mjs");
+if (!process.argv.includes("--no-cache")) await (await import("./train-code-cache.mjs")).trainCodeCache();

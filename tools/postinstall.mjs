@@ -9,8 +9,7 @@ try {
   writeFileSync(resolve(root, "dist/node-path"), process.execPath);
   // in a git checkout, npm runs this before `prepare` builds the bundle
   if (existsSync(resolve(root, "dist/bundle/sealpost.cjs"))) {
-    process.argv.push("--if-rejected");
-    await import("./train-code-cache.mjs");
+    await (await import("./train-code-cache.mjs")).trainCodeCache(true);
   }
 } catch (err) {
   console.error(`sealpost postinstall: ${err.message} (sealpost works, it may start slower)`);

@@ -1,41 +1,47 @@
 // Writes dist/bundle/sealpost.v8cache by running what the cache is for: one real `deliver` of a
 // fail2ban notice, sealed to the example keyring's TEST-ONLY key and relayed to a loopback sink.
 // The cache then holds the functions a delivery compiles, and nothing the other commands need.
-// Run by the build (always) and by npm's postinstall with --if-rejected: a cache made by another
+// Run by the build (always) and by npm's postinstall with ifRejected: a cache made by another
 // node is refused by V8, and then this node makes its own. Nothing here can fail an install.
+// Also runnable by hand: node tools/train-code-cache.mjs [--if-rejected]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { SMTPServer } from "smtp-server";
 
 const root = resolve(import.meta.dirname, "..");
-const ifRejected = process.argv.includes("--if-rejected");
-const dir = mkdtempSync(join(tmpdir(), "sealpost-train-"));
-let relayed = 0;
-const sink = new SMTPServer({
-  disabledCommands: ["AUTH", "STARTTLS"], logger: false, disableReverseLookup: true,
-  onData(stream, _session, done) { stream.resume(); stream.on("end", () => { relayed++; done(); }); },
-});
-try {
-  await new Promise((ready) => sink.listen(0, "127.0.0.1", ready));
-  writeFileSync(join(dir, "sealpost.toml"), [
-    'hostname = "train.example.org"', `keys_dir = ${JSON.stringify(join(root, "keys"))}`, 'spool_dir = "spool"',
-    "[local]", 'path = "Maildir"', "[log]", 'syslog = ""',
-    "[relay]", 'host = "127.0.0.1"', `port = ${sink.server.address().port}`, 'security = "none"',
-    "[[route]]", 'to = ["ops@example.net"]', "",
-  ].join("\n"));
-  const notice = "From: Fail2Ban <root@train.example.org>\nTo: root@train.example.org\nSubject: [Fail2Ban] sshd: banned 203.0.113.45\n" +
-    `Message-ID: <train.${process.pid}@train.example.org>\n\nHi,\n\nThe IP 203.0.113.45 has just been banned by Fail2Ban after 5 attempts against sshd.\n`;
-  const run = await deliverOnce(notice, {
-    PATH: "/usr/bin:/bin", SEALPOST_CONFIG: join(dir, "sealpost.toml"), SENDER: "root@train.example.org", RECIPIENT: "root@train.example.org",
-    SEALPOST_WRITE_CODE_CACHE: ifRejected ? "if-rejected" : "1",
+
+export async function trainCodeCache(ifRejected = false) {
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-train-"));
+  let relayed = 0;
+  const sink = new SMTPServer({
+    disabledCommands: ["AUTH", "STARTTLS"], logger: false, disableReverseLookup: true,
+    onData(stream, _session, done) { stream.resume(); stream.on("end", () => { relayed++; done(); }); },
   });
-  if (run.status !== 0 || relayed !== 1) console.error(`train-code-cache: the training delivery failed (status ${run.status}, relayed ${relayed}); sealpost starts slower without the cache\n${run.stderr}`);
-} finally {
-  sink.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await new Promise((ready) => sink.listen(0, "127.0.0.1", ready));
+    writeFileSync(join(dir, "sealpost.toml"), [
+      'hostname = "train.example.org"', `keys_dir = ${JSON.stringify(join(root, "keys"))}`, 'spool_dir = "spool"',
+      "[local]", 'path = "Maildir"', "[log]", 'syslog = ""',
+      "[relay]", 'host = "127.0.0.1"', `port = ${sink.server.address().port}`, 'security = "none"',
+      "[[route]]", 'to = ["ops@example.net"]', "",
+    ].join("\n"));
+    const notice = "From: Fail2Ban <root@train.example.org>\nTo: root@train.example.org\nSubject: [Fail2Ban] sshd: banned 203.0.113.45\n" +
+      `Message-ID: <train.${process.pid}@train.example.org>\n\nHi,\n\nThe IP 203.0.113.45 has just been banned by Fail2Ban after 5 attempts against sshd.\n`;
+    const run = await deliverOnce(notice, {
+      PATH: "/usr/bin:/bin", SEALPOST_CONFIG: join(dir, "sealpost.toml"), SENDER: "root@train.example.org", RECIPIENT: "root@train.example.org",
+      SEALPOST_WRITE_CODE_CACHE: ifRejected ? "if-rejected" : "1",
+    });
+    if (run.status !== 0 || relayed !== 1) console.error(`train-code-cache: the training delivery failed (status ${run.status}, relayed ${relayed}); sealpost starts slower without the cache\n${run.stderr}`);
+  } finally {
+    sink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await trainCodeCache(process.argv.includes("--if-rejected"));
 
 /** Not spawnSync: it would block the sink's event loop, which the delivery talks to. */
 function deliverOnce(input, env) {

@@ -70,36 +70,39 @@ export async function assertSealed(bytes: Buffer, keyIds: ReadonlySet<string>): 
 
 /** `source` passed on piece by piece as far as it is checked; throws where it stops being sealed. */
 export async function* guardSealed(source: AsyncIterable<Buffer> | Iterable<Buffer>, keyIds: ReadonlySet<string>): AsyncGenerator<Buffer> {
+  const armor = new ArmorCheck(new PacketWalk(keyIds, refuse));
   let pending = Buffer.alloc(0);
   let wrapper: Wrapper | undefined;
-  let headLength = 0;
-  const armor = new ArmorCheck(new PacketWalk(keyIds, refuse));
   for await (const piece of source) {
-    if (!wrapper) {
+    let checked: Buffer;
+    if (wrapper) {
+      checked = armor.take(piece);
+    } else {
       pending = Buffer.concat([pending, piece]);
-      const split = pending.indexOf("\r\n\r\n");
-      if (split < 0) {
-        if (pending.length > MAX_HEAD) refuse("no header/body separator");
-        continue;
-      }
-      wrapper = checkHeader(pending.subarray(0, split + 2));
-      headLength = split + 4 + wrapper.before.length;
-      if (pending.length < headLength) {
-        wrapper = undefined; // wait for the whole wrapper start
-        continue;
-      }
-      if (pending.subarray(split + 4, headLength).toString("latin1") !== wrapper.before) refuse("body is not just the encrypted wrapper");
-      const rest = pending.subarray(headLength);
-      yield pending.subarray(0, headLength);
-      const checked = armor.take(rest);
-      if (checked.length > 0) yield checked;
-      continue;
+      const start = wrapperStart(pending);
+      if (!start) continue;
+      wrapper = start.wrapper;
+      yield pending.subarray(0, start.length);
+      checked = armor.take(pending.subarray(start.length));
     }
-    const checked = armor.take(piece);
     if (checked.length > 0) yield checked;
   }
   if (!wrapper) refuse("no header/body separator");
   yield armor.finish(wrapper.after);
+}
+
+/** The checked header and wrapper opening at the start of `bytes`, or undefined until all of it is there. */
+function wrapperStart(bytes: Buffer): { wrapper: Wrapper; length: number } | undefined {
+  const split = bytes.indexOf("\r\n\r\n");
+  if (split < 0) {
+    if (bytes.length > MAX_HEAD) refuse("no header/body separator");
+    return undefined;
+  }
+  const wrapper = checkHeader(bytes.subarray(0, split + 2));
+  const length = split + 4 + wrapper.before.length;
+  if (bytes.length < length) return undefined;
+  if (bytes.subarray(split + 4, length).toString("latin1") !== wrapper.before) refuse("body is not just the encrypted wrapper");
+  return { wrapper, length };
 }
 
 /** The outer header: 7-bit, short lines, only SPEC §4's fields, one Content-Type naming the wrapper. */
