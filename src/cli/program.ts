@@ -1,6 +1,7 @@
 /** commander wiring: which command runs, with what options. No mail logic here. */
 import { Command, CommanderError } from "commander";
 import { deliverCommand } from "./deliver-command.js";
+import { classifyCommand } from "./classify-command.js";
 import { demoCommand } from "./demo-command.js";
 import { doctorCommand } from "./doctor-command.js";
 import { initCommand } from "./init-command.js";
@@ -60,6 +61,7 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
   doctorCommand(program, registration);
   initCommand(program, registration);
   testCommand(program, registration);
+  classifyCommand(program, registration);
   demoCommand(program, registration);
 
   try {

@@ -1,0 +1,51 @@
+/**
+ * A message decoded for reading (postal-mime: charsets, quoted-printable, base64, RFC 2047),
+ * off the raw-byte sealing path: what the classifier's rules look at.
+ */
+import PostalMime from "postal-mime";
+
+/** Rules read at most this much text: a 25 MB backup report is recognised by its first lines. */
+const TEXT_LIMIT = 64 * 1024;
+
+export interface Decoded {
+  subject: string;
+  /** The first From address, lower case ("" when there is none). */
+  from: string;
+  fromName: string;
+  /** The first To address's local part, lower case. */
+  toLocal: string;
+  /** Header values by lower-case name, every occurrence. */
+  headers: Map<string, string[]>;
+  contentType: string;
+  /** The text body (or the first text part), at most TEXT_LIMIT characters. */
+  text: string;
+  /** The text of message/delivery-status parts (a bounce's machine-readable report). */
+  deliveryStatus: string;
+}
+
+export async function decodeMessage(bytes: Buffer): Promise<Decoded> {
+  const email = await PostalMime.parse(bytes, { attachmentEncoding: "utf8", maxNestingDepth: 32 });
+  const headers = new Map<string, string[]>();
+  for (const h of email.headers) headers.set(h.key, [...(headers.get(h.key) ?? []), h.value]);
+  const from = email.from && "address" in email.from ? email.from : undefined;
+  const to = email.to?.find((a) => "address" in a && a.address);
+  // "To: deploy" (atd) parses as a name without an address: the bare word is the local part.
+  const toAddress = (to && "address" in to ? to.address : undefined) || (headers.get("to")?.[0] ?? "").trim();
+  return {
+    subject: (email.subject ?? "").replace(/\s+/g, " ").trim(),
+    from: (from?.address ?? "").toLowerCase(),
+    fromName: from?.name ?? "",
+    toLocal: /^[\w.+-]+(@\S+)?$/.test(toAddress) ? toAddress.split("@")[0]!.toLowerCase() : "",
+    headers,
+    contentType: (headers.get("content-type")?.[0] ?? "text/plain").toLowerCase(),
+    text: (email.text ?? "").slice(0, TEXT_LIMIT),
+    deliveryStatus: email.attachments
+      .filter((a) => a.mimeType === "message/delivery-status" && typeof a.content === "string")
+      .map((a) => a.content as string).join("\n"),
+  };
+}
+
+/** The first capture of `pattern` in `text`, trimmed, or undefined. */
+export function capture(text: string, pattern: RegExp): string | undefined {
+  return pattern.exec(text)?.[1]?.trim() || undefined;
+}
