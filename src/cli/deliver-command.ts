@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { configPath } from "../config/load.js";
 
 import { pipeAnswer } from "../core/outcome.js";
+import { startBackgroundRun } from "./background-run.js";
 import { crashSeam, readStdin } from "./io.js";
 import type { Registration } from "./program.js";
 
@@ -21,10 +22,9 @@ Examples:
     .action((recipients: string[], opts: { config?: string; from?: string }) => set(async () => {
       const input = await readStdin();
       const { deliver } = await import("../core/deliver.js");
-      const outcome = await deliver({
-        input, env: process.env, args: { sender: opts.from, recipients }, configFile: configPath(opts.config ?? globalConfig(), process.env),
-        checkpoint: crashSeam(),
-      });
+      const configFile = configPath(opts.config ?? globalConfig(), process.env);
+      const outcome = await deliver({ input, env: process.env, args: { sender: opts.from, recipients }, configFile, checkpoint: crashSeam() });
+      if (outcome.kind === "batched") startBackgroundRun(configFile); // someone must send the digest when its window ends
       const answer = pipeAnswer(outcome);
       if (answer.stderr) process.stderr.write(answer.stderr);
       if (process.env.SEALPOST_DEBUG && outcome.kind === "deferred") process.stderr.write(`${String((outcome.error.cause as Error)?.stack ?? outcome.error.cause)}\n`);

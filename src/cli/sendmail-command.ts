@@ -3,10 +3,9 @@
  * Reads stdin to EOF, commits, answers 0 or 75, and starts a background queue run that makes the
  * local copy and relays — so cron, fail2ban and a pam_exec login hook are not kept waiting.
  */
-import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { entryScript } from "./entry.js";
+import { startBackgroundRun } from "./background-run.js";
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { asSealpostError } from "../core/errors.js";
@@ -90,15 +89,5 @@ function invokingUser(): string {
     return userInfo().username;
   } catch {
     return process.env.LOGNAME || process.env.USER || `uid${process.getuid?.() ?? "unknown"}`;
-  }
-}
-
-/** A detached `queue run --background`: outlives us, in its own session, with no stdio. */
-function startBackgroundRun(configFile: string): void {
-  const env = { ...process.env, SEALPOST_CONFIG: configFile, SEALPOST_INVOKED_AS: "sealpost" };
-  try {
-    spawn(process.execPath, [entryScript(), "queue", "run", "--background"], { detached: true, stdio: "ignore", env }).unref();
-  } catch {
-    // the message is committed; the next queue run (timer, serve) relays it
   }
 }

@@ -7,6 +7,7 @@ import {
   ConfigError, Table, bool, duration, isTable, oneOf, optionalStr, port, rejectUnknownKeys, size, str, stringList, subTable,
 } from "./fields.js";
 import { isLoopbackHost } from "./loopback.js";
+import { isKindPattern } from "../classify/kinds.js";
 
 export type StoreKind = "maildir" | "mbox" | "none";
 export type RelaySecurity = "starttls" | "tls" | "none";
@@ -17,6 +18,11 @@ export interface RouteConfig {
   to: string[];
   keys?: string[]; // pinned fingerprints, upper case, no spaces
   alsoEncryptTo?: string[]; // archive keys added to every message of the route (fingerprints)
+  matchKind?: string[]; // absent: every kind (classify/kinds.ts patterns)
+  /** Batching (core/batch.ts): gather the route's mail for this long into one sealed digest. */
+  coalesceSeconds?: number;
+  /** At most this many mails an hour leave for the route; past it, the rest go as digests. */
+  maxPerHour?: number;
 }
 
 export interface Config {
@@ -29,7 +35,11 @@ export interface Config {
     host: string; port: number; security: RelaySecurity; user?: string; passwordFile?: string;
     envelopeFrom?: string; timeoutSeconds: number;
   };
-  message: { format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay"; sign: boolean; hostKey: string };
+  message: {
+    format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay"; sign: boolean; hostKey: string;
+    /** With protect_subject: the outer Subject from non-sensitive tokens only ({host}, {kind}, {count}). */
+    subjectTemplate?: string;
+  };
   deliver: { onRelayFailure: "defer" | "spool" };
   serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
   spool: { retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number };
@@ -98,10 +108,21 @@ function buildRelay(t: Table, path: (p: string) => string): Config["relay"] {
 
 function buildMessage(t: Table, path: (p: string) => string): Config["message"] {
   const p = "message.";
-  rejectUnknownKeys(t, ["format", "protect_subject", "from", "sign", "host_key"], p);
+  rejectUnknownKeys(t, ["format", "protect_subject", "from", "sign", "host_key", "subject_template"], p);
+  const protectSubject = bool(t, "protect_subject", p, false);
+  const subjectTemplate = optionalStr(t, "subject_template", p);
+  if (subjectTemplate !== undefined) {
+    // Only tokens that say nothing an attacker could use: never the IPs or users inside.
+    const bad = /\{(?!(?:host|kind|count)\})[^}]*\}?/.exec(subjectTemplate)?.[0];
+    if (bad || !/^[\x20-\x7e]{1,200}$/.test(subjectTemplate)) {
+      throw new ConfigError("message.subject_template", "printable ASCII with only the tokens {host}, {kind} and {count}", subjectTemplate);
+    }
+    if (!protectSubject) throw new ConfigError("message.subject_template", "message.protect_subject = true as well (the template replaces the hidden Subject)", subjectTemplate);
+  }
   return {
     format: oneOf(t, "format", p, ["pgp-mime", "inline"] as const, "pgp-mime"),
-    protectSubject: bool(t, "protect_subject", p, false),
+    protectSubject,
+    ...(subjectTemplate !== undefined ? { subjectTemplate } : {}),
     from: oneOf(t, "from", p, ["original", "relay"] as const, "original"),
     sign: bool(t, "sign", p, false), // sign with the host key, then encrypt
     hostKey: path(str(t, "host_key", p, "host-key.asc")), // secret: beside the config, never in keys_dir
@@ -166,7 +187,7 @@ function buildRoutes(value: unknown): RouteConfig[] {
   return value.map((item, i) => {
     const p = `route[${i}].`;
     if (!isTable(item)) throw new ConfigError(`route[${i}]`, "a table", item);
-    rejectUnknownKeys(item, ["match_recipient", "to", "keys", "also_encrypt_to"], p);
+    rejectUnknownKeys(item, ["match_recipient", "match_kind", "to", "keys", "also_encrypt_to", "coalesce", "max_per_hour"], p);
     const to = stringList(item, "to", p, []);
     if (to.length === 0) throw new ConfigError(p + "to", "a non-empty array of external addresses", item.to);
     for (const addr of to) {
@@ -175,8 +196,32 @@ function buildRoutes(value: unknown): RouteConfig[] {
     const keys = fingerprints(item, "keys", p);
     const alsoEncryptTo = fingerprints(item, "also_encrypt_to", p);
     const matchRecipient = item.match_recipient === undefined ? undefined : stringList(item, "match_recipient", p, []);
-    return { matchRecipient, to, keys, ...(alsoEncryptTo ? { alsoEncryptTo } : {}) };
+    return { matchRecipient, to, keys, ...(alsoEncryptTo ? { alsoEncryptTo } : {}), ...batching(item, p) };
   });
+}
+
+/** match_kind, coalesce and max_per_hour of one [[route]]. */
+function batching(item: Table, p: string): Pick<RouteConfig, "matchKind" | "coalesceSeconds" | "maxPerHour"> {
+  const out: Pick<RouteConfig, "matchKind" | "coalesceSeconds" | "maxPerHour"> = {};
+  if (item.match_kind !== undefined) {
+    const kinds = stringList(item, "match_kind", p, []);
+    const typo = kinds.find((k) => !isKindPattern(k));
+    if (kinds.length === 0 || typo !== undefined) {
+      throw new ConfigError(p + "match_kind", 'kinds such as "fail2ban.ban", families such as "login.*", or "*" (see sealpost classify --help)', typo ?? item.match_kind);
+    }
+    out.matchKind = kinds;
+  }
+  if (item.coalesce !== undefined) {
+    const seconds = duration(item, "coalesce", p, 0);
+    if (seconds < 1 || seconds > 86_400) throw new ConfigError(p + "coalesce", 'a window from 1s to 1d, such as "2m"', item.coalesce);
+    out.coalesceSeconds = seconds;
+  }
+  if (item.max_per_hour !== undefined) {
+    const n = item.max_per_hour;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100_000) throw new ConfigError(p + "max_per_hour", "an integer from 1", n);
+    out.maxPerHour = n;
+  }
+  return out;
 }
 
 function fingerprints(item: Table, key: string, prefix: string): string[] | undefined {

@@ -28,6 +28,8 @@ import type { Outcome } from "./outcome.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
+import { batchTag, batches, mustWait, windowEnd } from "./batch.js";
+import { kindOf } from "./kind.js";
 
 export interface DeliverRequest {
   input: Buffer;
@@ -80,7 +82,8 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
   const hostname = resolveHostname(config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
   const envelope = pipeEnvelope(req.env, req.args, hostname);
-  const selected = selectRoute(config.routes, envelope.recipients);
+  const kind = await kindOf(config, raw, envelope.sender, "route");
+  const selected = selectRoute(config.routes, envelope.recipients, kind);
   const fields = parseHeader(raw.header);
   const verdict = loopVerdict(raw, fields, envelope, hostname);
   const hash = createHash("sha256").update(raw.bytes).digest("hex");
@@ -102,8 +105,11 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
     // Keys are looked up only for what is left: a repeat of a delivered message must not fail on
     // a key removed since. Sealing comes before storing: a missing key defers with nothing written.
     const keys = route && pending.length > 0 ? await routeKeys(route, config.keysDir, now) : [];
+    // A batching route's message waits in the spool for its digest: nothing to seal now. A bounce never waits.
+    const batch = route && pending.length > 0 && entry.loop === "forward" && batches(route) ? batchTag(route) : undefined;
+    const waits = batch !== undefined && await mustWait(batch, config.spoolDir, now);
     checkpoint("sealing");
-    const sealed = await sealAll(config, hostname, raw, envelope, pending, keys, now, entry.loop === "forward-bounce");
+    const sealed = waits ? [] : await sealAll(config, hostname, raw, envelope, pending, keys, now, { bounce: entry.loop === "forward-bounce", kind });
     checkpoint("sealed");
     const fingerprints = keys.map(fingerprintOf).join(",");
     for (const s of sealed) log.event("sealed", { id, to: s.recipient, size: s.bytes?.length, keys: fingerprints });
@@ -125,6 +131,17 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
     // From here on the local copy is safe; each recipient is done once relayed, spooled or held.
     if (!route) return { kind: "stored-only" };
     const spool = new Spool(config.spoolDir);
+    if (waits) {
+      const queued = await spool.enqueue(raw.bytes, {
+        state: "queued", nextAttempt: windowEnd(batch!, now), lastError: null, recipients: pending, sender: envelope.sender,
+        keys: route.keys ?? null, ...(route.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
+        batch: { ...batch!, waiting: true }, ...(kind ? { kind } : {}),
+      }, now);
+      log.event("batched", { id, to: pending.join(","), spool_id: queued.id, until: queued.nextAttempt, reason: batch!.maxPerHour !== undefined && route.coalesceSeconds === undefined ? "max_per_hour" : "coalesce" });
+      entry.done.push(...pending);
+      await save();
+      return { kind: "batched" };
+    }
     const relay = new Relay({ relay: config.relay, hostname });
     const keyIds = allowedKeyIds(keys);
     let deferred: SealpostError | undefined;

@@ -9,6 +9,7 @@ export type Outcome =
   | { kind: "stored-only" } // no route asked to forward it; the local copy is all there is to do
   | { kind: "duplicate" } // the same message was already handled (MTA retry or double run)
   | { kind: "spooled" } // durably queued for a later relay attempt
+  | { kind: "batched" } // durably queued to go out in its route's next digest
   | { kind: "held" } // relay refused it for good; held in the spool with a notice to root
   | { kind: "deferred"; error: SealpostError }; // not ours yet: the sender must keep it
 

@@ -26,11 +26,18 @@ export interface Sealed {
   content: () => AsyncIterable<Buffer> | Iterable<Buffer>;
 }
 
+/** What the outer header needs to know about the message beyond its bytes. */
+export interface SealOptions {
+  bounce?: boolean; // a forwarded bounce: marked so that a bounce of it stays home
+  kind?: string; // for message.subject_template
+  count?: number; // a digest's number of messages, for message.subject_template
+}
+
 export async function sealAll(config: Config, hostname: string, raw: RawMessage, envelope: Envelope,
-  recipients: readonly string[], keys: PublicKey[], now: Date, bounce = false): Promise<Sealed[]> {
+  recipients: readonly string[], keys: PublicKey[], now: Date, options: SealOptions = {}): Promise<Sealed[]> {
   const fields = parseHeader(raw.header);
   const facts = outerFacts(fields, {
-    hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now, bounce,
+    hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now, ...options,
   });
   const sealed: Sealed[] = [];
   if (recipients.length === 0) return sealed;

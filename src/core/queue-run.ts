@@ -4,7 +4,8 @@
  * has gone on past spool.max_age — holds the entry with a notice to root. Entries locked by
  * another runner are left to it, so two runners never send the same entry.
  */
-import { stat, writeFile } from "node:fs/promises";
+import { stat, utimes, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { fingerprintOf } from "../crypto/key-check.js";
@@ -12,7 +13,7 @@ import { routeKeys } from "../crypto/keyring.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
-import { withDotlock } from "../store/dotlock.js";
+import { tryDotlock, withDotlock } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { holdNotice } from "./held.js";
@@ -21,15 +22,15 @@ import { resolveHostname } from "./hostname.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
 import { ingestDrops, storePendingCopy } from "./submit.js";
+import { backoffSeconds, type Pass, type RunReport } from "./queue-pass.js";
+import { digestGroups, sendDigest } from "./digest-run.js";
+import { mustWait, windowEnd } from "./batch.js";
+import { kindOf } from "./kind.js";
 
 /** Entries in flight at once in a pass; serve's pooled relay keeps as many connections. */
 export const QUEUE_CONCURRENCY = 8;
 
-export interface RunReport {
-  relayed: number;
-  deferred: number;
-  held: number;
-}
+export { backoffSeconds, type RunReport } from "./queue-pass.js";
 
 export interface RunOptions {
   force?: boolean; // `queue flush`: due or not
@@ -67,15 +68,21 @@ async function runQueueLogged(config: Config, options: RunOptions, log: EventLog
   await ingestDrops(config, hostname, now, log);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
+  const pass: Pass = { config, hostname, spool, relay, now, report, force: options.force === true, log, checkpoint: options.checkpoint };
   try {
-    const due = (await spool.list()).filter((listed) => listed.state === "queued" && (options.force || Date.parse(listed.nextAttempt) <= now.getTime()));
+    const listed = await spool.list();
+    const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
+    const due = listed.filter((e) => single(e) && (options.force || Date.parse(e.nextAttempt) <= now.getTime()));
     // A few entries at a time: each waits mostly on fsync and the relay, not on this process.
-    await eachConcurrently(due, QUEUE_CONCURRENCY, (listed) => withDotlock(spool.lockTarget(listed.id), async () => {
-      const entry = await spool.get(listed.id); // another runner may have finished it meanwhile
-      if (entry && entry.state === "queued") await attempt({ config, hostname, spool, relay, now, report, options, log }, entry);
+    await eachConcurrently(due, QUEUE_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
+      const current = await spool.get(entry.id); // another runner may have finished it meanwhile
+      if (current && single(current)) await attempt(pass, current);
     }, options.lockWaitMs ?? 0).catch((err) => {
       if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
     }));
+    // Digests after the singles: an entry that just went over its route's budget joins them now.
+    const groups = listed.some((e) => e.batch) ? digestGroups(await spool.list(), now, pass.force) : [];
+    await eachConcurrently(groups, QUEUE_CONCURRENCY, (members) => sendDigest(pass, members));
   } finally {
     if (!options.relay) relay.close();
   }
@@ -98,17 +105,6 @@ async function eachConcurrently<T>(items: readonly T[], limit: number, work: (it
   if (failure) throw failure.error;
 }
 
-interface Pass {
-  config: Config;
-  hostname: string;
-  spool: Spool;
-  relay: Relay;
-  now: Date;
-  report: RunReport;
-  options: RunOptions;
-  log: EventLog;
-}
-
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, relay, now, report, log } = pass;
   try {
@@ -118,16 +114,24 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
       await spool.remove(entry.id);
       return;
     }
+    if (entry.batch && await mustWait(entry.batch, config.spoolDir, now)) {
+      entry.batch.waiting = true; // over its route's max_per_hour: it goes with the next digest
+      entry.nextAttempt = windowEnd(entry.batch, now);
+      await spool.save(entry);
+      log.event("batched", { id: entry.id, to: entry.recipients.join(","), until: entry.nextAttempt, reason: "max_per_hour" });
+      return;
+    }
     entry.attempts++;
     const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo }, config.keysDir, now);
     const envelope = { sender: entry.sender, recipients: [] };
-    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, entry.bounce === true);
+    const kind = entry.kind ?? await kindOf(config, raw, entry.sender, "subject");
+    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, { bounce: entry.bounce === true, kind });
     const keyIds = allowedKeyIds(keys);
     const fingerprints = keys.map(fingerprintOf).join(",");
     for (const s of sealed) log.event("sealed", { id: entry.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints });
     for (const { recipient, bytes, content } of sealed) {
       const { reply, size } = await relay.send(recipient, bytes ?? content(), keyIds);
-      pass.options.checkpoint?.("after-relay");
+      pass.checkpoint?.("after-relay");
       log.event("relayed", { id: entry.id, to: recipient, size, reply, attempt: entry.attempts });
       entry.recipients = entry.recipients.filter((r) => r !== recipient);
       report.relayed++;
@@ -167,8 +171,40 @@ export async function runQueueInBackground(config: Config): Promise<void> {
   const log = openEventLog(config.log); // one for all passes: a burst makes several
   try {
     await runWhileKicked(config, lock, kicked, log);
+    await lingerForDigests(config, () => runWhileKicked(config, lock, kicked, log));
   } finally {
     await log.close();
+  }
+}
+
+/** A runner stays for digests due within this long; later ones are left to serve or the queue run timer. */
+const LINGER_MAX_MS = 3_600_000;
+
+/**
+ * A digest is due when its window ends, which no submission marks: so one background runner at
+ * a time (the linger lock) stays until the next one is due, runs a pass, and looks again.
+ * Without it, a host with no timer and no serve would keep its digests until the next mail.
+ */
+async function lingerForDigests(config: Config, pass: () => Promise<void>): Promise<void> {
+  const lingerLock = join(config.spoolDir, "runner.linger");
+  const release = await tryDotlock(lingerLock);
+  if (!release) return; // another runner is waiting for them already
+  const spool = new Spool(config.spoolDir);
+  try {
+    for (;;) {
+      const due = (await spool.list()).filter((e) => e.state === "queued" && e.batch?.waiting).map((e) => Date.parse(e.nextAttempt));
+      if (due.length === 0) return;
+      const at = Math.max(Math.min(...due), Date.now() + 1_000); // a pass under way elsewhere may still be sending the due ones
+      if (at - Date.now() > LINGER_MAX_MS) return;
+      while (Date.now() < at) {
+        await sleep(Math.min(at - Date.now(), 30_000));
+        const now = new Date();
+        await utimes(lingerLock + ".lock", now, now).catch(() => undefined); // a live holder: never taken for stale
+      }
+      await pass();
+    }
+  } finally {
+    await release();
   }
 }
 
@@ -192,9 +228,3 @@ async function runWhileKicked(config: Config, lock: string, kicked: () => Promis
   }
 }
 
-
-/** retry_min, doubling, capped at retry_max, with ±10 % jitter so a backlog does not retry in lockstep. */
-export function backoffSeconds(attempts: number, minSeconds = 60, maxSeconds = 3600): number {
-  const base = Math.min(maxSeconds, minSeconds * 2 ** Math.min(30, Math.max(0, attempts - 1)));
-  return Math.max(1, Math.round(base * (0.9 + Math.random() * 0.2)));
-}

@@ -15,6 +15,8 @@ import { firstValue, parseHeader } from "./header.js";
 import { loopVerdict } from "./loop.js";
 import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
+import { batchTag, batches, windowEnd } from "./batch.js";
+import { kindOf } from "./kind.js";
 
 export interface Submitted {
   via: "sendmail" | "serve" | "drop";
@@ -25,15 +27,19 @@ export interface Submitted {
 export async function submitToSpool(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date,
   { via, client, log = silentLog }: Submitted): Promise<SpoolEntry> {
   const raw = readRawMessage(bytes);
-  const route = selectRoute(config.routes, envelope.recipients);
+  const kind = await kindOf(config, raw, envelope.sender, "route");
+  const route = selectRoute(config.routes, envelope.recipients, kind);
   const fields = parseHeader(raw.header);
   // sendmail and serve do not de-duplicate (SPEC §5), so there is no ledger to hold a bounce slot:
   // our own sealed mail and bounces of it are kept locally only.
   const home = loopVerdict(raw, fields, envelope, hostname) !== "none";
+  const batch = route && !home && batches(route) ? batchTag(route) : undefined;
   const spool = new Spool(config.spoolDir);
   const entry = await spool.enqueue(raw.bytes, {
     state: "queued",
-    nextAttempt: now.toISOString(),
+    nextAttempt: batch?.waiting ? windowEnd(batch, now) : now.toISOString(),
+    ...(batch ? { batch } : {}),
+    ...(kind ? { kind } : {}),
     lastError: null,
     recipients: route && !home ? [...route.to] : [],
     sender: envelope.sender,
@@ -45,7 +51,8 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
     id: entry.id, via, client, size: raw.bytes.length, from: `<${envelope.sender}>`, to: envelope.recipients.join(","),
     msgid: firstValue(fields, "message-id"), loop: home ? "local" : undefined,
   });
-  log.event("spooled", { id: entry.id, to: entry.recipients.join(",") || undefined });
+  if (batch?.waiting) log.event("batched", { id: entry.id, to: entry.recipients.join(","), until: entry.nextAttempt, reason: "coalesce" });
+  else log.event("spooled", { id: entry.id, to: entry.recipients.join(",") || undefined });
   // Committed. The local copy now, before the submitter is answered, as SPEC §6 describes; should
   // the local store fail, the entry keeps it pending and the runner makes it before any relay.
   await withDotlock(spool.lockTarget(entry.id), async () => {

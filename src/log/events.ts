@@ -10,12 +10,13 @@ export type EventName =
   | "sealed" // encrypted for one external recipient
   | "relayed" // the relay answered 250
   | "spooled" // durably queued for a later attempt
+  | "batched" // waiting in the spool for its route's digest (coalesce, max_per_hour)
   | "deferred" // not done yet: the MTA keeps it, or the spool retries it
   | "held" // refused for good or too old: held in the spool, root notified
   | "duplicate"; // already handled (an MTA retry): nothing done
 
 export const EVENT_LEVEL: Record<EventName, LogLevel> = {
-  received: "info", stored: "info", sealed: "info", relayed: "info", spooled: "info", duplicate: "info",
+  received: "info", stored: "info", sealed: "info", relayed: "info", spooled: "info", batched: "info", duplicate: "info",
   deferred: "warning", held: "error",
 };
 

@@ -31,6 +31,10 @@ export interface OuterContext {
   now: Date;
   /** This message is a bounce being forwarded: marked so that a bounce of it stays home. */
   bounce?: boolean;
+  /** Its kind (classify/kinds.ts, or "digest"), for message.subject_template. */
+  kind?: string;
+  /** How many messages it carries (a digest), for message.subject_template. */
+  count?: number;
 }
 
 export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): OuterFacts {
@@ -43,7 +47,8 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     : boxes.map(formatMailbox).join(", ");
 
   const rawSubject = firstValue(fields, "subject");
-  const subject = rawSubject === undefined ? undefined
+  const subject = ctx.message.protectSubject && ctx.message.subjectTemplate !== undefined ? templateSubject(ctx.message.subjectTemplate, ctx)
+    : rawSubject === undefined ? undefined
     : ctx.message.protectSubject ? "[...]" : encodeUnstructured(decodeText(rawSubject));
 
   const rawDate = firstValue(fields, "date");
@@ -58,6 +63,12 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     loop: loopMarker(ctx.hostname, ctx.bounce === true),
     synthesized: { from: fromMissing, date: !dateOk, messageId: !idOk },
   };
+}
+
+/** The template's tokens filled in; config/schema.ts lets through only these three, none of them sensitive. */
+function templateSubject(template: string, ctx: OuterContext): string {
+  const tokens: Record<string, string> = { host: ctx.hostname, kind: ctx.kind ?? "other", count: String(ctx.count ?? 1) };
+  return encodeUnstructured(template.replace(/\{(host|kind|count)\}/g, (_, name: string) => tokens[name]!));
 }
 
 function describe(box: Mailbox): string {

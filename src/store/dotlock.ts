@@ -23,6 +23,21 @@ export async function withDotlock<T>(path: string, fn: () => Promise<T>, timeout
   }
 }
 
+/**
+ * The lock now or never: its release, or undefined when another holds it. For taking many at
+ * once (a digest's entries), which nested withDotlock calls cannot express.
+ */
+export async function tryDotlock(path: string): Promise<(() => Promise<void>) | undefined> {
+  const lockPath = path + ".lock";
+  try {
+    await acquire(lockPath, 0);
+  } catch (err) {
+    if (err instanceof SealpostError) return undefined;
+    throw err;
+  }
+  return () => unlink(lockPath).catch(() => undefined);
+}
+
 async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {

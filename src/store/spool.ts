@@ -8,6 +8,7 @@ import { readFile, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 import type { LocalMark } from "./local-store.js";
+import type { BatchTag } from "../core/batch.js";
 
 export type SpoolState = "queued" | "held";
 
@@ -24,6 +25,8 @@ export interface SpoolEntry {
   bounce?: boolean; // a forwarded bounce: sealed with the bounce loop marker (core/loop.ts)
   localPending?: boolean; // submitted (sendmail, serve): the local copy is still to be made
   localMark?: LocalMark; // where that copy was going, so a runner killed mid-way never makes two
+  batch?: BatchTag; // its route coalesces or has max_per_hour: it may wait for a digest
+  kind?: string; // its kind, when routing needed it (classify/kinds.ts)
   created: string;
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Batching a route's mail (route.coalesce, route.max_per_hour): which messages wait in the
+ * spool for a digest instead of leaving one by one. The digest itself is made by the queue
+ * runner (core/digest-run.ts); until then every message is a durable spool entry.
+ */
+import { createHash } from "node:crypto";
+import type { RouteConfig } from "../config/schema.js";
+import { takeSendSlot, type Budget } from "../store/send-budget.js";
+
+/** Past max_per_hour without a coalesce window of its own, a route's overflow is gathered this long. */
+export const OVERFLOW_WINDOW_SECONDS = 600;
+
+/** What a spool entry of a batching route carries (SpoolEntry.batch). */
+export interface BatchTag {
+  /** The route it came by: entries of one group (and the same recipients) share digests and a budget. */
+  group: string;
+  windowSeconds: number;
+  maxPerHour?: number;
+  /** Waiting for a digest; false: a single still to try, if the hour's budget allows. */
+  waiting: boolean;
+}
+
+export function batches(route: RouteConfig): boolean {
+  return route.coalesceSeconds !== undefined || route.maxPerHour !== undefined;
+}
+
+/** A route's identity across restarts and config reloads: what it matches and where it sends. */
+export function routeGroup(route: RouteConfig): string {
+  const { matchRecipient, matchKind, to, keys, alsoEncryptTo } = route;
+  return createHash("sha256").update(JSON.stringify({ matchRecipient, matchKind, to, keys, alsoEncryptTo })).digest("hex").slice(0, 16);
+}
+
+/** The tag for a new entry of a batching route: with coalesce it waits at once; with only max_per_hour it may still go alone. */
+export function batchTag(route: RouteConfig): BatchTag {
+  return {
+    group: routeGroup(route),
+    windowSeconds: route.coalesceSeconds ?? OVERFLOW_WINDOW_SECONDS,
+    ...(route.maxPerHour !== undefined ? { maxPerHour: route.maxPerHour } : {}),
+    waiting: route.coalesceSeconds !== undefined,
+  };
+}
+
+export function budgetOf(tag: BatchTag, spoolDir: string): Budget | undefined {
+  return tag.maxPerHour === undefined ? undefined : { spoolDir, group: tag.group, limit: tag.maxPerHour };
+}
+
+/** For a single message of a batching route: true when it must wait for a digest (coalescing, or the hour's budget is spent). */
+export async function mustWait(tag: BatchTag, spoolDir: string, now: Date): Promise<boolean> {
+  if (tag.waiting) return true;
+  const budget = budgetOf(tag, spoolDir);
+  return budget !== undefined && !(await takeSendSlot(budget, now, 1));
+}
+
+/** When a message that starts waiting now may go at the earliest: the end of its window. */
+export function windowEnd(tag: BatchTag, now: Date): string {
+  return new Date(now.getTime() + tag.windowSeconds * 1000).toISOString();
+}
