@@ -51,7 +51,8 @@ export async function listQueue(config: Config, json: boolean): Promise<number> 
   if (json) out(JSON.stringify(entries, null, 2));
   else if (entries.length === 0) out("spool is empty");
   else for (const e of entries) {
-    out(`${e.id}  ${e.state.padEnd(6)}  attempts ${e.attempts}  next ${e.nextAttempt}  to ${e.recipients.join(",")}${e.lastError ? `  (${e.lastError})` : ""}`);
+    const digest = e.state === "queued" && e.batch?.waiting ? "  (digest)" : "";
+    out(`${e.id}  ${e.state.padEnd(6)}  attempts ${e.attempts}  next ${e.nextAttempt}  to ${e.recipients.join(",")}${digest}${e.lastError ? `  (${e.lastError})` : ""}`);
   }
   return 0;
 }
@@ -70,6 +71,7 @@ async function show(config: Config, id: string, json: boolean): Promise<number> 
     ["id", entry.id], ["state", entry.state], ["created", entry.created], ["attempts", String(entry.attempts)],
     ["next attempt", entry.nextAttempt], ["last error", entry.lastError ?? "-"], ["recipients", entry.recipients.join(", ")],
     ["sender", entry.sender || "<>"], ["pinned keys", entry.keys?.join(", ") ?? "-"],
+    ["kind", entry.kind ?? "-"], ["digest", entry.batch?.waiting ? `waits for its route's digest (window ${entry.batch.windowSeconds}s)` : "-"],
     ["message", size >= 0 ? `${message} (${size} bytes)` : `${message} (missing)`],
   ];
   for (const [name, value] of rows) out(`${(name + ":").padEnd(14)}${value}`);

@@ -192,20 +192,27 @@ async function lingerForDigests(config: Config, pass: () => Promise<void>): Prom
   const spool = new Spool(config.spoolDir);
   try {
     for (;;) {
-      const due = (await spool.list()).filter((e) => e.state === "queued" && e.batch?.waiting).map((e) => Date.parse(e.nextAttempt));
-      if (due.length === 0) return;
-      const at = Math.max(Math.min(...due), Date.now() + 1_000); // a pass under way elsewhere may still be sending the due ones
-      if (at - Date.now() > LINGER_MAX_MS) return;
-      while (Date.now() < at) {
-        await sleep(Math.min(at - Date.now(), 30_000));
+      let due = await nextDigestDue(spool);
+      if (due === undefined || due - Date.now() > LINGER_MAX_MS) return;
+      while (due !== undefined && Date.now() < due) {
+        await sleep(Math.min(due - Date.now(), 30_000));
         const now = new Date();
         await utimes(lingerLock + ".lock", now, now).catch(() => undefined); // a live holder: never taken for stale
+        due = await nextDigestDue(spool); // sent meanwhile by serve or a timer's run, or the spool is gone: nothing to wait for
       }
+      if (due === undefined) return;
       await pass();
+      await sleep(1_000); // a pass elsewhere may hold the due ones: give it a moment before looking again
     }
   } finally {
     await release();
   }
+}
+
+/** When the next waiting digest is due, or undefined when none waits. */
+async function nextDigestDue(spool: Spool): Promise<number | undefined> {
+  const due = (await spool.list()).filter((e) => e.state === "queued" && e.batch?.waiting).map((e) => Date.parse(e.nextAttempt));
+  return due.length === 0 ? undefined : Math.min(...due);
 }
 
 async function runWhileKicked(config: Config, lock: string, kicked: () => Promise<number>, log: EventLog): Promise<void> {

@@ -24,6 +24,9 @@ export interface DigestContext {
   now: Date;
 }
 
+/** Always after a part: the CRLF before a boundary belongs to the boundary (RFC 2046 §5.1.1), so the original keeps its own last line end. */
+const CRLF = Buffer.from("\r\n");
+
 export function buildDigest(items: readonly DigestItem[], ctx: DigestContext): Buffer {
   const originals = items.map((item) => toCrlf(item.bytes));
   const boundary = freshBoundary(originals);
@@ -42,8 +45,7 @@ export function buildDigest(items: readonly DigestItem[], ctx: DigestContext): B
   originals.forEach((bytes, i) => {
     const name = `${String(i + 1).padStart(3, "0")}-${items[i]!.classification.kind}.eml`;
     parts.push(Buffer.from(`--${boundary}\r\nContent-Type: message/rfc822\r\nContent-Disposition: inline; filename="${name}"\r\n` +
-      `Content-Transfer-Encoding: ${transferEncoding(bytes)}\r\n\r\n`, "latin1"), bytes);
-    if (!bytes.subarray(-2).equals(Buffer.from("\r\n"))) parts.push(Buffer.from("\r\n"));
+      `Content-Transfer-Encoding: ${transferEncoding(bytes)}\r\n\r\n`, "latin1"), bytes, CRLF);
   });
   parts.push(Buffer.from(`--${boundary}--\r\n`, "latin1"));
   return Buffer.concat(parts);

@@ -42,6 +42,13 @@ describe("config", () => {
     assert.deepEqual(c.routes, [{ matchRecipient: undefined, to: ["ops@example.net"], keys: undefined }]);
   });
 
+  it("a route with match_kind, coalesce and max_per_hour; a message with subject_template", () => {
+    const c = load('[relay]\nhost = "h"\n[message]\nprotect_subject = true\nsubject_template = "[{host}] {kind}"\n' +
+      '[[route]]\nto = ["a@b.c"]\nmatch_kind = ["fail2ban.*", "login.failure"]\ncoalesce = "2m"\nmax_per_hour = 20\n');
+    assert.equal(c.message.subjectTemplate, "[{host}] {kind}");
+    assert.deepEqual(c.routes[0], { matchRecipient: undefined, to: ["a@b.c"], keys: undefined, matchKind: ["fail2ban.*", "login.failure"], coalesceSeconds: 120, maxPerHour: 20 });
+  });
+
   it("security = tls defaults to port 465", () => {
     assert.equal(load('[relay]\nhost = "smtp.example.net"\nsecurity = "tls"\n[[route]]\nto = ["a@b.c"]\n').relay.port, 465);
   });
@@ -66,6 +73,13 @@ describe("config", () => {
     ["serve listens on loopback only", MINIMAL + '[serve]\nlisten = "0.0.0.0:25"\n', /^serve\.listen: expected a loopback address/],
     ["wrong type for a table", 'relay = 5\n[[route]]\nto = ["a@b.c"]\n', /^relay: expected a table, got 5$/],
     ["invalid TOML says where", "[relay\n", /^not valid TOML at line 1/],
+    ["match_kind refuses a kind that does not exist", MINIMAL + 'match_kind = ["fail2ban.bans"]\n', /^route\[0\]\.match_kind: expected kinds such as "fail2ban\.ban".*got "fail2ban\.bans"$/],
+    ["match_kind may not be empty", MINIMAL + "match_kind = []\n", /^route\[0\]\.match_kind: expected kinds/],
+    ["coalesce is a window from 1s to 1d", MINIMAL + 'coalesce = "2d"\n', /^route\[0\]\.coalesce: expected a window from 1s to 1d/],
+    ["max_per_hour is a positive integer", MINIMAL + "max_per_hour = 0\n", /^route\[0\]\.max_per_hour: expected an integer from 1, got 0$/],
+    ["subject_template takes only host, kind and count", MINIMAL + '[message]\nprotect_subject = true\nsubject_template = "{host} {ip}"\n',
+      /^message\.subject_template: expected printable ASCII with only the tokens \{host\}, \{kind\} and \{count\}, got "\{host\} \{ip\}"$/],
+    ["subject_template needs protect_subject", MINIMAL + '[message]\nsubject_template = "[{host}] {kind}"\n', /^message\.subject_template: expected message\.protect_subject = true as well/],
   ];
   for (const [name, text, want] of errors) it(name, () => assert.match(loadError(text), want));
 
