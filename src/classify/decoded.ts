@@ -6,6 +6,11 @@ import PostalMime from "postal-mime";
 
 /** Rules read at most this much text: a 25 MB backup report is recognised by its first lines. */
 const TEXT_LIMIT = 64 * 1024;
+/**
+ * And postal-mime reads at most this much of the message (it decodes ~5 MB/s, line by line):
+ * enough for the header, the text and a bounce's delivery-status part, which comes first.
+ */
+const PARSE_LIMIT = 96 * 1024;
 
 export interface Decoded {
   subject: string;
@@ -24,7 +29,7 @@ export interface Decoded {
 }
 
 export async function decodeMessage(bytes: Buffer): Promise<Decoded> {
-  const email = await PostalMime.parse(bytes, { attachmentEncoding: "utf8", maxNestingDepth: 32 });
+  const email = await PostalMime.parse(bytes.subarray(0, PARSE_LIMIT), { attachmentEncoding: "utf8", maxNestingDepth: 32 });
   const headers = new Map<string, string[]>();
   for (const h of email.headers) headers.set(h.key, [...(headers.get(h.key) ?? []), h.value]);
   const from = email.from && "address" in email.from ? email.from : undefined;
