@@ -22,7 +22,9 @@ Examples:
       try {
         bytes = file === "-" ? await readStdin() : await readFile(file);
       } catch (e) {
-        return fail("classify", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        const code = (e as NodeJS.ErrnoException).code ?? "";
+        const why: Record<string, string> = { ENOENT: "no such file", EACCES: "permission denied", EISDIR: "is a directory" };
+        return fail("classify", `cannot read ${file}: ${why[code] ?? (code || String(e))}`);
       }
       const { classifyRaw } = await import("../classify/classify.js");
       const result = await classifyRaw(bytes);
