@@ -115,7 +115,7 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
     }
     const dir = join(this.mail, "new");
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).sort().map((name) => readFileSync(join(dir, name)));
+    return readdirSync(dir).sort(byDeliveryTime).map((name) => readFileSync(join(dir, name)));
   }
 
   localFileModes(): number[] {
@@ -126,6 +126,17 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * Maildir names start "<seconds>.M<microseconds>P…" without padding, so within one second a
+ * plain sort puts M123000 before M99000: order by the numbers instead.
+ */
+function byDeliveryTime(a: string, b: string): number {
+  const time = (name: string) => /^(\d+)\.M(\d+)/.exec(name)?.slice(1).map(Number) ?? [0, 0];
+  const [sa, ua] = time(a);
+  const [sb, ub] = time(b);
+  return sa! - sb! || ua! - ub! || a.localeCompare(b);
 }
 
 /** The exit-75 contract: exactly one stderr line starting with an enhanced 4.x.x code. */
