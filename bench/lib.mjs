@@ -68,6 +68,15 @@ export function startSink(onMessage = () => {}) {
 }
 
 /** A scratch directory with a sealpost config relaying to `port`, and the TEST-ONLY key imported. */
+/** A loopback port free right now (the kernel's pick): a port made from the pid can be any socket's ephemeral port. */
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export function scratchSetup(port, extra = "") {
   const dir = mkdtempSync(join(tmpdir(), "sealpost-bench-"));
   const config = join(dir, "sealpost.toml");

@@ -7,7 +7,7 @@
 // Usage: node bench/serve-throughput.mjs [MESSAGES=2000] [--json]
 import { spawn } from "node:child_process";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
-import { cleanEnv, fixture, gpgHome, KEY_UID, median, needs, quantile, scratchSetup, sealpost, startSink } from "./lib.mjs";
+import { cleanEnv, fixture, freePort, gpgHome, KEY_UID, median, needs, quantile, scratchSetup, sealpost, startSink } from "./lib.mjs";
 
 const total = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
 const CLIENTS = 4;
@@ -20,9 +20,15 @@ const sink = await startSink((text) => {
   const id = /Message-ID: <bench-(\d+)@/i.exec(text)?.[1];
   if (id) arrived.set(Number(id), process.hrtime.bigint());
 });
-const port = 20000 + (process.pid % 20000);
+const port = await freePort();
 const setup = scratchSetup(sink.port, `[serve]\nlisten = "127.0.0.1:${port}"\nmax_size = 1048576\n`);
 const server = spawn(sealpost, ["serve"], { env: setup.env, stdio: ["ignore", "ignore", "inherit"] });
+let stopping = false;
+server.once("exit", (code) => {
+  if (stopping) return;
+  console.error(`bench: serve exited early (status ${code})`); // fail the run, never wait on a server that is gone
+  process.exit(1);
+});
 try {
   await waitForPort(port);
   await submitAll(20, 1_000_000); // warm-up: the JIT, the relay pool, the disk
@@ -52,6 +58,7 @@ try {
     console.log(`  procmail recipe pipeline (formail | gpg -ea, 4 workers, no relay): ${result.procmailRate} msg/s; serve is ${result.ratio} x that`);
   }
 } finally {
+  stopping = true;
   server.kill("SIGTERM");
   await new Promise((done) => server.on("close", done));
   await sink.close();
