@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { RouteConfig } from "../config/schema.js";
+import type { SpoolEntry } from "../store/spool.js";
 import { takeSendSlot, type Budget } from "../store/send-budget.js";
 
 /** Past max_per_hour without a coalesce window of its own, a route's overflow is gathered this long. */
@@ -54,4 +55,9 @@ export async function mustWait(tag: BatchTag, spoolDir: string, now: Date): Prom
 /** When a message that starts waiting now may go at the earliest: the end of its window. */
 export function windowEnd(tag: BatchTag, now: Date): string {
   return new Date(now.getTime() + tag.windowSeconds * 1000).toISOString();
+}
+
+/** What a spool entry keeps of the route it came by, so a retry seals to the same keys. */
+export function routeEntryFields(route: RouteConfig): Pick<SpoolEntry, "keys" | "alsoEncryptTo"> {
+  return { keys: route.keys ?? null, ...(route.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}) };
 }

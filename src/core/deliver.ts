@@ -28,7 +28,7 @@ import type { Outcome } from "./outcome.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
-import { batchTag, batches, mustWait, windowEnd } from "./batch.js";
+import { batchTag, batches, mustWait, routeEntryFields, windowEnd } from "./batch.js";
 import { kindOf } from "./kind.js";
 
 export interface DeliverRequest {
@@ -107,9 +107,9 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
     const keys = route && pending.length > 0 ? await routeKeys(route, config.keysDir, now) : [];
     // A batching route's message waits in the spool for its digest: nothing to seal now. A bounce never waits.
     const batch = route && pending.length > 0 && entry.loop === "forward" && batches(route) ? batchTag(route) : undefined;
-    const waits = batch !== undefined && await mustWait(batch, config.spoolDir, now);
+    const waiting = batch && await mustWait(batch, config.spoolDir, now) ? { ...batch, waiting: true } : undefined;
     checkpoint("sealing");
-    const sealed = waits ? [] : await sealAll(config, hostname, raw, envelope, pending, keys, now, { bounce: entry.loop === "forward-bounce", kind });
+    const sealed = waiting ? [] : await sealAll(config, hostname, raw, envelope, pending, keys, now, { bounce: entry.loop === "forward-bounce", kind });
     checkpoint("sealed");
     const fingerprints = keys.map(fingerprintOf).join(",");
     for (const s of sealed) log.event("sealed", { id, to: s.recipient, size: s.bytes?.length, keys: fingerprints });
@@ -131,13 +131,12 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
     // From here on the local copy is safe; each recipient is done once relayed, spooled or held.
     if (!route) return { kind: "stored-only" };
     const spool = new Spool(config.spoolDir);
-    if (waits) {
+    if (waiting) {
       const queued = await spool.enqueue(raw.bytes, {
-        state: "queued", nextAttempt: windowEnd(batch!, now), lastError: null, recipients: pending, sender: envelope.sender,
-        keys: route.keys ?? null, ...(route.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
-        batch: { ...batch!, waiting: true }, ...(kind ? { kind } : {}),
+        state: "queued", nextAttempt: windowEnd(waiting, now), lastError: null, recipients: pending, sender: envelope.sender,
+        ...routeEntryFields(route), batch: waiting, ...(kind ? { kind } : {}),
       }, now);
-      log.event("batched", { id, to: pending.join(","), spool_id: queued.id, until: queued.nextAttempt, reason: batch!.maxPerHour !== undefined && route.coalesceSeconds === undefined ? "max_per_hour" : "coalesce" });
+      log.event("batched", { id, to: pending.join(","), spool_id: queued.id, until: queued.nextAttempt, reason: batch!.waiting ? "coalesce" : "max_per_hour" });
       entry.done.push(...pending);
       await save();
       return { kind: "batched" };
@@ -156,8 +155,7 @@ async function deliverLogged(req: DeliverRequest, config: Config, log: EventLog,
         } catch (err) {
           const error = asSealpostError(err);
           const entryFields = {
-            recipients: [recipient], sender: envelope.sender, keys: route.keys ?? null, lastError: error.publicMessage,
-            ...(route.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
+            recipients: [recipient], sender: envelope.sender, ...routeEntryFields(route), lastError: error.publicMessage,
             ...(entry.loop === "forward-bounce" ? { bounce: true } : {}),
           };
           if (error.permanence === "permanent") {

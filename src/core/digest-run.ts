@@ -16,9 +16,8 @@ import { nextSlotAt, takeSendSlot } from "../store/send-budget.js";
 import type { SpoolEntry } from "../store/spool.js";
 import { budgetOf } from "./batch.js";
 import { asSealpostError } from "./errors.js";
-import { holdNotice } from "./held.js";
 import { sealAll } from "./prepare.js";
-import { backoffSeconds, type Pass } from "./queue-pass.js";
+import { recordFailure, type Pass } from "./queue-pass.js";
 import { readRawMessage } from "./raw-message.js";
 import { storePendingCopy } from "./submit.js";
 
@@ -65,9 +64,11 @@ async function sendLocked(pass: Pass, locked: SpoolEntry[]): Promise<void> {
   const chosen: Array<{ entry: SpoolEntry; bytes: Buffer }> = [];
   let total = 0;
   for (const entry of locked) {
+    const full = chosen.length > 0 && total >= DIGEST_MAX_BYTES;
+    if (full && !entry.localPending) continue; // the next digest's
     const bytes = readRawMessage(await spool.message(entry.id)).bytes;
     if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, bytes, log); // one local copy per message, first
-    if (chosen.length > 0 && total + bytes.length > DIGEST_MAX_BYTES) continue;
+    if (full || (chosen.length > 0 && total + bytes.length > DIGEST_MAX_BYTES)) continue;
     chosen.push({ entry, bytes });
     total += bytes.length;
   }
@@ -115,30 +116,6 @@ async function relayDigest(pass: Pass, chosen: Array<{ entry: SpoolEntry; bytes:
       }
     }
   } catch (err) {
-    await digestFailed(pass, entries, asSealpostError(err), id);
-  }
-}
-
-/** As a single entry's failure (queue-run.ts), for every message of the digest; one notice, not one per message. */
-async function digestFailed(pass: Pass, entries: SpoolEntry[], error: ReturnType<typeof asSealpostError>, id: string): Promise<void> {
-  const { config, hostname, spool, now, report, log } = pass;
-  const oldest = Math.min(...entries.map((e) => Date.parse(e.created)));
-  const expired = now.getTime() - oldest >= config.spool.maxAgeSeconds * 1000;
-  const hold = error.permanence === "permanent" || expired;
-  const attempts = Math.max(...entries.map((e) => e.attempts));
-  const delay = backoffSeconds(attempts, config.spool.retryMinSeconds, config.spool.retryMaxSeconds);
-  for (const entry of entries) {
-    entry.lastError = error.publicMessage;
-    if (hold) entry.state = "held";
-    else entry.nextAttempt = new Date(now.getTime() + delay * 1000).toISOString();
-    await spool.save(entry);
-  }
-  if (hold) {
-    await holdNotice(config, hostname, entries[0]!, now, error.permanence === "permanent" ? "refused" : "expired").catch(() => undefined);
-    log.event("held", { id, count: entries.length, status: error.status, reason: error.publicMessage });
-    report.held += entries.length;
-  } else {
-    log.event("deferred", { id, count: entries.length, status: error.status, reason: error.publicMessage, attempt: attempts, retry_in: `${delay}s` });
-    report.deferred += entries.length;
+    await recordFailure(pass, entries, asSealpostError(err), id);
   }
 }

@@ -22,7 +22,7 @@ import { resolveHostname } from "./hostname.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
 import { ingestDrops, storePendingCopy } from "./submit.js";
-import { backoffSeconds, type Pass, type RunReport } from "./queue-pass.js";
+import { recordFailure, type Pass, type RunReport } from "./queue-pass.js";
 import { digestGroups, sendDigest } from "./digest-run.js";
 import { mustWait, windowEnd } from "./batch.js";
 import { kindOf } from "./kind.js";
@@ -80,8 +80,9 @@ async function runQueueLogged(config: Config, options: RunOptions, log: EventLog
     }, options.lockWaitMs ?? 0).catch((err) => {
       if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
     }));
-    // Digests after the singles: an entry that just went over its route's budget joins them now.
-    const groups = listed.some((e) => e.batch) ? digestGroups(await spool.list(), now, pass.force) : [];
+    // Digests after the singles. An entry that just went over its route's budget waits its window,
+    // so only a flush (due or not) has to look at the spool again to send it along now.
+    const groups = digestGroups(pass.force && listed.some((e) => e.batch) ? await spool.list() : listed, now, pass.force);
     await eachConcurrently(groups, QUEUE_CONCURRENCY, (members) => sendDigest(pass, members));
   } finally {
     if (!options.relay) relay.close();
@@ -139,22 +140,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     }
     await spool.remove(entry.id);
   } catch (err) {
-    const error = asSealpostError(err);
-    entry.lastError = error.publicMessage;
-    const expired = now.getTime() - Date.parse(entry.created) >= config.spool.maxAgeSeconds * 1000;
-    if (error.permanence === "permanent" || expired) {
-      entry.state = "held";
-      await spool.save(entry);
-      await holdNotice(config, hostname, entry, now, error.permanence === "permanent" ? "refused" : "expired").catch(() => undefined);
-      log.event("held", { id: entry.id, to: entry.recipients.join(","), status: error.status, reason: expired && error.permanence !== "permanent" ? `too old: ${error.publicMessage}` : error.publicMessage });
-      report.held++;
-    } else {
-      const delay = backoffSeconds(entry.attempts, config.spool.retryMinSeconds, config.spool.retryMaxSeconds);
-      entry.nextAttempt = new Date(now.getTime() + delay * 1000).toISOString();
-      await spool.save(entry);
-      log.event("deferred", { id: entry.id, to: entry.recipients.join(","), status: error.status, reason: error.publicMessage, attempt: entry.attempts, retry_in: `${delay}s` });
-      report.deferred++;
-    }
+    await recordFailure(pass, [entry], asSealpostError(err), entry.id);
   }
 }
 

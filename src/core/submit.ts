@@ -15,7 +15,7 @@ import { firstValue, parseHeader } from "./header.js";
 import { loopVerdict } from "./loop.js";
 import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
-import { batchTag, batches, windowEnd } from "./batch.js";
+import { batchTag, batches, routeEntryFields, windowEnd } from "./batch.js";
 import { kindOf } from "./kind.js";
 
 export interface Submitted {
@@ -43,8 +43,7 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
     lastError: null,
     recipients: route && !home ? [...route.to] : [],
     sender: envelope.sender,
-    keys: route?.keys ?? null,
-    ...(route?.alsoEncryptTo ? { alsoEncryptTo: route.alsoEncryptTo } : {}),
+    ...(route ? routeEntryFields(route) : { keys: null }),
     localPending: config.local.store !== "none",
   }, now);
   log.event("received", {

@@ -10,7 +10,7 @@ import { formatMailbox } from "../core/address.js";
 import { rfc5322Date } from "../core/dates.js";
 import { firstValue, parseHeader } from "../core/header.js";
 import { encodeUnstructured, headerLine } from "../core/header-text.js";
-import { toCrlf } from "../core/raw-message.js";
+import { splitHeaderBody, toCrlf } from "../core/raw-message.js";
 
 export interface DigestItem {
   bytes: Buffer; // the message as stored locally, without the MTA's framing
@@ -61,16 +61,9 @@ export function digestSubject(items: readonly DigestItem[], hostname: string): s
 
 /** The originals' From when they all share one (fail2ban's), else the host's root. */
 function digestFrom(items: readonly DigestItem[], hostname: string): string {
-  const froms = new Set(items.map((item) => firstValue(parseHeader(splitHeader(item.bytes)), "from") ?? ""));
+  const froms = new Set(items.map((item) => firstValue(parseHeader(splitHeaderBody(item.bytes).header), "from") ?? ""));
   const only = froms.size === 1 ? [...froms][0]! : "";
   return only !== "" && /^[\x20-\x7e]+$/.test(only) ? only : formatMailbox({ name: "sealpost digest", address: `root@${hostname}` });
-}
-
-function splitHeader(bytes: Buffer): Buffer {
-  const end = bytes.indexOf("\n\n");
-  const crlfEnd = bytes.indexOf("\r\n\r\n");
-  const cut = [end, crlfEnd].filter((i) => i >= 0);
-  return cut.length === 0 ? bytes : bytes.subarray(0, Math.min(...cut) + 1);
 }
 
 function summary(items: readonly DigestItem[], ctx: DigestContext): string {

@@ -23,7 +23,7 @@ export interface Budget {
  */
 export async function takeSendSlot(budget: Budget, now: Date, reserve: number): Promise<boolean> {
   return withBudget(budget, now, (recent) => {
-    if (recent.length >= Math.max(1, budget.limit - reserve) || (reserve > 0 && budget.limit <= reserve)) return undefined;
+    if (recent.length >= budget.limit - reserve) return undefined;
     return [...recent, now.getTime()];
   });
 }

@@ -124,7 +124,8 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
   }
 
   cleanup(): void {
-    rmSync(this.root, { recursive: true, force: true });
+    // A background queue runner that deliver or sendmail left may still be writing here: retry.
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
