@@ -22,6 +22,6 @@ describe("sealpost classify", () => {
     const r = await home.run(["classify", join(home.root, "missing.eml")]);
     assert.equal(r.code, 1);
     assert.match(r.stderr.toString(), /^sealpost classify: cannot read \S+missing\.eml: no such file\n$/);
-    home.cleanup();
+    await home.cleanup();
   });
 });

@@ -110,7 +110,7 @@ describe("kill -9 at any point of deliver", () => {
       assert.equal(world.sink.messages.length - before, 2, "the documented window: sent again");
       assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 0);
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 });

@@ -46,7 +46,7 @@ describe("deliver with bad input", () => {
           if (input.includes(CANARY)) assert.ok(openSealed(raw, world.gpg).inner.includes(CANARY), "but it is inside");
         }
       } finally {
-        home.cleanup();
+        await home.cleanup();
       }
     });
   }

@@ -20,7 +20,7 @@ describe("deliver faults", () => {
     try {
       await fn(home);
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   }
 

@@ -56,7 +56,7 @@ describe("deliver: every pipe fixture", () => {
           assert.ok(!got[0]!.raw.includes(Buffer.from(line, "latin1")), `body line leaked: ${line}`);
         }
       } finally {
-        home.cleanup();
+        await home.cleanup();
       }
     });
   }

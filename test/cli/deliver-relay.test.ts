@@ -40,7 +40,7 @@ describe("deliver and the relay", () => {
       await home.importTestKey();
       await fn(home);
     } finally {
-      home.cleanup();
+      await home.cleanup();
       await sink.stop();
     }
   }
@@ -79,7 +79,7 @@ describe("deliver and the relay", () => {
       const r = await home.run(["deliver"], RAW, ENV);
       return { code: r.code, stderr: r.stderr.toString(), spool: (await home.run(["queue", "list", "--json"])).stdout.toString().trim() };
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   }
 

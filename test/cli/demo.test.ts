@@ -13,6 +13,6 @@ it("sealpost demo seals a sample end to end and decrypts it, with no config and 
     assert.match(text, /plaintext visible to the relay: none/);
     assert.match(text, /Content-Type: multipart\/encrypted; protocol="application\/pgp-encrypted";/);
   } finally {
-    home.cleanup();
+    await home.cleanup();
   }
 });

@@ -30,7 +30,7 @@ describe("keys commands", () => {
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal((await home.run(["keys", "list", "--json"])).stdout.toString().trim(), "[]");
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 
@@ -51,7 +51,7 @@ describe("keys commands", () => {
       assert.equal(r.code, 1);
       assert.equal(r.stderr.toString(), `sealpost keys remove: no stored key ${TEST_FPR}\n`);
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 
@@ -67,7 +67,7 @@ describe("keys commands", () => {
       const version = await home.run(["--version"]);
       assert.match(version.stdout.toString(), /^\d+\.\d+\.\d+\n$/);
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 });

@@ -50,7 +50,7 @@ describe("relay faults", () => {
       const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
       return { code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   }
 
@@ -127,7 +127,7 @@ describe("relay faults", () => {
       assertDeferred({ code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) }, /refused the login/);
       assert.ok(!r.stderr.toString().includes("s3cret"), "the password never shows");
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   }));
 
@@ -175,7 +175,7 @@ describe("relay faults", () => {
         const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
         assert.deepEqual(spool.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
       } finally {
-        home.cleanup();
+        await home.cleanup();
       }
     }));
 });

@@ -45,7 +45,7 @@ describe("the spool", () => {
     try {
       await fn(home);
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   }
 

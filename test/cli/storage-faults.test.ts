@@ -45,7 +45,7 @@ describe("storage faults", () => {
       await fn(home, fs);
     } finally {
       fs?.unmount();
-      home.cleanup();
+      await home.cleanup();
     }
   }
 

@@ -19,6 +19,8 @@ export interface HomeOptions {
   store?: "maildir" | "mbox" | "none";
   relayPort?: number;
   extra?: string;
+  /** Top-level keys (before any table), e.g. `user = "nobody"`. */
+  top?: string;
   route?: string;
   /** The [log] table's body; by default syslog is off, so tests never write into the host's log. */
   log?: string;
@@ -50,6 +52,7 @@ export class Home {
     this.options = { ...this.options, ...change };
     const o = this.options;
     writeFileSync(this.config, `hostname = "${o.hostname ?? "web01.example.org"}"
+${o.top ?? ""}
 keys_dir = "keys"
 spool_dir = "spool"
 
@@ -123,9 +126,22 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
     return existsSync(dir) ? readdirSync(dir).map((name) => statSync(join(dir, name)).mode & 0o777) : [];
   }
 
-  cleanup(): void {
-    // A background queue runner that deliver or sendmail left may still be writing here: retry.
-    rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  /**
+   * Stops every sealpost process started for this home (background queue runners that deliver or
+   * sendmail left, a serve) and waits until they are gone; only then is the tree removed, so no
+   * runner can write into it while it is being removed.
+   */
+  async cleanup(): Promise<void> {
+    const mine = () => processesWithEnv(`SEALPOST_CONFIG=${this.config}`);
+    for (const pid of mine()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    for (let i = 0; i < 100 && mine().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -138,6 +154,22 @@ function byDeliveryTime(a: string, b: string): number {
   const [sa, ua] = time(a);
   const [sb, ub] = time(b);
   return sa! - sb! || ua! - ub! || a.localeCompare(b);
+}
+
+/** Live processes (not zombies) whose environment holds `entry` exactly, other than this one. */
+function processesWithEnv(entry: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"))) continue;
+      if (readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry)) pids.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
 }
 
 /** The exit-75 contract: exactly one stderr line starting with an enhanced 4.x.x code. */

@@ -44,6 +44,6 @@ export async function inHome(world: World, options: HomeOptions, fn: (home: Home
     await home.importTestKey();
     await fn(home, () => world.sink.messages.slice(before).map((m) => m.raw));
   } finally {
-    home.cleanup();
+    await home.cleanup();
   }
 }
