@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
-import { lookupUser, userName } from "./passwd.js";
+import { lookupUser, userName } from "../core/passwd.js";
 import type { Registration } from "./program.js";
 import type { MtaFacts } from "../ops/doctor.js";
 

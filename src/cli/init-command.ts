@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { packageFile } from "./entry.js";
 import type { Command } from "commander";
 import { fail, out } from "./io.js";
-import { lookupUser } from "./passwd.js";
+import { lookupUser } from "../core/passwd.js";
 import type { Registration } from "./program.js";
 
 interface InitFlags {

@@ -4,15 +4,20 @@ import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";
 import { crashSeam, fail, out } from "./io.js";
 import type { Registration } from "./program.js";
+import { enterSpool } from "./spool-user.js";
 
 type Step = (config: Config) => Promise<number>;
 
 export function queueCommands(program: Command, { set, globalConfig }: Registration): void {
   const queue = program.command("queue").description("inspect and steer the spool")
     .addHelpText("after", "\nExamples:\n  sealpost queue list\n  sealpost queue show ID --json\n  sealpost queue release ID     after fixing why the relay refused it\n  sealpost queue run            (a systemd timer or cron job, where serve does not run)");
-  const withConfig = (name: string, opts: { config?: string }, step: Step) => set(async () => {
+  // Commands that write the spool first become its user, as root's sendmail does: a file root
+  // wrote there would be one the sealpost user's runs cannot read.
+  const withConfig = (name: string, opts: { config?: string }, step: Step, writes = true) => set(async () => {
     try {
-      return await step(commandConfig(opts.config ?? globalConfig()));
+      const config = commandConfig(opts.config ?? globalConfig());
+      if (writes) await enterSpool(config);
+      return await step(config);
     } catch (e) {
       return fail(`queue ${name}`, (e as Error).message);
     }
@@ -21,10 +26,10 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
   queue.command("list").description("list spooled messages").option("--json", "print a JSON array")
     .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost queue list --json")
-    .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => listQueue(c, opts.json === true)));
+    .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => listQueue(c, opts.json === true), false));
   queue.command("show").description("one entry: its state, its recipients and where its message is").argument("<id>")
     .option("--json", "print a JSON object").option("-c, --config <file>", "config file")
-    .action((id: string, opts: { config?: string; json?: boolean }) => withConfig("show", opts, (c) => show(c, id, opts.json === true)));
+    .action((id: string, opts: { config?: string; json?: boolean }) => withConfig("show", opts, (c) => show(c, id, opts.json === true), false));
   queue.command("run").description("one pass: try every due entry once, then exit")
     .option("-c, --config <file>", "config file")
     .addOption(new Option("--background", "started by sendmail: one such runner at a time").hideHelp())

@@ -3,7 +3,6 @@
  * Reads stdin to EOF, commits, answers 0 or 75, and starts a background queue run that makes the
  * local copy and relays — so cron, fail2ban and a pam_exec login hook are not kept waiting.
  */
-import { stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { startBackgroundRun } from "./background-run.js";
 import { configPath } from "../config/load.js";
@@ -14,6 +13,7 @@ import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../cor
 import { readStdin } from "./io.js";
 import { pipeFailure } from "./program.js";
 import { listQueue } from "./queue-command.js";
+import { enterSpool } from "./spool-user.js";
 
 const HELP = `Usage: sealpost sendmail [flags] [recipient...] < message
        /usr/sbin/sendmail [flags] [recipient...] < message   (a link to sealpost)
@@ -53,7 +53,15 @@ export async function runSendmail(argv: string[], configOption: string | undefin
   }
   if (args.mode === "nothing") return 0;
   if (args.mode === "list-queue") return listQueue(config, false);
-  const ownsSpool = await becomeSpoolOwner(config.spoolDir);
+  const uid = process.getuid?.() ?? 0; // who ran us, before any switch to the spool's user
+  const user = invokingUser();
+  let ownsSpool: boolean;
+  try {
+    ownsSpool = (await enterSpool(config)) === "write";
+  } catch (err) {
+    process.stderr.write(pipeAnswer({ kind: "deferred", error: asSealpostError(err) }).stderr);
+    return 75;
+  }
   if (args.mode === "run-queue") {
     const { runQueue } = await import("../core/queue-run.js");
     await runQueue(config, { lockWaitMs: 30_000 });
@@ -61,27 +69,11 @@ export async function runSendmail(argv: string[], configOption: string | undefin
   }
   const input = await readStdin(); // to EOF: if we are killed before it, nothing was committed
   const { sendmail } = await import("../core/sendmail.js");
-  const outcome = await sendmail({ config, input, args, user: invokingUser(), ownsSpool });
+  const outcome = await sendmail({ config, input, args, user, uid, ownsSpool });
   const answer = pipeAnswer(outcome);
   if (answer.stderr) process.stderr.write(answer.stderr);
   if (answer.exitCode === 0 && ownsSpool) startBackgroundRun(file);
   return answer.exitCode;
-}
-
-/**
- * Root writes the spool as the spool's owner (the sealpost user), never as root: files it made
- * as root could not be read by that user's queue runs. Returns whether we may write the spool.
- */
-async function becomeSpoolOwner(spoolDir: string): Promise<boolean> {
-  const uid = process.getuid?.() ?? 0;
-  const owner = await stat(spoolDir).catch(() => undefined);
-  if (uid === 0 && owner && owner.uid !== 0) {
-    process.setgid?.(owner.gid);
-    process.setuid?.(owner.uid);
-    return true;
-  }
-  const { mayWriteSpool } = await import("../store/drop.js");
-  return mayWriteSpool(spoolDir, uid);
 }
 
 function invokingUser(): string {

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
 import type { Registration } from "./program.js";
+import { enterSpool } from "./spool-user.js";
 
 const STOP_DEADLINE_MS = 14_000; // systemd and the SPEC give 15 s; what has not had its 250 is retried by its sender
 
@@ -18,6 +19,8 @@ Examples:
       let server;
       try {
         const config = commandConfig(opts.config ?? globalConfig());
+        // Run as root, serve becomes the spool's user first, like every door that writes the spool.
+        if ((await enterSpool(config)) === "drop") return fail("serve", `this user may not write spool_dir ${config.spoolDir}; run serve as its owner (${config.user})`);
         const { SealpostServer } = await import("../serve/server.js");
         server = new SealpostServer(config, out);
         await server.start();

@@ -28,6 +28,8 @@ export interface RouteConfig {
 export interface Config {
   file: string;
   hostname?: string; // undefined: resolved from the host when needed
+  /** The system user that owns the spool and the local store; root's submissions switch to it, and to no one else. */
+  user: string;
   keysDir: string;
   spoolDir: string;
   local: { store: StoreKind; path: string };
@@ -42,13 +44,17 @@ export interface Config {
   };
   deliver: { onRelayFailure: "defer" | "spool" };
   serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
-  spool: { retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number };
+  spool: {
+    retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number;
+    /** What one local user (uid) may submit through drop/ an hour; past it, their drops are set aside with a notice. */
+    perUserMessagesPerHour: number; perUserBytesPerHour: number;
+  };
   /** Message events: to the syslog socket when it exists, else to `file`, else nowhere (serve: stderr). */
   log: { level: LogLevel; syslog: string; file?: string; facility: SyslogFacility };
   routes: RouteConfig[];
 }
 
-const TOP_KEYS = ["hostname", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "spool", "log", "route"] as const;
+const TOP_KEYS = ["hostname", "user", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "spool", "log", "route"] as const;
 const FACILITIES = ["mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"] as const;
 export type SyslogFacility = (typeof FACILITIES)[number];
 
@@ -59,9 +65,12 @@ export function buildConfig(table: Table, file: string, dir: string): Config {
   if (hostname !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(hostname)) {
     throw new ConfigError("hostname", "a host name such as web01.example.org", hostname);
   }
+  const user = str(table, "user", "", "sealpost");
+  if (!/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(user)) throw new ConfigError("user", "a system user name such as sealpost", user);
   return {
     file,
     hostname,
+    user,
     keysDir: path(str(table, "keys_dir", "", "keys")),
     spoolDir: path(str(table, "spool_dir", "", "/var/spool/sealpost")),
     local: buildLocal(subTable(table, "local", ""), path),
@@ -155,14 +164,21 @@ function buildServe(t: Table): Config["serve"] {
 
 function buildSpool(t: Table): Config["spool"] {
   const p = "spool.";
-  rejectUnknownKeys(t, ["retry_min", "retry_max", "max_age"], p);
+  rejectUnknownKeys(t, ["retry_min", "retry_max", "max_age", "per_user_messages_per_hour", "per_user_bytes_per_hour"], p);
   const retryMinSeconds = duration(t, "retry_min", p, 60); // the first retry; each next one waits twice as long
   const retryMaxSeconds = duration(t, "retry_max", p, 3600); // ... up to this
   const maxAgeSeconds = duration(t, "max_age", p, 5 * 86_400); // then the entry is held, with a notice to root
   if (retryMinSeconds < 1) throw new ConfigError("spool.retry_min", "a duration of at least 1s", t.retry_min);
   if (retryMaxSeconds < retryMinSeconds) throw new ConfigError("spool.retry_max", "a duration no shorter than spool.retry_min", t.retry_max);
   if (maxAgeSeconds < retryMinSeconds) throw new ConfigError("spool.max_age", "a duration no shorter than spool.retry_min", t.max_age);
-  return { retryMinSeconds, retryMaxSeconds, maxAgeSeconds };
+  // A local user's cron jobs and at jobs send a few mails an hour; a flood of drops is an attack on root's disk.
+  const perUserMessagesPerHour = t.per_user_messages_per_hour ?? 100;
+  if (typeof perUserMessagesPerHour !== "number" || !Number.isInteger(perUserMessagesPerHour) || perUserMessagesPerHour < 1) {
+    throw new ConfigError("spool.per_user_messages_per_hour", "an integer from 1", t.per_user_messages_per_hour);
+  }
+  const perUserBytesPerHour = size(t, "per_user_bytes_per_hour", p, 50 * 1024 * 1024);
+  if (perUserBytesPerHour < 1024) throw new ConfigError("spool.per_user_bytes_per_hour", 'a size of at least "1KB"', t.per_user_bytes_per_hour);
+  return { retryMinSeconds, retryMaxSeconds, maxAgeSeconds, perUserMessagesPerHour, perUserBytesPerHour };
 }
 
 function buildLog(t: Table, path: (p: string) => string): Config["log"] {

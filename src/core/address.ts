@@ -50,3 +50,13 @@ function displayName(name: string): string {
   if (isPlainText(name)) return `"${name.replace(/(["\\])/g, "\\$1")}"`;
   return encodeUnstructured(name);
 }
+
+/**
+ * An envelope address sealpost will carry: printable ASCII without spaces, brackets, quotes or
+ * separators, at most 320 octets (RFC 5321's 64 + 1 + 255). What a submitter hands over goes into
+ * mbox From_ lines, log lines and SMTP commands; a CR, LF or NUL there would forge a record.
+ * "" (the null sender) is not an address; callers decide whether they take it.
+ */
+export function isEnvelopeAddress(address: string): boolean {
+  return address.length > 0 && address.length <= 320 && /^[\x21-\x7e]+$/.test(address) && !/[<>()[\]\\,;:"]/.test(address);
+}

@@ -42,6 +42,8 @@ export interface DeliverRequest {
    * never stores twice). The crash tests kill the process here; nothing else uses it.
    */
   checkpoint?: (point: CrashPoint) => void;
+  /** Called once the config is read, before anything is written: the door makes sure this process may write the spool. */
+  enterSpool?: (config: Config) => Promise<void>;
 }
 
 export type CrashPoint = "sealing" | "sealed" | "local-copy-marked" | "local-copy-written" | "after-local-copy" | "after-relay";
@@ -63,6 +65,7 @@ async function loopDecision(verdict: LoopVerdict, spoolDir: string, now: Date): 
 
 async function deliverOrThrow(req: DeliverRequest): Promise<Outcome> {
   const config = readPipeConfig(req.configFile);
+  await req.enterSpool?.(config);
   const log = openEventLog(config.log);
   const seen: { id?: string } = {};
   try {

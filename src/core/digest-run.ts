@@ -100,7 +100,8 @@ async function relayDigest(pass: Pass, chosen: Array<{ entry: SpoolEntry; bytes:
     const recipients = [...first.recipients];
     const raw = readRawMessage(buildDigest(items, { hostname, recipients, now }));
     const keys = await routeKeys({ to: recipients, keys: first.keys ?? undefined, alsoEncryptTo: first.alsoEncryptTo }, config.keysDir, now);
-    const sealed = await sealAll(config, hostname, raw, { sender: "", recipients: [] }, recipients, keys, now, { kind: "digest", count: items.length });
+    const mayBeSigned = entries.every((e) => e.submitter?.trusted !== false); // one local user's message in it: unsigned
+    const sealed = await sealAll(config, hostname, raw, { sender: "", recipients: [] }, recipients, keys, now, { kind: "digest", count: items.length, mayBeSigned });
     const keyIds = allowedKeyIds(keys);
     for (const s of sealed) log.event("sealed", { id, to: s.recipient, size: s.bytes?.length, keys: keys.map(fingerprintOf).join(","), count: items.length });
     for (const { recipient, bytes, content } of sealed) {

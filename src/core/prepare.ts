@@ -31,6 +31,12 @@ export interface SealOptions {
   bounce?: boolean; // a forwarded bounce: marked so that a bounce of it stays home
   kind?: string; // for message.subject_template
   count?: number; // a digest's number of messages, for message.subject_template
+  /**
+   * false: never sign, whatever message.sign says. A message a local user submitted is not signed
+   * with the host key: the signature vouches for what root and the system sent, never for mail
+   * any user could have written (its trace fields inside say who did).
+   */
+  mayBeSigned?: boolean;
 }
 
 export async function sealAll(config: Config, hostname: string, raw: RawMessage, envelope: Envelope,
@@ -41,7 +47,7 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
   });
   const sealed: Sealed[] = [];
   if (recipients.length === 0) return sealed;
-  const signingKey = config.message.sign ? await loadHostKey(config.message.hostKey) : undefined;
+  const signingKey = config.message.sign && options.mayBeSigned !== false ? await loadHostKey(config.message.hostKey) : undefined;
   const expiries = await Promise.all(keys.map((key) => expiryOf(key, now)));
   const warnings = expiries.filter((e) => e.threshold !== null).map(expiryWarning);
   await noticeExpiringKeys(config, hostname, expiries, now).catch(() => undefined); // a notice must never stop the mail

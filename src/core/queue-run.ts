@@ -21,7 +21,8 @@ import { SealpostError, asSealpostError } from "./errors.js";
 import { resolveHostname } from "./hostname.js";
 import { sealAll } from "./prepare.js";
 import { readRawMessage } from "./raw-message.js";
-import { ingestDrops, storePendingCopy } from "./submit.js";
+import { storePendingCopy } from "./submit.js";
+import { ingestDrops } from "./drop-ingest.js";
 import { recordFailure, type Pass, type RunReport } from "./queue-pass.js";
 import { digestGroups, sendDigest } from "./digest-run.js";
 import { mustWait, windowEnd } from "./batch.js";
@@ -65,41 +66,81 @@ async function runQueueLogged(config: Config, options: RunOptions, log: EventLog
     await spool.sweep(now);
   }
   const hostname = resolveHostname(config.hostname);
-  await ingestDrops(config, hostname, now, log);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
   const pass: Pass = { config, hostname, spool, relay, now, report, force: options.force === true, log, checkpoint: options.checkpoint };
   try {
-    const listed = await spool.list();
-    const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
-    const due = listed.filter((e) => single(e) && (options.force || Date.parse(e.nextAttempt) <= now.getTime()));
-    // A few entries at a time: each waits mostly on fsync and the relay, not on this process.
-    await eachConcurrently(due, QUEUE_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
-      const current = await spool.get(entry.id); // another runner may have finished it meanwhile
-      if (current && single(current)) await attempt(pass, current);
-    }, options.lockWaitMs ?? 0).catch((err) => {
-      if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
-    }));
-    // Digests after the singles. An entry that just went over its route's budget waits its window,
-    // so only a flush (due or not) has to look at the spool again to send it along now.
-    const groups = digestGroups(pass.force && listed.some((e) => e.batch) ? await spool.list() : listed, now, pass.force);
-    await eachConcurrently(groups, QUEUE_CONCURRENCY, (members) => sendDigest(pass, members));
+    // Local users' drops are taken in beside the relaying, never before it: however many there
+    // are, and whatever their writers do to them meanwhile, what is due goes out now.
+    const ingesting = ingestDrops(config, hostname, now, log).catch((err: unknown) => {
+      log.event("deferred", { via: "drop", reason: asSealpostError(err).publicMessage });
+      return { taken: 0, setAside: 0 };
+    });
+    const tried = new Set<string>();
+    await relayDue(pass, options, tried);
+    if ((await ingesting).taken > 0) await relayDue(pass, options, tried); // what the drops brought, in this same pass
   } finally {
     if (!options.relay) relay.close();
   }
   return report;
 }
 
-/** `work` on every item, at most `limit` at a time; the first failure is thrown once all have ended. */
-async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Every due entry not yet `tried` in this pass, a few at a time; then the digests that are due. */
+async function relayDue(pass: Pass, options: RunOptions, tried: Set<string>): Promise<void> {
+  const { spool, now } = pass;
+  const listed = await spool.list();
+  const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
+  const due = listed.filter((e) => single(e) && !tried.has(e.id) && (options.force || Date.parse(e.nextAttempt) <= now.getTime()));
+  for (const e of due) tried.add(e.id);
+  // A few entries at a time: each waits mostly on fsync and the relay, not on this process.
+  await eachConcurrently(due, QUEUE_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
+    const current = await spool.get(entry.id); // another runner may have finished it meanwhile
+    if (current && single(current)) await attempt(pass, current);
+  }, options.lockWaitMs ?? 0).catch((err) => {
+    if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
+  }), (entry) => spool.messageSize(entry.id));
+  // Digests after the singles. An entry that just went over its route's budget waits its window,
+  // so only a flush (due or not) has to look at the spool again to send it along now.
+  const groups = digestGroups(pass.force && listed.some((e) => e.batch) ? await spool.list() : listed, now, pass.force);
+  await eachConcurrently(groups, QUEUE_CONCURRENCY, (members) => sendDigest(pass, members));
+}
+
+/** Messages held in memory at once by a pass: a backlog of large reports must not multiply the 25 MB of one. */
+const PASS_BYTES = 32 << 20;
+
+/**
+ * `work` on every item, at most `limit` at a time and, when `weigh` says how large each is, at
+ * most PASS_BYTES of them at once (one larger item runs alone); the first failure is thrown once
+ * all have ended.
+ */
+async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>,
+  weigh?: (item: T) => Promise<number>): Promise<void> {
   let next = 0;
+  let held = 0;
+  let running = 0;
   let failure: { error: unknown } | undefined;
+  const waiting: Array<() => void> = [];
+  const admit = async (weight: number) => {
+    while (running > 0 && held + weight > PASS_BYTES) await new Promise<void>((resolve) => waiting.push(resolve));
+    held += weight;
+    running++;
+  };
+  const leave = (weight: number) => {
+    held -= weight;
+    running--;
+    waiting.splice(0).forEach((wake) => wake());
+  };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length && !failure) {
+      const item = items[next++]!;
+      const weight = weigh ? await weigh(item).catch(() => 0) : 0;
+      await admit(weight);
       try {
-        await work(items[next++]!);
+        await work(item);
       } catch (error) {
         failure ??= { error };
+      } finally {
+        leave(weight);
       }
     }
   }));
@@ -109,6 +150,7 @@ async function eachConcurrently<T>(items: readonly T[], limit: number, work: (it
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, relay, now, report, log } = pass;
   try {
+    if (!entry.localPending && entry.recipients.length === 0) return await spool.remove(entry.id); // kept locally only: done
     const raw = readRawMessage(await spool.message(entry.id));
     if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes, log);
     if (entry.recipients.length === 0) {
@@ -126,7 +168,8 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     const keys = await routeKeys({ to: entry.recipients, keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo }, config.keysDir, now);
     const envelope = { sender: entry.sender, recipients: [] };
     const kind = entry.kind ?? await kindOf(config, raw, entry.sender, "subject");
-    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now, { bounce: entry.bounce === true, kind });
+    const sealed = await sealAll(config, hostname, raw, envelope, entry.recipients, keys, now,
+      { bounce: entry.bounce === true, kind, mayBeSigned: entry.submitter?.trusted !== false });
     const keyIds = allowedKeyIds(keys);
     const fingerprints = keys.map(fingerprintOf).join(",");
     for (const s of sealed) log.event("sealed", { id: entry.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints });

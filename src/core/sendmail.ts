@@ -12,13 +12,16 @@ import type { Outcome } from "./outcome.js";
 import type { SendmailArgs } from "./sendmail-args.js";
 import { prepareSubmission } from "./submission.js";
 import { submitToSpool } from "./submit.js";
+import { prependFields, traceFields } from "./trace.js";
 
 export interface SendmailRequest {
   config: Config;
   input: Buffer;
   args: SendmailArgs;
   user: string;
-  /** Whether this process may write the spool; otherwise the message goes to the drop directory. */
+  /** The real uid that ran sendmail (before any switch to the spool's user). */
+  uid: number;
+  /** Whether this process may write the spool (root, or its owner); otherwise the message goes to the drop directory. */
   ownsSpool: boolean;
   now?: Date;
 }
@@ -32,12 +35,15 @@ export async function sendmail(req: SendmailRequest): Promise<Outcome> {
       await prepareDropDir(req.config.spoolDir); // the spool's owner sets up drop/ for users who are not
       const log = openEventLog(req.config.log);
       try {
-        await submitToSpool(req.config, hostname, bytes, envelope, now, { via: "sendmail", log });
+        // Only root and the spool's own user write the spool directly; anyone else goes through drop/.
+        const submitter = { uid: req.uid, user: req.user, trusted: true };
+        const traced = prependFields(bytes, traceFields(submitter, envelope.sender, hostname, now));
+        await submitToSpool(req.config, hostname, traced, envelope, now, { via: "sendmail", submitter, log });
       } finally {
         await log.close();
       }
     }
-    else await writeDrop(req.config.spoolDir, { ...envelope, user: req.user }, bytes);
+    else await writeDrop(req.config.spoolDir, envelope, bytes);
     return { kind: "spooled" };
   } catch (err) {
     const error = asSealpostError(err);

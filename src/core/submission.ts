@@ -5,7 +5,7 @@
  * The bytes the caller wrote are otherwise kept as they are.
  */
 import { randomBytes } from "node:crypto";
-import { formatMailbox, parseMailboxes, qualify } from "./address.js";
+import { formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "./address.js";
 import { rfc5322Date } from "./dates.js";
 import type { Envelope } from "./envelope.js";
 import { SealpostError, Status } from "./errors.js";
@@ -35,6 +35,9 @@ export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submit
     : [];
   const recipients = unique([...args.recipients, ...listed].map((a) => qualify(a.replace(/^<|>$/g, ""), who.hostname)).filter((a) => a !== ""));
   if (recipients.length === 0) throw new SealpostError(Status.usage, "no recipients: give addresses, or -t with To/Cc/Bcc");
+  // What goes into the envelope goes into mbox From_ lines, log lines and SMTP commands.
+  const bad = [sender, ...recipients].find((a) => a !== "" && !isEnvelopeAddress(a));
+  if (bad !== undefined) throw new SealpostError(Status.usage, "an envelope address with spaces, quotes or control characters");
 
   const nl = /\r\n/.test(header.subarray(0, 1000).toString("latin1")) ? "\r\n" : "\n";
   const added: string[] = [];

@@ -1,13 +1,11 @@
 /**
  * Taking a submitted message (sendmail, serve, a drop file) into the spool: one durable commit
- * (the spool entry, with its local copy still to make), after which the submitter is answered.
- * The queue runner then makes the local copy, seals and relays. Routing and loop checks are
- * decided here, by the spool's owner, never by what a submitter wrote.
+ * (the message, its local copy, the spool entry), after which the submitter is answered. The
+ * queue runner then seals and relays. Routing and loop checks are decided here, by the spool's
+ * owner, never by what a submitter wrote.
  */
 import type { Config } from "../config/schema.js";
 import { silentLog, type EventLog } from "../log/event-log.js";
-import { readDrops, removeDrop } from "../store/drop.js";
-import { withDotlock } from "../store/dotlock.js";
 import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import type { Envelope } from "./envelope.js";
@@ -17,15 +15,23 @@ import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
 import { batchTag, batches, routeEntryFields, windowEnd } from "./batch.js";
 import { kindOf } from "./kind.js";
+import type { Submitter } from "./trace.js";
 
 export interface Submitted {
   via: "sendmail" | "serve" | "drop";
   client?: string; // serve: the SMTP client's address
+  /** sendmail and drops: who submitted it, as the kernel says (its trace fields are on top of `bytes` already). */
+  submitter?: Submitter;
   log?: EventLog;
 }
 
+/**
+ * The durable commit of a submission: the message into the spool, its local copy, then the
+ * entry's meta file. Only after all three is the submitter answered (SPEC §6); should the local
+ * copy fail, nothing is committed and the error goes back to the submitter (75, 451).
+ */
 export async function submitToSpool(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date,
-  { via, client, log = silentLog }: Submitted): Promise<SpoolEntry> {
+  { via, client, submitter, log = silentLog }: Submitted): Promise<SpoolEntry> {
   const raw = readRawMessage(bytes);
   const kind = await kindOf(config, raw, envelope.sender, "route");
   const route = selectRoute(config.routes, envelope.recipients, kind);
@@ -44,24 +50,23 @@ export async function submitToSpool(config: Config, hostname: string, bytes: Buf
     recipients: route && !home ? [...route.to] : [],
     sender: envelope.sender,
     ...(route ? routeEntryFields(route) : { keys: null }),
-    localPending: config.local.store !== "none",
-  }, now);
+    ...(submitter ? { submitter: { uid: submitter.uid, trusted: submitter.trusted } } : {}),
+  }, now, () => storeLocally(config.local, raw.bytes, envelope.sender, hostname));
+  // From here on the mail is safe: stored locally and committed to the spool.
   log.event("received", {
-    id: entry.id, via, client, size: raw.bytes.length, from: `<${envelope.sender}>`, to: envelope.recipients.join(","),
+    id: entry.id, via, client, uid: submitter?.uid, size: raw.bytes.length, from: `<${envelope.sender}>`, to: envelope.recipients.join(","),
     msgid: firstValue(fields, "message-id"), loop: home ? "local" : undefined,
   });
+  if (config.local.store !== "none") log.event("stored", { id: entry.id, store: config.local.store });
   if (batch?.waiting) log.event("batched", { id: entry.id, to: entry.recipients.join(","), until: entry.nextAttempt, reason: "coalesce" });
   else log.event("spooled", { id: entry.id, to: entry.recipients.join(",") || undefined });
-  // Committed. The local copy now, before the submitter is answered, as SPEC §6 describes; should
-  // the local store fail, the entry keeps it pending and the runner makes it before any relay.
-  await withDotlock(spool.lockTarget(entry.id), async () => {
-    const current = await spool.get(entry.id);
-    if (current?.localPending) await storePendingCopy(config, hostname, spool, current, raw.bytes, log);
-  }, 5_000).catch(() => undefined);
   return entry;
 }
 
-/** The local copy of a submitted message, made once even if a runner is killed half-way. */
+/**
+ * The local copy of an entry committed before it had one (spools written by earlier versions,
+ * which answered first and stored later), made once even if a runner is killed half-way.
+ */
 export async function storePendingCopy(config: Config, hostname: string, spool: Spool, entry: SpoolEntry, bytes: Buffer,
   log: EventLog = silentLog): Promise<void> {
   if (!(entry.localMark && await hasLocalCopy(config.local, entry.localMark))) {
@@ -73,15 +78,4 @@ export async function storePendingCopy(config: Config, hostname: string, spool: 
   entry.localPending = false;
   await spool.save(entry);
   log.event("stored", { id: entry.id, store: config.local.store });
-}
-
-/** Moves every drop file into the spool; returns how many. */
-export async function ingestDrops(config: Config, hostname: string, now: Date, log: EventLog = silentLog): Promise<number> {
-  let count = 0;
-  for (const drop of await readDrops(config.spoolDir, config.serve.maxSize)) {
-    await submitToSpool(config, hostname, drop.bytes, { sender: drop.envelope.sender, recipients: drop.envelope.recipients }, now, { via: "drop", log });
-    await removeDrop(config.spoolDir, drop.name);
-    count++;
-  }
-  return count;
 }

@@ -13,11 +13,12 @@ export type EventName =
   | "batched" // waiting in the spool for its route's digest (coalesce, max_per_hour)
   | "deferred" // not done yet: the MTA keeps it, or the spool retries it
   | "held" // refused for good or too old: held in the spool, root notified
+  | "refused" // a local user's drop file set aside: malformed, or its user over the hourly quota
   | "duplicate"; // already handled (an MTA retry): nothing done
 
 export const EVENT_LEVEL: Record<EventName, LogLevel> = {
   received: "info", stored: "info", sealed: "info", relayed: "info", spooled: "info", batched: "info", duplicate: "info",
-  deferred: "warning", held: "error",
+  deferred: "warning", held: "error", refused: "warning",
 };
 
 export const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warning: 2, error: 3 };

@@ -5,27 +5,35 @@
  * Anyone can create a file there; no one but the spool's owner can list it, so a file's random
  * 128-bit name is known only to its writer, and nobody reads another user's mail. A file is one
  * JSON line (the envelope), then the message; it appears under its final name by rename, whole.
- * The spool's owner (queue run, serve) takes each file into the spool and removes it, trusting
- * nothing in it: a symlink, a hard link or an oversized file is set aside, never followed.
+ *
+ * The spool's owner takes the files in one at a time and trusts nothing in them: who wrote a file
+ * is the uid the kernel gives its inode, never what the file says; a symlink, a hard link, an
+ * oversized file or a bad envelope is set aside as *.bad, never followed or guessed at; a file
+ * that vanishes while it is read (its writer may unlink it) is simply gone.
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { chmod, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { isEnvelopeAddress } from "../core/address.js";
 import { fsyncDir, writeSynced } from "./durable-file.js";
 
 export interface DropEnvelope {
-  sender: string;
+  sender: string; // "" is the null sender
   recipients: string[];
-  user: string;
 }
 
 export interface Dropped {
-  name: string;
-  uid: number;
   envelope: DropEnvelope;
   bytes: Buffer;
 }
+
+/** Why a drop file was set aside: not a well-formed drop, or its user is over the hourly quota. */
+export type SetAside = "bad" | "quota";
+
+const NAME = /^[0-9a-f]{32}\.msg$/;
+const MAX_RECIPIENTS = 1000;
+const MAX_ENVELOPE_LINE = 64 * 1024;
 
 export function dropDir(spoolDir: string): string {
   return join(spoolDir, "drop");
@@ -60,46 +68,99 @@ export async function writeDrop(spoolDir: string, envelope: DropEnvelope, bytes:
   return name;
 }
 
-/** By the spool's owner: every complete drop file, read safely. Bad ones are renamed *.bad and skipped. */
-export async function readDrops(spoolDir: string, maxBytes: number): Promise<Dropped[]> {
-  const dir = dropDir(spoolDir);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{32}\.msg$/.test(n)).sort();
-  const found: Dropped[] = [];
-  for (const name of names) {
-    const file = join(dir, name);
+/** By the spool's owner: the names of the complete drop files, oldest name order. */
+export async function dropNames(spoolDir: string): Promise<string[]> {
+  return (await readdir(dropDir(spoolDir)).catch(() => [] as string[])).filter((n) => NAME.test(n)).sort();
+}
+
+/**
+ * One drop file, opened without following links. Its uid and size come from the opened inode,
+ * so the quota can be decided before a byte of it is read.
+ */
+export class DropFile {
+  private constructor(readonly name: string, private readonly handle: FileHandle, readonly uid: number, readonly size: number,
+    readonly plain: boolean) {}
+
+  /** Undefined when it is gone already (its writer removed it, or another pass took it); DropRefused for a symlink. */
+  static async open(spoolDir: string, name: string): Promise<DropFile | undefined> {
+    let handle: FileHandle;
     try {
-      found.push(await readDrop(file, name, maxBytes));
-    } catch {
-      await rename(file, `${file}.bad`).catch(() => undefined);
+      // O_NONBLOCK: a FIFO planted under a drop name must not hang the owner's pass at open(2)
+      handle = await open(join(dropDir(spoolDir), name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      if (code === "ELOOP") throw new DropRefused("a symbolic link");
+      throw err;
     }
-  }
-  return found;
-}
-
-async function readDrop(file: string, name: string, maxBytes: number): Promise<Dropped> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
     const info = await handle.stat();
-    if (!info.isFile() || info.nlink !== 1 || info.size > maxBytes + 64 * 1024) throw new Error("not a plain drop file");
-    const data = await handle.readFile();
-    const nl = data.indexOf(0x0a);
-    const envelope = JSON.parse(data.subarray(0, nl).toString("utf8")) as DropEnvelope;
-    const valid = typeof envelope.sender === "string" && typeof envelope.user === "string" && Array.isArray(envelope.recipients) &&
-      envelope.recipients.length > 0 && envelope.recipients.length <= 1000 && envelope.recipients.every((r) => typeof r === "string");
-    if (nl < 0 || !valid) throw new Error("bad drop envelope");
-    return { name, uid: info.uid, envelope, bytes: data.subarray(nl + 1) };
-  } finally {
-    await handle.close();
+    return new DropFile(name, handle, info.uid, info.size, info.isFile() && info.nlink === 1);
+  }
+
+  /**
+   * The envelope, and the message with `prefix(envelope)` in front of it, read into one buffer
+   * (a 25 MB drop is held once, not read and then copied); throws DropRefused when it is not a
+   * well-formed drop of at most `maxBytes`.
+   */
+  async read(maxBytes: number, prefix: (envelope: DropEnvelope, crlf: boolean) => Buffer = () => Buffer.alloc(0)): Promise<Dropped> {
+    if (!this.plain) throw new DropRefused("not a plain file (a link or a device)");
+    if (this.size > maxBytes + MAX_ENVELOPE_LINE) throw new DropRefused(`larger than the ${maxBytes}-byte limit`);
+    const head = Buffer.alloc(Math.min(this.size, MAX_ENVELOPE_LINE));
+    const { bytesRead } = await this.handle.read(head, 0, head.length, 0);
+    const nl = head.subarray(0, bytesRead).indexOf(0x0a);
+    if (nl < 0) throw new DropRefused("no envelope line");
+    const envelope = parseEnvelope(head.subarray(0, nl).toString("utf8"));
+    const firstLine = head.subarray(nl + 1, bytesRead);
+    const eol = firstLine.indexOf(0x0a);
+    const before = prefix(envelope, eol > 0 && firstLine[eol - 1] === 0x0d); // in the message's own line ends
+    const data = Buffer.allocUnsafeSlow(before.length + this.size - (nl + 1));
+    before.copy(data);
+    let got = before.length;
+    while (got < data.length) {
+      const { bytesRead: n } = await this.handle.read(data, got, data.length - got, nl + 1 + got - before.length);
+      if (n === 0) break; // shortened while we read: what is there is all there is
+      got += n;
+    }
+    return { envelope, bytes: data.subarray(0, got) };
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
   }
 }
 
-export async function removeDrop(spoolDir: string, name: string): Promise<void> {
-  await unlink(join(dropDir(spoolDir), name));
+export class DropRefused extends Error {}
+
+/** What a submitter wrote, checked as untrusted input: every address one sealpost can carry safely. */
+function parseEnvelope(line: string): DropEnvelope {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new DropRefused("envelope is not JSON");
+  }
+  const e = parsed as Partial<DropEnvelope> | null;
+  const sender = e?.sender;
+  const recipients = e?.recipients;
+  if (typeof sender !== "string" || (sender !== "" && !isEnvelopeAddress(sender))) throw new DropRefused("bad envelope sender");
+  if (!Array.isArray(recipients) || recipients.length === 0 || recipients.length > MAX_RECIPIENTS
+    || !recipients.every((r) => typeof r === "string" && isEnvelopeAddress(r))) {
+    throw new DropRefused("bad envelope recipients");
+  }
+  return { sender, recipients };
 }
 
-/** Whether this process may write the spool itself (root, or the spool's owner) or must use drop/. */
-export async function mayWriteSpool(spoolDir: string, uid: number): Promise<boolean> {
-  if (uid === 0) return true;
-  const info = await stat(spoolDir).catch(() => undefined);
-  return info === undefined ? true : info.uid === uid;
+/** Gone is fine: its writer may have unlinked it, and it was taken in already. */
+export async function removeDrop(spoolDir: string, name: string): Promise<void> {
+  await unlink(join(dropDir(spoolDir), name)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+  });
+}
+
+/** Renames it NAME.bad or NAME.quota, where the owner's runs no longer look; gone already is fine. */
+export async function setAsideDrop(spoolDir: string, name: string, why: SetAside): Promise<void> {
+  const file = join(dropDir(spoolDir), name);
+  await rename(file, `${file}.${why}`).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+  });
 }

@@ -77,13 +77,23 @@ export async function mboxHas(path: string, mark: MboxMark): Promise<boolean> {
   }
 }
 
+/**
+ * The sender word of a From_ line: one token of printable ASCII. Whatever the envelope says, a
+ * line end, a space or a NUL never reaches the mbox from here, so no text can start a record
+ * of its own (a forged, backdated message in root's mailbox).
+ */
+export function fromLineSender(sender: string): string {
+  if (sender === "") return "MAILER-DAEMON";
+  return sender.replace(/[^\x21-\x7e]/g, "_").slice(0, 320);
+}
+
 function sha256(b: Buffer): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
 export function mboxEntry(bytes: Buffer, sender: string, now: Date): Buffer {
   const quoted = Buffer.from(bytes.toString("latin1").replace(/^(>*From )/gm, ">$1"), "latin1");
-  const parts = [Buffer.from(`From ${sender || "MAILER-DAEMON"} ${asctime(now)}\n`, "latin1"), quoted];
+  const parts = [Buffer.from(`From ${fromLineSender(sender)} ${asctime(now)}\n`, "latin1"), quoted];
   if (quoted.length > 0 && quoted[quoted.length - 1] !== 0x0a) parts.push(Buffer.from("\n"));
   parts.push(Buffer.from("\n"));
   return Buffer.concat(parts);

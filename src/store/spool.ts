@@ -4,7 +4,7 @@
  * the message is written first, so an entry exists exactly when its meta file does.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, readdir, stat, unlink } from "node:fs/promises";
+import { lstat, readFile, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 import type { LocalMark } from "./local-store.js";
@@ -27,11 +27,14 @@ export interface SpoolEntry {
   localMark?: LocalMark; // where that copy was going, so a runner killed mid-way never makes two
   batch?: BatchTag; // its route coalesces or has max_per_hour: it may wait for a digest
   kind?: string; // its kind, when routing needed it (classify/kinds.ts)
+  /** Who submitted it through sendmail (the kernel's uid): an untrusted user's mail is never signed with the host key. */
+  submitter?: { uid: number; trusted: boolean };
   created: string;
 }
 
 /** A temp file or a message without its meta this old was left by a writer that died. */
 const ORPHAN_AGE_MS = 3_600_000;
+const SET_ASIDE_AGE_MS = 7 * 86_400_000;
 
 export type NewEntry = Omit<SpoolEntry, "id" | "created" | "attempts"> & { attempts?: number };
 
@@ -44,13 +47,25 @@ export class Spool {
     this.metaDir = join(dir, "meta");
   }
 
-  async enqueue(bytes: Buffer, fields: NewEntry, now: Date = new Date()): Promise<SpoolEntry> {
+  /**
+   * Writes the message, then `beforeCommit` (a submission's local copy), then the meta file: the
+   * commit. Runners see an entry only once its meta file is there, so before that nothing can
+   * send it; when `beforeCommit` fails, the message file is removed again and nothing is committed.
+   */
+  async enqueue(bytes: Buffer, fields: NewEntry, now: Date = new Date(), beforeCommit?: () => Promise<void>): Promise<SpoolEntry> {
     await ensureDir(this.msgDir);
     await ensureDir(this.metaDir);
     const id = `${now.getTime().toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
     const entry: SpoolEntry = { id, created: now.toISOString(), attempts: 0, ...fields };
-    await writeFileDurably(join(this.msgDir, `${id}.eml`), bytes);
-    await this.save(entry);
+    const message = join(this.msgDir, `${id}.eml`);
+    await writeFileDurably(message, bytes);
+    try {
+      await beforeCommit?.();
+      await this.save(entry);
+    } catch (err) {
+      await unlink(message).catch(() => undefined);
+      throw err;
+    }
     return entry;
   }
 
@@ -88,6 +103,11 @@ export class Spool {
     return join(this.msgDir, `${id}.eml`);
   }
 
+  /** The message's size in bytes, without reading it; 0 when it is missing. */
+  async messageSize(id: string): Promise<number> {
+    return stat(this.messagePath(id)).then((s) => s.size, () => 0);
+  }
+
   async message(id: string): Promise<Buffer> {
     return readFile(this.messagePath(id));
   }
@@ -100,18 +120,21 @@ export class Spool {
   /**
    * Removes what a writer killed half-way left behind: temp files, and message files whose meta
    * file never came (the entry was never committed, so its sender still has the message).
-   * Only files older than an hour: a live writer may be between the two steps right now.
+   * Only files older than an hour: a live writer may be between the two steps right now. Drop
+   * files set aside (*.bad, *.quota) are kept a week for root to look at, then removed.
    */
   async sweep(now: Date = new Date()): Promise<string[]> {
     const removed: string[] = [];
     const metaIds = new Set((await readdir(this.metaDir).catch(() => [] as string[])).map((n) => n.replace(/\.json$/, "")));
-    for (const dir of [this.msgDir, this.metaDir, join(this.dir, "ledger")]) {
+    const drop = join(this.dir, "drop");
+    for (const dir of [this.msgDir, this.metaDir, join(this.dir, "ledger"), drop]) {
       for (const name of await readdir(dir).catch(() => [] as string[])) {
         const uncommitted = dir === this.msgDir && name.endsWith(".eml") && !metaIds.has(name.slice(0, -4));
-        if (!(name.startsWith(".") && name.endsWith(".tmp")) && !uncommitted) continue;
+        const setAside = dir === drop && /\.msg\.(bad|quota)$/.test(name);
+        if (!(name.startsWith(".") && name.endsWith(".tmp")) && !uncommitted && !setAside) continue;
         const file = join(dir, name);
-        const info = await stat(file).catch(() => undefined);
-        if (!info || now.getTime() - info.mtimeMs < ORPHAN_AGE_MS) continue;
+        const info = await lstat(file).catch(() => undefined);
+        if (!info || now.getTime() - info.mtimeMs < (setAside ? SET_ASIDE_AGE_MS : ORPHAN_AGE_MS)) continue;
         await unlink(file).then(() => removed.push(file), () => undefined);
       }
     }

@@ -94,7 +94,7 @@ describe("event log", () => {
       assert.equal((await home.run(["queue", "run"])).code, 0);
       const lines = readFileSync(file, "utf8").trimEnd().split("\n");
       const events = lines.map((l) => /event=(\w+) id=(\S+)/.exec(l)!);
-      assert.deepEqual(events.map((m) => m[1]).slice(0, 3), ["received", "spooled", "stored"], lines.join("\n"));
+      assert.deepEqual(events.map((m) => m[1]).slice(0, 3), ["received", "stored", "spooled"], lines.join("\n"));
       assert.ok(events.map((m) => m[1]).includes("relayed"), lines.join("\n"));
       assert.equal(new Set(events.map((m) => m[2])).size, 1, "one id from sendmail to the relay");
       assert.match(lines[0]!, / via=sendmail /);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, chownSync, readFileSync, statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { openSealed } from "../helpers/sealed.js";
-import { lookupUser } from "../../src/cli/passwd.js";
+import { lookupUser } from "../../src/core/passwd.js";
 import { CONFIG, HOST, RCPT, localCopies, logLines, run, runAsync, sendmail, sh, systemMail, tail, useMtaSuite, waitFor } from "./system.js";
 
 const POSTFIX_LOG = "/var/log/postfix.log";

@@ -1,8 +1,12 @@
-/** Users from /etc/passwd: uid and gid by name, name by uid. */
+/** Users from /etc/passwd: uid and gid by name, name by uid. Read afresh each time: it is small, and a user may be added meanwhile. */
 import { readFileSync } from "node:fs";
 
 function passwd(): string[][] {
-  return readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":"));
+  try {
+    return readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":"));
+  } catch {
+    return []; // no passwd file (a container): nobody is known by name
+  }
 }
 
 export function userName(uid: number): string | undefined {

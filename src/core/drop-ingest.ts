@@ -1,0 +1,102 @@
+/**
+ * Taking local users' submissions (spool_dir/drop) into the spool, by the spool's owner. Every
+ * file in drop/ was written by someone who may be hostile, so:
+ *   - one ingestion at a time (a lock), so a `queue run` beside `serve` never stores a drop twice;
+ *   - one file at a time, read only once its size is known to fit: memory stays at about one
+ *     message however many files wait, and a file that vanishes meanwhile is simply gone;
+ *   - one bad file costs only itself (set aside as *.bad), never the pass, never another's mail;
+ *   - each uid gets an hourly quota; past it its files are set aside (*.quota) and root is told;
+ *   - the submitter is the uid the kernel gives the file, shown in trace fields on top of it.
+ */
+import { stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import type { Config } from "../config/schema.js";
+import { silentLog, type EventLog } from "../log/event-log.js";
+import { tryDotlock } from "../store/dotlock.js";
+import { DropFile, DropRefused, dropDir, dropNames, removeDrop, setAsideDrop } from "../store/drop.js";
+import { writeNotice } from "../store/notice.js";
+import { UserQuota } from "../store/user-quota.js";
+import { userName } from "./passwd.js";
+import { submitToSpool } from "./submit.js";
+import { fieldLines, traceFields } from "./trace.js";
+
+export interface IngestReport {
+  taken: number;
+  setAside: number;
+}
+
+export async function ingestDrops(config: Config, hostname: string, now: Date, log: EventLog = silentLog): Promise<IngestReport> {
+  const report: IngestReport = { taken: 0, setAside: 0 };
+  const lock = join(config.spoolDir, "drop");
+  const release = await tryDotlock(lock).catch(() => undefined);
+  if (!release) return report; // another runner is taking them in; or no spool yet
+  try {
+    const owner = (await stat(config.spoolDir)).uid;
+    const quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
+    for (const name of await dropNames(config.spoolDir)) {
+      await utimes(`${lock}.lock`, now, new Date()).catch(() => undefined); // a live holder's lock never looks stale
+      await ingestOne(config, hostname, now, log, { name, owner, quota, report });
+    }
+  } finally {
+    await release();
+  }
+  return report;
+}
+
+interface One {
+  name: string;
+  owner: number;
+  quota: UserQuota;
+  report: IngestReport;
+}
+
+async function ingestOne(config: Config, hostname: string, now: Date, log: EventLog, { name, owner, quota, report }: One): Promise<void> {
+  const spoolDir = config.spoolDir;
+  const refuse = async (why: "bad" | "quota", reason: string, uid?: number) => {
+    await setAsideDrop(spoolDir, name, why);
+    report.setAside++;
+    log.event("refused", { id: name.slice(0, 12), via: "drop", uid, reason });
+  };
+  let drop: DropFile | undefined;
+  try {
+    drop = await DropFile.open(spoolDir, name);
+    if (!drop) return; // its writer took it back, or it was taken in already
+    const trusted = drop.uid === 0 || drop.uid === owner;
+    if (!trusted) {
+      const verdict = await quota.take(drop.uid, drop.size, now);
+      if (!verdict.ok) {
+        await refuse("quota", "over the hourly quota of its user", drop.uid);
+        if (verdict.tellRoot) await quotaNotice(config, hostname, drop.uid, now).catch(() => undefined);
+        return;
+      }
+    }
+    const submitter = { uid: drop.uid, user: userName(drop.uid), trusted };
+    // The trace fields go on top as the file is read: a drop file's bytes are held once.
+    const { envelope, bytes } = await drop.read(config.serve.maxSize, (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf));
+    await submitToSpool(config, hostname, bytes, envelope, now, { via: "drop", submitter, log });
+    await removeDrop(spoolDir, name);
+    report.taken++;
+  } catch (err) {
+    if (err instanceof DropRefused) return refuse("bad", err.message, drop?.uid);
+    // The store or the spool failed, not the file: it stays for the next pass.
+    log.event("deferred", { id: name.slice(0, 12), via: "drop", reason: (err as Error).message });
+  } finally {
+    await drop?.close();
+  }
+}
+
+async function quotaNotice(config: Config, hostname: string, uid: number, now: Date): Promise<void> {
+  const who = `${userName(uid) ?? "an unknown user"} (uid ${uid})`;
+  const mb = Math.round(config.spool.perUserBytesPerHour / 1024 / 1024);
+  await writeNotice(config.local, hostname, `mail from ${who} set aside: over its hourly quota`, [
+    `sealpost set aside mail that ${who} submitted with sendmail: more than`,
+    `${config.spool.perUserMessagesPerHour} messages or ${mb} MB within an hour (spool.per_user_messages_per_hour,`,
+    "spool.per_user_bytes_per_hour). A local user must not be able to fill this disk or bury root's alerts.",
+    "",
+    `Its messages are kept, unread, in ${dropDir(config.spoolDir)}/*.msg.quota (only the spool's`,
+    "owner can list them). To let them through after all, rename them back to *.msg; the next",
+    "`sealpost queue run` takes them in, within the quota of the hour it runs in.",
+    "",
+    "You get this notice at most once an hour for each user.",
+  ], now);
+}

@@ -1,0 +1,240 @@
+/**
+ * Hostile local users against the sendmail drop and the spool (issue 15, items 1-4, 6-9): each
+ * test is the attack, run as the unprivileged user `nobody` where the attacker is one.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, it, type TestContext } from "node:test";
+import { canRunAs, nodeChildOf, type Home } from "../helpers/home.js";
+import { ROOT } from "../helpers/paths.js";
+import { openSealed } from "../helpers/sealed.js";
+import { Served, freePort } from "../helpers/serve.js";
+import { inHome, useWorld } from "../helpers/world.js";
+
+const NOBODY = 65534;
+
+async function relayedSoon(relayed: () => Buffer[], count: number): Promise<Buffer[]> {
+  for (let i = 0; i < 100 && relayed().length < count; i++) await sleep(100);
+  return relayed();
+}
+
+/** A shell script run as `uid` in `cwd`; its output. */
+function shellAs(uid: number, cwd: string, script: string): string {
+  const r = spawnSync("/bin/sh", ["-c", script], { uid, gid: uid, cwd });
+  return r.stdout.toString() + r.stderr.toString();
+}
+
+/** A drop file written by hand, as an attacker can: the envelope line says whatever they like. */
+function plantDrop(home: Home, uid: number, envelope: string, message: string, sparseSize?: number): string {
+  const name = execFileSync("od", ["-An", "-tx1", "-N16", "/dev/urandom"]).toString().replace(/\s/g, "");
+  const drop = join(home.spool, "drop");
+  const body = join(home.root, `.${name}.src`);
+  writeFileSync(body, `${envelope}\n${message}`);
+  chmodSync(body, 0o644);
+  shellAs(uid, home.root, `cp ${body} ${drop}/.${name}.tmp && ${sparseSize ? `truncate -s ${sparseSize} ${drop}/.${name}.tmp && ` : ""}` +
+    `mv ${drop}/.${name}.tmp ${drop}/${name}.msg`);
+  return `${name}.msg`;
+}
+
+// "user" is what older versions wrote and trusted; the owner now goes by the file's uid and ignores it.
+const ENVELOPE = JSON.stringify({ sender: "nobody@web01.example.org", recipients: ["root@web01.example.org"], user: "root" });
+const note = (subject: string) => `From: nobody@web01.example.org\nTo: root\nSubject: ${subject}\n\njust a note\n`;
+const dropped = (home: Home, suffix = ".msg") => readdirSync(join(home.spool, "drop")).filter((n) => n.endsWith(suffix));
+
+describe("local users against the drop and the spool", () => {
+  const world = useWorld();
+
+  /** A home whose spool root has set up (drop/ 1733), with nobody able to reach it; skipped unless we are root. */
+  async function withUsers(t: TestContext, options: Parameters<typeof inHome>[1], fn: (home: Home, relayed: () => Buffer[]) => Promise<void>) {
+    if (!canRunAs(NOBODY)) return void t.skip("needs root, and a checkout that nobody can read");
+    await inHome(world, options, async (home, relayed) => {
+      chmodSync(home.root, 0o755);
+      assert.equal((await home.run(["queue", "run"])).code, 0, "the spool's owner sets up drop/");
+      await fn(home, relayed);
+    });
+  }
+
+  it("a user who unlinks their drops while the pass takes them in stops nothing: what is due is relayed, nothing is stored twice", (t) =>
+    withUsers(t, { relayPort: 1 }, async (home, relayed) => {
+      assert.equal((await home.run(["sendmail", "root"], "Subject: due before the drops\n\nroot's alert\n")).code, 0);
+      await sleep(1000); // its background run meets the relay down and backs off
+      home.writeConfig({ relayPort: world.sink.port });
+      const names = Array.from({ length: 30 }, (_, i) => plantDrop(home, NOBODY, ENVELOPE, note(`drop ${i}`)));
+      const flush = home.run(["queue", "flush"]);
+      // As soon as the owner has taken the first drop in, the user pulls all of theirs away.
+      for (let i = 0; i < 2000 && home.localCopies().length < 2; i++) await sleep(5);
+      shellAs(NOBODY, home.root, `cd ${join(home.spool, "drop")} && rm -f ${names.join(" ")}`);
+      const r = await flush;
+      assert.equal(r.code, 0, r.stderr.toString());
+      const subjects = relayed().map((m) => /^Subject: (.*)$/m.exec(openSealed(m, world.gpg).innerHeader)?.[1]);
+      assert.equal(subjects.filter((s) => s === "due before the drops").length, 1, "the due entry went out");
+      assert.equal(new Set(subjects).size, subjects.length, "nothing relayed twice");
+      const stored = home.localCopies().map((c) => /^Subject: (.*)$/m.exec(c.toString())?.[1]);
+      assert.equal(new Set(stored).size, stored.length, "nothing stored twice");
+      assert.deepEqual(dropped(home), [], "no drop left behind");
+    }));
+
+  it("eight sparse 25 MB drops are taken in one at a time: peak memory stays under 150 MB", (t) =>
+    withUsers(t, { extra: '[spool]\nper_user_messages_per_hour = 1000\nper_user_bytes_per_hour = "1GB"\n' }, async (home) => {
+      home.writeConfig({ relayPort: 1 }); // only the intake is measured, not sealing 200 MB
+      for (let i = 0; i < 8; i++) plantDrop(home, NOBODY, ENVELOPE, note(`sparse ${i}`), 25 * 1024 * 1024);
+      const rssFile = join(home.root, "rss");
+      const preload = join(home.root, "rss.cjs");
+      writeFileSync(preload, `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`);
+      // Through the launcher, as cron runs it; node reads the preload that reports its peak from NODE_OPTIONS.
+      const r = spawnSync(join(ROOT, "bin/sealpost"), ["queue", "run"], {
+        env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: home.config, NODE_OPTIONS: `--require=${preload}` },
+      });
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.equal(home.localCopies().length, 8, "every drop was taken in");
+      const peakMb = Number(readFileSync(rssFile, "utf8")) / 1024;
+      assert.ok(peakMb < 150, `peak RSS ${peakMb.toFixed(0)} MB`);
+      t.diagnostic(`peak RSS with 8 sparse 25 MB drops: ${peakMb.toFixed(0)} MB`);
+    }));
+
+  it("a user past the hourly quota has the rest set aside, and root is told once", (t) =>
+    withUsers(t, { extra: "[spool]\nper_user_messages_per_hour = 3\n" }, async (home, relayed) => {
+      for (let i = 0; i < 5; i++) assert.equal((await home.runAs(NOBODY, ["sendmail", "-t"], note(`flood ${i}`))).code, 0);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.equal(dropped(home, ".msg.quota").length, 2, "two set aside");
+      const copies = home.localCopies().map((c) => c.toString());
+      assert.equal(copies.filter((c) => /^Subject: flood \d$/m.test(c)).length, 3);
+      const notices = () => home.localCopies().map((c) => c.toString()).filter((c) => /^From: sealpost <sealpost@/m.test(c));
+      assert.equal(notices().length, 1);
+      assert.match(notices()[0]!, /set aside mail that nobody \(uid 65534\) submitted/);
+      assert.equal((await relayedSoon(relayed, 3)).length, 3);
+      assert.equal((await home.runAs(NOBODY, ["sendmail", "-t"], note("flood 5"))).code, 0);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.equal(dropped(home, ".msg.quota").length, 3);
+      assert.equal(notices().length, 1, "one notice an hour per user");
+    }));
+
+  it("root mail forged by a user says who wrote it, in the local copy, the sealed copy and the log, and is not signed", (t) =>
+    withUsers(t, { log: `syslog = ""\nfile = "sealpost.log"` }, async (home, relayed) => {
+      assert.equal((await home.run(["keys", "host", "generate"])).code, 0);
+      const pub = join(home.root, "host.pub.asc");
+      writeFileSync(pub, (await home.run(["keys", "host", "export"])).stdout);
+      execFileSync("gpg", ["--homedir", world.gpg.home, "--batch", "--quiet", "--import", pub], { stdio: "ignore" });
+      home.enableSigning();
+      const forged = "From: root@web01.example.org\nTo: root\nSubject: all is well\n\nnothing happened tonight\n";
+      assert.equal((await home.runAs(NOBODY, ["sendmail", "-f", "root@web01.example.org", "root"], forged)).code, 0);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      const copy = home.localCopies()[0]!.toString();
+      assert.match(copy, /^Received: by web01\.example\.org \(sealpost, from userid 65534\);\n\t/);
+      assert.match(copy, /^X-Authentication-Warning: web01\.example\.org: nobody set sender to root@web01\.example\.org using -f$/m);
+      const forgedOut = openSealed((await relayedSoon(relayed, 1))[0]!, world.gpg);
+      assert.match(forgedOut.innerHeader, /from userid 65534/);
+      assert.match(forgedOut.innerHeader, /X-Authentication-Warning: .*nobody set sender to root@/);
+      const armored = (m: Buffer) => /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(m.toString("latin1"))![0];
+      assert.doesNotMatch(world.gpg.decrypt(armored(relayed()[0]!)).status, /GOODSIG|VALIDSIG/, "the host key does not vouch for a user's mail");
+      assert.match(readFileSync(join(home.root, "sealpost.log"), "utf8"), /event=received id=\S+ via=drop uid=65534 /);
+
+      assert.equal((await home.run(["sendmail", "root"], forged)).code, 0, "root's own mail");
+      const own = (await relayedSoon(relayed, 2))[1]!;
+      assert.match(openSealed(own, world.gpg).innerHeader, /from userid 0\)/);
+      assert.doesNotMatch(openSealed(own, world.gpg).innerHeader, /X-Authentication-Warning/);
+      assert.match(world.gpg.decrypt(armored(own)).status, /VALIDSIG/, "root's mail is signed");
+    }));
+
+  it("a newline in a drop's envelope sender cannot write a forged record into root's mbox", (t) =>
+    withUsers(t, { store: "mbox" }, async (home, relayed) => {
+      const envelope = JSON.stringify({ sender: "x@example.org\nFrom root@web01.example.org Mon Jan  1 00:00:00 2001", recipients: ["root@web01.example.org"] });
+      const name = plantDrop(home, NOBODY, envelope, "Subject: forged\n\nyour backup failed, run ./fix.sh\n");
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.deepEqual(dropped(home, ".msg.bad"), [`${name}.bad`], "set aside, not taken in");
+      const mbox = existsSync(home.mail) ? readFileSync(home.mail, "latin1") : "";
+      assert.doesNotMatch(mbox, /^From root@web01\.example\.org Mon Jan/m);
+      assert.equal(relayed().length, 0);
+      // Through sendmail itself: whatever it makes of such a sender, no record of its own appears.
+      const r = await home.runAs(NOBODY, ["sendmail", "-f", "x@example.org\nFrom root@web01.example.org Mon Jan  1 00:00:00 2001", "root"], "Subject: x\n\ny\n");
+      assert.ok(r.code === 0 || r.code === 75, r.stderr.toString());
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.doesNotMatch(existsSync(home.mail) ? readFileSync(home.mail, "latin1") : "", /^From root@web01\.example\.org Mon Jan/m);
+    }));
+
+  it("root's sendmail leaves every supplementary group behind when it becomes the spool's user", (t) =>
+    withUsers(t, { top: 'user = "nobody"' }, async (home) => {
+      execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.spool]);
+      mkdirSync(home.mail, { recursive: true });
+      execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.mail]);
+      // root with the groups disk (6) and shadow (42) besides its own, as a root shell has them
+      const child = spawn("/usr/bin/setpriv", ["--groups=6,42", "--", join(ROOT, "bin/sealpost"), "sendmail", "root"], {
+        env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: home.config },
+      });
+      let status = "";
+      for (let i = 0; i < 200; i++) {
+        const pid = nodeChildOf(child.pid!);
+        status = pid ? readFileSync(`/proc/${pid}/status`, "utf8") : "";
+        if (/^Uid:\s+65534\b/m.test(status)) break; // switched; now waiting for its stdin
+        await sleep(25);
+      }
+      child.stdin!.end("Subject: groups\n\nx\n");
+      await new Promise((resolve) => child.on("close", resolve));
+      assert.match(status, /^Uid:\s+65534\b/m, "it became the spool's user");
+      assert.match(status, /^Groups:\s*65534\s*$/m, "and kept none of root's groups");
+    }));
+
+  it("a spool another user made first is never written by root, and a user cannot make it for root", (t) =>
+    withUsers(t, {}, async (home) => {
+      const shared = join(home.root, "shared");
+      mkdirSync(shared, { mode: 0o1777 });
+      chmodSync(shared, 0o1777); // like /tmp: anyone may create a directory here first
+      writeFileSync(home.config, readFileSync(home.config, "utf8").replace('spool_dir = "spool"', 'spool_dir = "shared/spool"'));
+      const first = await home.runAs(NOBODY, ["sendmail", "root"], "Subject: squat\n\nx\n");
+      assert.equal(first.code, 75, "a user does not create root's spool");
+      assert.match(first.stderr.toString(), /^4\.3\.0 sealpost: spool_dir \S+\/shared\/spool does not exist/);
+      assert.ok(!existsSync(join(shared, "spool")));
+      shellAs(NOBODY, shared, "mkdir -m 0777 spool");
+      const r = await home.run(["sendmail", "root"], "Subject: root's alert\n\nsecret\n");
+      assert.equal(r.code, 75);
+      assert.match(r.stderr.toString(), /^4\.3\.0 sealpost: spool_dir \S+ belongs to uid 65534, not to root or to the configured user sealpost; refusing/);
+      assert.deepEqual(readdirSync(join(shared, "spool")), [], "nothing of root's written there");
+    }));
+
+  it("two runners taking drops in at once store and relay each exactly once", (t) =>
+    withUsers(t, {}, async (home, relayed) => {
+      for (let i = 0; i < 12; i++) plantDrop(home, NOBODY, ENVELOPE, note(`twice? ${i}`));
+      const [a, b] = await Promise.all([home.run(["queue", "run"]), home.run(["queue", "run"])]);
+      assert.equal(a.code, 0);
+      assert.equal(b.code, 0);
+      await relayedSoon(relayed, 12);
+      await sleep(500);
+      const stored = home.localCopies().map((c) => /^Subject: (.*)$/m.exec(c.toString())?.[1]);
+      assert.equal(stored.length, 12);
+      assert.equal(new Set(stored).size, 12);
+      assert.equal(relayed().length, 12);
+    }));
+
+  it("sendmail answers 75 and commits nothing when the local copy cannot be written", () => inHome(world, {}, async (home, relayed) => {
+    writeFileSync(home.mail, "a file where the Maildir should be");
+    const r = await home.run(["sendmail", "root"], "Subject: cannot store\n\nx\n");
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /^4\.3\.0 sealpost: cannot write the local copy/);
+    const listed = await home.run(["queue", "list", "--json"]);
+    assert.deepEqual(JSON.parse(listed.stdout.toString()), []);
+    assert.deepEqual(readdirSync(join(home.spool, "msg")), []);
+    await sleep(300);
+    assert.equal(relayed().length, 0);
+  }));
+
+  it("serve answers 451 and commits nothing when the local copy cannot be written", () => inHome(world, {}, async (home, relayed) => {
+    const port = await freePort();
+    home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n` });
+    writeFileSync(home.mail, "a file where the Maildir should be");
+    const served = await new Served(home, port).start();
+    try {
+      const { createTransport } = await import("nodemailer");
+      const transport = createTransport({ host: "127.0.0.1", port, ignoreTLS: true });
+      const sent = transport.sendMail({ envelope: { from: "cron@web01.example.org", to: ["root@localhost"] }, raw: "Subject: x\r\n\r\ny\r\n" });
+      await assert.rejects(sent, (err: { responseCode?: number; response?: string }) => err.responseCode === 451 && /cannot write the local copy/.test(err.response ?? ""));
+      transport.close();
+      assert.deepEqual((await home.run(["queue", "list", "--json"])).stdout.toString().trim(), "[]");
+      assert.equal(relayed().length, 0);
+    } finally {
+      await served.stop();
+    }
+  }));
+});
