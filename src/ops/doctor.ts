@@ -12,6 +12,7 @@ import { resolveHostname } from "../core/hostname.js";
 import { logDestination } from "../log/event-log.js";
 import { probeRelay } from "../relay/probe.js";
 import { Spool } from "../store/spool.js";
+import { ownershipFindings } from "./ownership.js";
 import { routeKeyStatus } from "./route-key-status.js";
 
 export type Level = "ok" | "warn" | "error";
@@ -89,6 +90,7 @@ async function storageFindings(config: Config, mta: MtaFacts): Promise<Finding[]
     out.push(ok ? { level: "ok", area: "storage", text: `${name} ${dir} is writable by this user` }
       : { level: "error", area: "storage", text: `${name} ${dir} is missing or not writable by this user`, fix: `install -d -m 0700 -o sealpost ${dir}` });
   }
+  out.push(...await insideFindings(config));
   const aliases = await mta.aliases().catch(() => "");
   if (!/^[^#\n]*:.*\|[^\n]*sealpost/m.test(aliases)) return out;
   const runAs = mta.postfixAliasUser();
@@ -105,6 +107,16 @@ async function storageFindings(config: Config, mta: MtaFacts): Promise<Finding[]
       fix: "set SYSTEM_ALIASES_PIPE_TRANSPORT = address_pipe (and SYSTEM_ALIASES_USER = sealpost) in exim4.conf.localmacros, then update-exim4.conf — or use the sealpost user's ~/.forward" });
   }
   return out;
+}
+
+/** What stands inside the spool and the Maildir that the spool's owner does not own (ops/ownership.ts). */
+async function insideFindings(config: Config): Promise<Finding[]> {
+  const owner = (await stat(config.spoolDir).catch(() => undefined))?.uid;
+  if (owner === undefined) return [];
+  const maildir = config.local.store === "maildir" ? config.local.path : undefined;
+  return (await ownershipFindings(config.spoolDir, maildir, owner)).map((f): Finding => f.problem === "root"
+    ? { level: "error", area: "storage", text: `${f.path} belongs to root, not to the spool's owner (uid ${owner}), who then cannot write it: mail defers`, fix: "sudo sealpost init (it hands back what root left in the spool)" }
+    : { level: "error", area: "storage", text: `${f.path} ${f.problem === "link" ? "is a symbolic link" : `belongs to uid ${f.uid}`}, not to the spool's owner (uid ${owner})`, fix: "check who made it; remove it, or chown it to the spool's owner" });
 }
 
 async function writableBy(dir: string, ids: { uid: number; gid: number }): Promise<boolean> {

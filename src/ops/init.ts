@@ -4,8 +4,10 @@
  * store with the right owners and modes, the user's .forward, and the /etc/aliases line.
  * `root` puts everything under another directory (tests, images); `dryRun` only says.
  */
-import { chmod, chown, copyFile, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { UnsafePath, changeNoFollow, checkNoLink, ensureDirectory, entryAt, replaceFile, type Owner } from "./no-follow.js";
+import { ownershipFindings } from "./ownership.js";
 
 export interface InitOptions {
   user: string;
@@ -44,36 +46,45 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
     ids = host.lookupUser(o.user);
   });
   const owner = ids ?? { uid: 0, gid: 0 };
+  const root = { uid: 0, gid: 0 };
+  // Every path below is looked at without following links: under the user's home and the spool,
+  // that user may have planted one, hoping root chowns or writes through it.
   const dir = async (path: string, mode: number, owned: boolean) => {
-    const info = await stat(at(path)).catch(() => undefined);
-    const right = info?.isDirectory() && (info.mode & 0o7777) === mode && (!owned || (info.uid === owner.uid && info.gid === owner.gid));
-    await act(Boolean(right), `directory ${path} mode ${mode.toString(8).padStart(4, "0")}${owned ? ` owned by ${o.user}` : ""}`, async () => {
-      await mkdir(at(path), { recursive: true });
-      await chmod(at(path), mode);
-      if (owned) await chown(at(path), owner.uid, owner.gid);
-    });
+    const want = owned ? owner : root;
+    const info = await entryAt(at(path));
+    if (info?.isSymbolicLink()) throw new UnsafePath(`${path} is a symbolic link; init never follows one (remove it, then run init again)`);
+    if (info && !info.isDirectory()) throw new UnsafePath(`${path} exists and is not a directory`);
+    if (info && info.uid !== want.uid && info.uid !== 0) {
+      throw new UnsafePath(`${path} belongs to uid ${info.uid}, not to ${owned ? `root or ${o.user}` : "root"}; init does not take it over (check who made it, then fix or remove it)`);
+    }
+    const right = info && (info.mode & 0o7777) === mode && info.uid === want.uid && (!owned || info.gid === want.gid);
+    await act(Boolean(right), `directory ${path} mode ${mode.toString(8).padStart(4, "0")}${owned ? ` owned by ${o.user}` : ""}`,
+      () => ensureDirectory(at(path), path, mode, want));
   };
   await dir("/etc/sealpost", 0o755, false);
   await dir("/etc/sealpost/keys", 0o755, false);
   const config = "/etc/sealpost/sealpost.toml";
+  await checkNoLink(at(config), config, "file");
   await act(await exists(at(config)), `config ${config} (from the example: edit [relay] and [[route]], then sealpost doctor)`, async () => {
     // the route names the user whose ~/.forward receives root's mail (Exim passes only that address)
     const example = await readFile(o.exampleConfig, "utf8");
-    await writeFile(at(config), example.replace('match_recipient = ["root", "postmaster", "sealpost"]', `match_recipient = ["root", "postmaster", "${o.user}"]`), { mode: 0o644 });
-    await chmod(at(config), 0o644);
+    const text = example.replace('match_recipient = ["root", "postmaster", "sealpost"]', `match_recipient = ["root", "postmaster", "${o.user}"]`)
+      .replace(/^user = "sealpost"(.*)$/m, `user = "${o.user}"$1`);
+    await replaceFile(at(config), config, text, 0o644, root);
   });
   await dir("/var/spool/sealpost", 0o711, true);
   await dir("/var/spool/sealpost/drop", 0o1733, true);
   await dir(home, 0o755, true);
   await dir(`${home}/Maildir`, 0o700, true);
   await dir("/var/log/sealpost", 0o750, true); // for [log] file on hosts without a syslog socket
+  await handBack(o, at, owner, act);
   const forward = `${home}/.forward`;
   const forwardLine = `"|${o.launcher} -c ${config} deliver"\n`;
+  await checkNoLink(at(forward), forward, "file");
   const current = await readFile(at(forward), "utf8").catch(() => undefined);
-  await act(current === forwardLine, `${forward}: ${forwardLine.trim()}`, async () => {
-    await writeFile(at(forward), forwardLine, { mode: 0o644 });
-    await chown(at(forward), owner.uid, owner.gid);
-  });
+  const forwardOwner = (await entryAt(at(forward)))?.uid;
+  await act(current === forwardLine && forwardOwner === owner.uid, `${forward}: ${forwardLine.trim()}`,
+    () => replaceFile(at(forward), forward, forwardLine, 0o644, owner));
   const aliases = await readFile(at("/etc/aliases"), "utf8").catch(() => "");
   const aliased = new RegExp(`^root:.*\\b${o.user}\\b`, "m").test(aliases);
   if (!o.writeAliases && !aliased) {
@@ -102,6 +113,28 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
     });
   }
   return steps;
+}
+
+type Act = (already: boolean, text: string, run: () => Promise<void> | void) => Promise<void>;
+
+/**
+ * What root left inside the spool and the Maildir (a deliver run by hand, an old version) goes
+ * back to the sealpost user, through O_NOFOLLOW descriptors; a link, or what another user owns,
+ * stops init with its path: taking that over could hand someone's file to the sealpost user.
+ */
+async function handBack(o: InitOptions, at: (p: string) => string, owner: Owner, act: Act): Promise<void> {
+  const spool = "/var/spool/sealpost";
+  const maildir = "/var/lib/sealpost/Maildir";
+  const findings = await ownershipFindings(at(spool), at(maildir), owner.uid);
+  const shown = (path: string) => (o.root === "/" ? path : path.slice(join(o.root, "/").length - 1));
+  const refused = findings.find((f) => f.problem !== "root");
+  if (refused) {
+    const what = refused.problem === "link" ? "is a symbolic link" : `belongs to uid ${refused.uid}, not to root or ${o.user}`;
+    throw new UnsafePath(`${shown(refused.path)} ${what}; init does not take it over (check who made it, then fix or remove it)`);
+  }
+  for (const f of findings) {
+    await act(false, `${shown(f.path)} handed back to ${o.user} (root had left it there)`, () => changeNoFollow(f.path, shown(f.path), f.kind, undefined, owner));
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

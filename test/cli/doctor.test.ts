@@ -1,6 +1,7 @@
 /** sealpost doctor (issue 6): plain words, a fix for each problem, exit 0/1/2; the relay is probed, never sent to. */
 import assert from "node:assert/strict";
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
 import { doctor, type MtaFacts } from "../../src/ops/doctor.js";
@@ -68,5 +69,15 @@ describe("doctor", () => {
     const exim = (await doctor(loadConfig(home.config), { ...mta, postfixAliasUser: () => undefined, eximAliasPipes: () => false })).filter((f) => f.area === "mta");
     assert.match(exim[0]!.text, /Debian's Exim runs no pipes from \/etc\/aliases/);
     assert.deepEqual((await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "mta"), [], "no pipe, no MTA finding");
+  }));
+
+  it("what root left inside the spool is an error with init as the fix; another user's file too", () => inHome(world, {}, async (home) => {
+    mkdirSync(join(home.spool, "ledger"), { recursive: true });
+    chownSync(home.spool, 65534, 65534);
+    mkdirSync(join(home.spool, "meta"));
+    chownSync(join(home.spool, "meta"), 4242, 4242);
+    const findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "storage" && f.level === "error");
+    assert.ok(findings.some((f) => /\/spool\/ledger belongs to root, not to the spool's owner \(uid 65534\)/.test(f.text) && /sealpost init/.test(f.fix ?? "")));
+    assert.ok(findings.some((f) => /\/spool\/meta belongs to uid 4242, not to the spool's owner/.test(f.text)));
   }));
 });

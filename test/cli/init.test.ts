@@ -1,6 +1,6 @@
 /** sealpost init (issue 6): the host set-up under a scratch root — modes, owners, idempotence, --dry-run. */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -17,7 +17,7 @@ describe("sealpost init", () => {
       await fn(root, home);
     } finally {
       rmSync(root, { recursive: true, force: true });
-      home.cleanup();
+      await home.cleanup();
     }
   }
   const init = (home: Home, root: string, ...flags: string[]) => home.run(["init", "--root", root, "--user", "nobody", ...flags]);
@@ -47,8 +47,67 @@ describe("sealpost init", () => {
       assert.equal(readlinkSync(join(root, "usr/sbin/sendmail")), BIN);
       assert.ok(existsSync(join(root, "etc/systemd/system/sealpost.service")));
       assert.match(readFileSync(join(root, "etc/sealpost/sealpost.toml"), "utf8"), /^match_recipient = \["root", "postmaster", "nobody"\]$/m, "the route names the .forward user");
+      assert.match(readFileSync(join(root, "etc/sealpost/sealpost.toml"), "utf8"), /^user = "nobody" /m, "and the user root's submissions switch to");
       const again = await init(home, root, "--write-aliases", "--sendmail-link", "--systemd");
       assert.equal(again.code, 0);
       assert.deepEqual(again.stdout.toString().trim().split("\n").filter((l) => !l.startsWith("ok ")), [], "idempotent");
     }));
+
+  describe("a sealpost user who plants links or files for root to follow", () => {
+    const asRoot = (t: { skip: (why: string) => void }) => process.getuid?.() === 0 || (t.skip("needs root"), false);
+    /** The sealpost user's home as they left it: theirs, with whatever they put in it. */
+    const ownHome = (root: string) => {
+      mkdirSync(join(root, "var/lib/sealpost"), { recursive: true });
+      chownSync(join(root, "var/lib/sealpost"), NOBODY, NOBODY);
+    };
+    const rootOwned = (root: string) => {
+      const secret = join(root, "etc/shadow");
+      mkdirSync(join(root, "etc"), { recursive: true });
+      writeFileSync(secret, "root:$6$secret:19000::::::\n", { mode: 0o600 });
+      return secret;
+    };
+
+    it("a .forward that is a link to a root file stops init, which names it; the file stays root's, unchanged", (t) => scratch(async (root, home) => {
+      if (!asRoot(t)) return;
+      const secret = rootOwned(root);
+      ownHome(root);
+      symlinkSync(secret, join(root, "var/lib/sealpost/.forward"));
+      const r = await init(home, root);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr.toString(), /^sealpost init: \/var\/lib\/sealpost\/\.forward is a symbolic link; init never follows one/);
+      assert.equal(statSync(secret).uid, 0);
+      assert.equal(statSync(secret).mode & 0o777, 0o600);
+      assert.equal(readFileSync(secret, "utf8"), "root:$6$secret:19000::::::\n");
+    }));
+
+    it("a Maildir that is a link to a root directory stops init, which names it; the directory stays root's", (t) => scratch(async (root, home) => {
+      if (!asRoot(t)) return;
+      const rootDir = join(root, "root");
+      mkdirSync(rootDir, { mode: 0o700 });
+      ownHome(root);
+      symlinkSync(rootDir, join(root, "var/lib/sealpost/Maildir"));
+      const r = await init(home, root);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr.toString(), /^sealpost init: \/var\/lib\/sealpost\/Maildir is a symbolic link; init never follows one/);
+      assert.equal(statSync(rootDir).uid, 0);
+      assert.equal(statSync(rootDir).mode & 0o777, 0o700);
+    }));
+
+    it("inside the spool, what root left is handed back and what another user owns stops init with its path", (t) => scratch(async (root, home) => {
+      if (!asRoot(t)) return;
+      const ledger = join(root, "var/spool/sealpost/ledger");
+      mkdirSync(ledger, { recursive: true, mode: 0o700 });
+      writeFileSync(join(ledger, "0a.json"), "{}\n", { mode: 0o600 });
+      const r = await init(home, root);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.match(r.stdout.toString(), /^done  \/var\/spool\/sealpost\/ledger handed back to nobody \(root had left it there\)$/m);
+      assert.equal(statSync(ledger).uid, NOBODY);
+      assert.equal(statSync(join(ledger, "0a.json")).uid, NOBODY);
+      chownSync(ledger, 4242, 4242);
+      const again = await init(home, root);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr.toString(), /^sealpost init: \/var\/spool\/sealpost\/ledger belongs to uid 4242, not to root or nobody; init does not take it over/);
+      assert.equal(statSync(ledger).uid, 4242, "left as it was");
+    }));
+  });
 });
