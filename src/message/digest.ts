@@ -11,6 +11,7 @@ import { rfc5322Date } from "../core/dates.js";
 import { firstValue, parseHeader } from "../core/header.js";
 import { encodeUnstructured, headerLine } from "../core/header-text.js";
 import { splitHeaderBody, toCrlf } from "../core/raw-message.js";
+import { freshBoundary, transferEncoding } from "./mime-part.js";
 
 export interface DigestItem {
   bytes: Buffer; // the message as stored locally, without the MTA's framing
@@ -29,7 +30,7 @@ const CRLF = Buffer.from("\r\n");
 
 export function buildDigest(items: readonly DigestItem[], ctx: DigestContext): Buffer {
   const originals = items.map((item) => toCrlf(item.bytes));
-  const boundary = freshBoundary(originals);
+  const boundary = freshBoundary("sealpost-digest", originals);
   const header = [
     headerLine("From", digestFrom(items, ctx.hostname)),
     headerLine("To", ctx.recipients.join(", ")),
@@ -88,27 +89,4 @@ function summary(items: readonly DigestItem[], ctx: DigestContext): string {
 
 function utc(d: Date): string {
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
-}
-
-/** message/rfc822 allows 7bit, 8bit or binary (RFC 2046 §5.2.1); inside OpenPGP any of them is safe. */
-function transferEncoding(bytes: Buffer): string {
-  let eightBit = false;
-  let lineLength = 0;
-  for (const byte of bytes) {
-    if (byte === 0x0a) {
-      lineLength = 0;
-      continue;
-    }
-    if (byte === 0 || ++lineLength > 998) return "binary";
-    if (byte >= 0x80) eightBit = true;
-  }
-  return eightBit ? "8bit" : "7bit";
-}
-
-/** A boundary that occurs in none of the originals. */
-function freshBoundary(originals: readonly Buffer[]): string {
-  for (;;) {
-    const boundary = `sealpost-digest-${randomBytes(12).toString("hex")}`;
-    if (!originals.some((bytes) => bytes.includes(boundary))) return boundary;
-  }
 }

@@ -19,6 +19,11 @@ export interface OuterFacts {
   messageId: string;
   /** The loop marker's value (core/loop.ts). */
   loop: string;
+  /**
+   * User-facing fields the outside hides for confidentiality, with their real values decoded:
+   * the Subject under protect_subject. The inner entity shows them in an RFC 9788 legacy display.
+   */
+  obscured: Array<[string, string]>;
   /** True where the value is new and the inner header must carry it too. */
   synthesized: { from: boolean; date: boolean; messageId: boolean };
 }
@@ -61,6 +66,7 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     date: dateOk ? rawDate : rfc5322Date(ctx.now),
     messageId: idOk ? rawId : `<${ctx.now.getTime()}.${randomBytes(8).toString("hex")}@${ctx.hostname}>`,
     loop: loopMarker(ctx.hostname, ctx.bounce === true),
+    obscured: ctx.message.protectSubject && rawSubject !== undefined ? [["Subject", decodeText(rawSubject)]] : [],
     synthesized: { from: fromMissing, date: !dateOk, messageId: !idOk },
   };
 }
