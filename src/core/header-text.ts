@@ -19,7 +19,7 @@ export function encodeUnstructured(text: string): string {
 /**
  * "Name: value" folded at white space under 78 octets where it can be, with CRLF line ends. A
  * fold only ever inserts CRLF before a space, so unfolding gives the value back exactly. Never
- * right after the name, and never between a display name and its "<address>" while the line
+ * right after a colon, and never between a display name and its "<address>" while the line
  * stays within RFC 5322's 998 octets: Claws Mail shows such a fold as a double space (RFC 5322
  * §2.2.3 prefers folding at higher-level breaks, and between encoded-words a fold is invisible).
  */
@@ -41,8 +41,9 @@ function fold(line: string, from: number, anywhere: boolean): string[] {
       lines.push(line.slice(start, lastBreak));
       start = lastBreak;
     }
-    // not after a space either: a line ending in white space loses it to MTAs that trim lines
-    if (line[i - 1] !== " " && (anywhere || line[i + 1] !== "<")) lastBreak = i;
+    // not after a space (a line ending in white space loses it to MTAs that trim lines), nor
+    // after a colon ("HP-Outer: From: x" keeps its inner field name with its value)
+    if (line[i - 1] !== " " && line[i - 1] !== ":" && (anywhere || line[i + 1] !== "<")) lastBreak = i;
   }
   if (line.length - start > SOFT_LIMIT && lastBreak > start) {
     lines.push(line.slice(start, lastBreak));

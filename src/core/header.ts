@@ -9,6 +9,12 @@ export interface HeaderField {
   raw: Buffer;
   /** Unfolded value, leading and trailing white space removed; 8-bit bytes read as UTF-8. */
   value: string;
+  /**
+   * The value up to its first stray line (a line that is neither a field nor a continuation):
+   * what is surely header. That a stray line belongs to the header is a guess, and a guess
+   * never goes outside the encryption, so outer fields are made from this.
+   */
+  sureValue: string;
 }
 
 /**
@@ -29,8 +35,10 @@ export function parseHeader(header: Buffer): HeaderField[] {
       const colon = text.indexOf(":");
       if (colon > 0 && startsField(header, start)) {
         const name = text.slice(0, colon).trimEnd();
-        const value = text.slice(colon + 1).replace(/\r?\n(?=[ \t])/g, "").replace(/\r?\n$/, "").replace(/\r?\n/g, "").trim();
-        fields.push({ name, lname: name.toLowerCase(), raw, value });
+        const unfold = (v: string) => v.replace(/\r?\n(?=[ \t])/g, "").replace(/\r?\n$/, "").replace(/\r?\n/g, "").trim();
+        const value = unfold(text.slice(colon + 1));
+        const stray = /\n(?![ \t]|$)/.exec(text);
+        fields.push({ name, lname: name.toLowerCase(), raw, value, sureValue: stray ? unfold(text.slice(colon + 1, stray.index + 1)) : value });
       }
       start = next;
     }
@@ -52,6 +60,12 @@ export function wellFormed(field: HeaderField): Buffer {
 export function firstValue(fields: readonly HeaderField[], name: string): string | undefined {
   const lname = name.toLowerCase();
   return fields.find((f) => f.lname === lname)?.value;
+}
+
+/** firstValue as far as it is surely header (HeaderField.sureValue): for anything shown outside the encryption. */
+export function firstSureValue(fields: readonly HeaderField[], name: string): string | undefined {
+  const lname = name.toLowerCase();
+  return fields.find((f) => f.lname === lname)?.sureValue;
 }
 
 /** RFC 2047 decoding of an unstructured value such as Subject. */

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { Classification } from "../classify/kinds.js";
 import { formatMailbox } from "../core/address.js";
 import { rfc5322Date } from "../core/dates.js";
-import { firstValue, parseHeader } from "../core/header.js";
+import { firstSureValue, parseHeader } from "../core/header.js";
 import { encodeUnstructured, headerLine } from "../core/header-text.js";
 import { splitHeaderBody, toCrlf } from "../core/raw-message.js";
 import { freshBoundary, transferEncoding } from "./mime-part.js";
@@ -62,7 +62,7 @@ export function digestSubject(items: readonly DigestItem[], hostname: string): s
 
 /** The originals' From when they all share one (fail2ban's), else the host's root. */
 function digestFrom(items: readonly DigestItem[], hostname: string): string {
-  const froms = new Set(items.map((item) => firstValue(parseHeader(splitHeaderBody(item.bytes).header), "from") ?? ""));
+  const froms = new Set(items.map((item) => firstSureValue(parseHeader(splitHeaderBody(item.bytes).header), "from") ?? ""));
   const only = froms.size === 1 ? [...froms][0]! : "";
   return only !== "" && /^[\x20-\x7e]+$/.test(only) ? only : formatMailbox({ name: "sealpost digest", address: `root@${hostname}` });
 }

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import { formatMailbox, parseMailboxes, qualify, type Mailbox } from "../core/address.js";
 import type { Envelope } from "../core/envelope.js";
-import { decodeText, firstValue, type HeaderField } from "../core/header.js";
+import { decodeText, firstSureValue, firstValue, type HeaderField } from "../core/header.js";
 import { encodeUnstructured } from "../core/header-text.js";
 import { rfc5322Date } from "../core/dates.js";
 import { loopMarker } from "../core/loop.js";
@@ -43,7 +43,7 @@ export interface OuterContext {
 }
 
 export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): OuterFacts {
-  const boxes = parseMailboxes(firstValue(fields, "from") ?? "")
+  const boxes = parseMailboxes(firstSureValue(fields, "from") ?? "")
     .map((box) => ({ ...box, address: qualify(box.address, ctx.hostname) }));
   const fromMissing = boxes.length === 0;
   if (fromMissing) boxes.push({ name: "", address: ctx.envelope.sender || `MAILER-DAEMON@${ctx.hostname}` });
@@ -51,14 +51,14 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     ? formatMailbox({ name: boxes.map(describe).join(", "), address: ctx.relayIdentity })
     : boxes.map(formatMailbox).join(", ");
 
-  const rawSubject = firstValue(fields, "subject");
+  const rawSubject = firstSureValue(fields, "subject");
   const subject = ctx.message.protectSubject && ctx.message.subjectTemplate !== undefined ? templateSubject(ctx.message.subjectTemplate, ctx)
     : rawSubject === undefined ? undefined
     : ctx.message.protectSubject ? "[...]" : encodeUnstructured(decodeText(rawSubject));
 
-  const rawDate = firstValue(fields, "date");
+  const rawDate = firstSureValue(fields, "date");
   const dateOk = rawDate !== undefined && /^[\x20-\x7e]{1,200}$/.test(rawDate);
-  const rawId = firstValue(fields, "message-id");
+  const rawId = firstSureValue(fields, "message-id");
   const idOk = rawId !== undefined && /^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$/.test(rawId);
   return {
     from,
@@ -66,7 +66,8 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     date: dateOk ? rawDate : rfc5322Date(ctx.now),
     messageId: idOk ? rawId : `<${ctx.now.getTime()}.${randomBytes(8).toString("hex")}@${ctx.hostname}>`,
     loop: loopMarker(ctx.hostname, ctx.bounce === true),
-    obscured: ctx.message.protectSubject && rawSubject !== undefined ? [["Subject", decodeText(rawSubject)]] : [],
+    // inside the encryption the whole Subject, stray lines and all
+    obscured: ctx.message.protectSubject && rawSubject !== undefined ? [["Subject", decodeText(firstValue(fields, "subject")!)]] : [],
     synthesized: { from: fromMissing, date: !dateOk, messageId: !idOk },
   };
 }

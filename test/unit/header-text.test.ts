@@ -82,6 +82,11 @@ describe("folding header lines", () => {
     assert.ok(line.split("\r\n").every((l) => l.length <= 998));
   });
 
+  it("keeps a field name inside a value with its value (HP-Outer: From: ...)", () => {
+    const value = `From: ${formatMailbox({ name: "Sicherungsüberwachung", address: "backup@backup.example.net" })}`;
+    assert.match(headerLine("HP-Outer", value), /^HP-Outer: From: =\?UTF-8\?B\?/);
+  });
+
   it("keeps runs of white space, and no line ends in a space", () => {
     const line = headerLine("Subject", `Output from your job       42 ${"word ".repeat(30)}`.trim());
     assert.equal(unfold(line), `Subject: Output from your job       42 ${"word ".repeat(30)}`.trim());

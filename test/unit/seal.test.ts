@@ -199,6 +199,17 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
     assert.match(note!.body.toString(), /^Subject: PROBLEM: nas-02 \/srv\/backup is CRITICAL\r\n\r\nThis message was already encrypted/);
   });
 
+  it("never shows a stray header line outside: the outer Subject, From and Date stop before it", async () => {
+    const stray = "Subject: nightly\nSTRAYCANARY1\nFrom: Backup <root>\nSTRAYCANARY2\nDate: Sat, 21 Nov 2026 03:10:00 +0100\n" +
+      "STRAYCANARY3\nX-A: b\n\nbody\n";
+    const sealed = await seal(Buffer.from(stray), [key], { from: "relay" });
+    assert.ok(!sealed.includes("STRAYCANARY"), "no stray line in the clear");
+    const opened = openSealed(sealed, gpg);
+    assert.deepEqual(opened.outerFields.get("subject"), ["nightly"]);
+    assert.deepEqual(opened.outerFields.get("date"), ["Sat, 21 Nov 2026 03:10:00 +0100"]);
+    assert.match(opened.innerHeader, /^Subject: nightly\r\n STRAYCANARY1$/m, "inside, the whole field");
+  });
+
   it("writes a header line without a colon as a continuation inside, and the MIME structure stays MIME", async () => {
     const wrapped = "From: root\nSubject: nightly\nX-Diag: 1;" + "Qk".repeat(60) + "\n" + "P8FxVksO".repeat(8) + "\nFROM : x@y\nMIME-Version: 1.0\n" +
       "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\nok\n--b1--\n";
