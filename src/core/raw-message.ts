@@ -56,8 +56,8 @@ export function startsField(bytes: Buffer, pos: number): boolean {
 }
 
 /**
- * Splits at the first empty line, reading the header as tolerantly as MimeKit does where
- * that cannot misread a body:
+ * Splits at the first empty line, reading the header tolerantly (as MimeKit does) only as far
+ * as that cannot misread a body as header:
  * - a UTF-8 byte order mark before the first field is skipped (the header starts after it);
  * - a run of lines that are neither fields nor continuations ("stray" lines: an over-long field
  *   hard-wrapped without leading white space, as some Exchange relays emit), when a field in the
