@@ -16,7 +16,39 @@ export function encodeUnstructured(text: string): string {
   return isPlainText(text) ? text : mimeFuncs.encodeWord(text, "B", 52);
 }
 
-/** "Name: value" folded at white space, with CRLF line ends. */
+/**
+ * "Name: value" folded at white space under 78 octets where it can be, with CRLF line ends. A
+ * fold only ever inserts CRLF before a space, so unfolding gives the value back exactly. Never
+ * right after a colon, and never between a display name and its "<address>" while the line
+ * stays within RFC 5322's 998 octets: Claws Mail shows such a fold as a double space (RFC 5322
+ * §2.2.3 prefers folding at higher-level breaks, and between encoded-words a fold is invisible).
+ */
 export function headerLine(name: string, value: string): string {
-  return mimeFuncs.foldLines(`${name}: ${value}`, 76).replace(/\r?\n(?!$)/g, "\r\n") + "\r\n";
+  const line = `${name}: ${value}`;
+  const folded = fold(line, name.length + 2, false);
+  return (folded.some((l) => l.length > 998) ? fold(line, name.length + 2, true) : folded).join("\r\n") + "\r\n";
+}
+
+const SOFT_LIMIT = 76;
+
+/** Greedy folding at the spaces of `line` from index `from` on; `anywhere`: also before "<". */
+function fold(line: string, from: number, anywhere: boolean): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  let lastBreak = -1;
+  for (let i = line.indexOf(" ", from); i !== -1; i = line.indexOf(" ", i + 1)) {
+    if (i - start > SOFT_LIMIT && lastBreak > start) {
+      lines.push(line.slice(start, lastBreak));
+      start = lastBreak;
+    }
+    // not after a space (a line ending in white space loses it to MTAs that trim lines), nor
+    // after a colon ("HP-Outer: From: x" keeps its inner field name with its value)
+    if (line[i - 1] !== " " && line[i - 1] !== ":" && (anywhere || line[i + 1] !== "<")) lastBreak = i;
+  }
+  if (line.length - start > SOFT_LIMIT && lastBreak > start) {
+    lines.push(line.slice(start, lastBreak));
+    start = lastBreak;
+  }
+  lines.push(line.slice(start));
+  return lines;
 }

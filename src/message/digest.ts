@@ -8,9 +8,10 @@ import { randomBytes } from "node:crypto";
 import type { Classification } from "../classify/kinds.js";
 import { formatMailbox } from "../core/address.js";
 import { rfc5322Date } from "../core/dates.js";
-import { firstValue, parseHeader } from "../core/header.js";
+import { firstSureValue, parseHeader } from "../core/header.js";
 import { encodeUnstructured, headerLine } from "../core/header-text.js";
 import { splitHeaderBody, toCrlf } from "../core/raw-message.js";
+import { freshBoundary, transferEncoding } from "./mime-part.js";
 
 export interface DigestItem {
   bytes: Buffer; // the message as stored locally, without the MTA's framing
@@ -29,7 +30,7 @@ const CRLF = Buffer.from("\r\n");
 
 export function buildDigest(items: readonly DigestItem[], ctx: DigestContext): Buffer {
   const originals = items.map((item) => toCrlf(item.bytes));
-  const boundary = freshBoundary(originals);
+  const boundary = freshBoundary("sealpost-digest", originals);
   const header = [
     headerLine("From", digestFrom(items, ctx.hostname)),
     headerLine("To", ctx.recipients.join(", ")),
@@ -61,7 +62,7 @@ export function digestSubject(items: readonly DigestItem[], hostname: string): s
 
 /** The originals' From when they all share one (fail2ban's), else the host's root. */
 function digestFrom(items: readonly DigestItem[], hostname: string): string {
-  const froms = new Set(items.map((item) => firstValue(parseHeader(splitHeaderBody(item.bytes).header), "from") ?? ""));
+  const froms = new Set(items.map((item) => firstSureValue(parseHeader(splitHeaderBody(item.bytes).header), "from") ?? ""));
   const only = froms.size === 1 ? [...froms][0]! : "";
   return only !== "" && /^[\x20-\x7e]+$/.test(only) ? only : formatMailbox({ name: "sealpost digest", address: `root@${hostname}` });
 }
@@ -88,27 +89,4 @@ function summary(items: readonly DigestItem[], ctx: DigestContext): string {
 
 function utc(d: Date): string {
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
-}
-
-/** message/rfc822 allows 7bit, 8bit or binary (RFC 2046 §5.2.1); inside OpenPGP any of them is safe. */
-function transferEncoding(bytes: Buffer): string {
-  let eightBit = false;
-  let lineLength = 0;
-  for (const byte of bytes) {
-    if (byte === 0x0a) {
-      lineLength = 0;
-      continue;
-    }
-    if (byte === 0 || ++lineLength > 998) return "binary";
-    if (byte >= 0x80) eightBit = true;
-  }
-  return eightBit ? "8bit" : "7bit";
-}
-
-/** A boundary that occurs in none of the originals. */
-function freshBoundary(originals: readonly Buffer[]): string {
-  for (;;) {
-    const boundary = `sealpost-digest-${randomBytes(12).toString("hex")}`;
-    if (!originals.some((bytes) => bytes.includes(boundary))) return boundary;
-  }
 }

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import { formatMailbox, parseMailboxes, qualify, type Mailbox } from "../core/address.js";
 import type { Envelope } from "../core/envelope.js";
-import { decodeText, firstValue, type HeaderField } from "../core/header.js";
+import { decodeText, firstSureValue, firstValue, type HeaderField } from "../core/header.js";
 import { encodeUnstructured } from "../core/header-text.js";
 import { rfc5322Date } from "../core/dates.js";
 import { loopMarker } from "../core/loop.js";
@@ -19,6 +19,11 @@ export interface OuterFacts {
   messageId: string;
   /** The loop marker's value (core/loop.ts). */
   loop: string;
+  /**
+   * User-facing fields the outside hides for confidentiality, with their real values decoded:
+   * the Subject under protect_subject. The inner entity shows them in an RFC 9788 legacy display.
+   */
+  obscured: Array<[string, string]>;
   /** True where the value is new and the inner header must carry it too. */
   synthesized: { from: boolean; date: boolean; messageId: boolean };
 }
@@ -38,7 +43,7 @@ export interface OuterContext {
 }
 
 export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): OuterFacts {
-  const boxes = parseMailboxes(firstValue(fields, "from") ?? "")
+  const boxes = parseMailboxes(firstSureValue(fields, "from") ?? "")
     .map((box) => ({ ...box, address: qualify(box.address, ctx.hostname) }));
   const fromMissing = boxes.length === 0;
   if (fromMissing) boxes.push({ name: "", address: ctx.envelope.sender || `MAILER-DAEMON@${ctx.hostname}` });
@@ -46,14 +51,14 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     ? formatMailbox({ name: boxes.map(describe).join(", "), address: ctx.relayIdentity })
     : boxes.map(formatMailbox).join(", ");
 
-  const rawSubject = firstValue(fields, "subject");
+  const rawSubject = firstSureValue(fields, "subject");
   const subject = ctx.message.protectSubject && ctx.message.subjectTemplate !== undefined ? templateSubject(ctx.message.subjectTemplate, ctx)
     : rawSubject === undefined ? undefined
     : ctx.message.protectSubject ? "[...]" : encodeUnstructured(decodeText(rawSubject));
 
-  const rawDate = firstValue(fields, "date");
+  const rawDate = firstSureValue(fields, "date");
   const dateOk = rawDate !== undefined && /^[\x20-\x7e]{1,200}$/.test(rawDate);
-  const rawId = firstValue(fields, "message-id");
+  const rawId = firstSureValue(fields, "message-id");
   const idOk = rawId !== undefined && /^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$/.test(rawId);
   return {
     from,
@@ -61,6 +66,8 @@ export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): O
     date: dateOk ? rawDate : rfc5322Date(ctx.now),
     messageId: idOk ? rawId : `<${ctx.now.getTime()}.${randomBytes(8).toString("hex")}@${ctx.hostname}>`,
     loop: loopMarker(ctx.hostname, ctx.bounce === true),
+    // inside the encryption the whole Subject, stray lines and all
+    obscured: ctx.message.protectSubject && rawSubject !== undefined ? [["Subject", decodeText(firstValue(fields, "subject")!)]] : [],
     synthesized: { from: fromMissing, date: !dateOk, messageId: !idOk },
   };
 }

@@ -61,3 +61,25 @@ export function originalBody(raw: Buffer): Buffer {
 export function lf(b: Buffer): Buffer {
   return Buffer.from(b.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
 }
+
+export interface Part {
+  header: string;
+  fields: Map<string, string[]>;
+  body: Buffer;
+}
+
+/**
+ * The body parts of a multipart entity, split at its boundary as a MIME reader does (RFC 2046
+ * §5.1.1: the CRLF before a delimiter belongs to the delimiter), without sealpost's own code.
+ */
+export function mimeParts(entity: Buffer): Part[] {
+  const { header, body } = splitAt(entity);
+  const boundary = /boundary="?([^";\s]+)"?/i.exec(headerFields(header).get("content-type")?.[0] ?? "")?.[1];
+  assert.ok(boundary, "a multipart entity with a boundary");
+  const chunks = body.toString("latin1").split(new RegExp(`(?:^|\\r\\n)--${boundary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?:--)?[ \\t]*(?:\\r\\n|$)`));
+  return chunks.slice(1, -1).map((chunk) => {
+    const part = Buffer.from(chunk, "latin1");
+    const split = part.subarray(0, 2).toString() === "\r\n" ? { header: "", body: part.subarray(2) } : splitAt(part);
+    return { header: split.header, fields: headerFields(split.header), body: split.body };
+  });
+}

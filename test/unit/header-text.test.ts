@@ -58,3 +58,38 @@ describe("addresses", () => {
     it(`formats ${JSON.stringify(name)} <${JSON.stringify(address)}>`, () => assert.equal(formatMailbox({ name, address }), want));
   }
 });
+
+describe("folding header lines", () => {
+  const unfold = (line: string) => line.replace(/\r\n$/, "").replace(/\r\n(?=[ \t])/g, "");
+
+  it("never folds between an encoded display name and its <address> while the line fits", () => {
+    const line = headerLine("From", formatMailbox({ name: "Sicherungsüberwachung", address: "backup@backup.example.net" }));
+    assert.equal(line, "From: =?UTF-8?B?U2ljaGVydW5nc8O8YmVyd2FjaHVuZw==?= <backup@backup.example.net>\r\n");
+  });
+
+  it("folds a long encoded display name between its encoded-words, where a fold is invisible", () => {
+    const value = formatMailbox({ name: "Sicherungsüberwachung des Rechenzentrums Nord-Ost für alle Systeme", address: "backup@b.example.net" });
+    const line = headerLine("From", value);
+    assert.equal(unfold(line), `From: ${value}`);
+    for (const l of line.split("\r\n").slice(0, -1)) assert.ok(l.length <= 78, l);
+    assert.match(line, /\?= <backup@b\.example\.net>\r\n$/, "the last encoded-word stays with the address");
+  });
+
+  it("folds before <address> only when the line would pass 998 octets otherwise", () => {
+    const value = `${"x".repeat(990)} <a@b.c>`;
+    const line = headerLine("From", value);
+    assert.equal(unfold(line), `From: ${value}`);
+    assert.ok(line.split("\r\n").every((l) => l.length <= 998));
+  });
+
+  it("keeps a field name inside a value with its value (HP-Outer: From: ...)", () => {
+    const value = `From: ${formatMailbox({ name: "Sicherungsüberwachung", address: "backup@backup.example.net" })}`;
+    assert.match(headerLine("HP-Outer", value), /^HP-Outer: From: =\?UTF-8\?B\?/);
+  });
+
+  it("keeps runs of white space, and no line ends in a space", () => {
+    const line = headerLine("Subject", `Output from your job       42 ${"word ".repeat(30)}`.trim());
+    assert.equal(unfold(line), `Subject: Output from your job       42 ${"word ".repeat(30)}`.trim());
+    assert.ok(line.split("\r\n").every((l) => !/ $/.test(l)));
+  });
+});

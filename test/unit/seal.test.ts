@@ -6,12 +6,14 @@ import { readKey, type PublicKey, generateKey } from "openpgp";
 import { parseHeader } from "../../src/core/header.js";
 import { readRawMessage } from "../../src/core/raw-message.js";
 import { outerFacts } from "../../src/message/outer-facts.js";
+import { pkeskKeyIds } from "../../src/message/already-encrypted.js";
 import { sealFor, sealedBytes } from "../../src/message/seal.js";
 import fc from "fast-check";
 import { allowedKeyIds, assertSealed, guardSealed } from "../../src/relay/egress.js";
 import { Gpg } from "../helpers/gpg.js";
 import { TEST_PUBLIC_KEY } from "../helpers/paths.js";
-import { openSealed } from "../helpers/sealed.js";
+import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
+import { lf, mimeParts, openSealed, originalBody } from "../helpers/sealed.js";
 
 const ORIGINAL = Buffer.from([
   "Received: by web01.example.org (Postfix)", "Subject: [Fail2Ban] sshd: banned 203.0.113.45", "From: Fail2Ban <root>",
@@ -87,12 +89,6 @@ describe("sealing", () => {
     assert.deepEqual(opened.outerFields.get("from"), ['"Fail2Ban (root@web01.example.org)" <alerts@example.net>']);
   });
 
-  it("an already encrypted message is sealed again, its structure intact inside", async () => {
-    const inner = "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b--\n";
-    const opened = openSealed(await seal(Buffer.from("Subject: x\nFrom: a@b.c\n" + inner), [key]), gpg);
-    assert.match(opened.innerHeader, /^Content-Type: multipart\/encrypted; protocol="application\/pgp-encrypted"; boundary="b";\r\n protected-headers="v1"/m);
-  });
-
   it("inline format: a text/plain body that is the armored original body", async () => {
     const sealed = await seal(ORIGINAL, [key], { format: "inline" });
     const opened = openSealed(sealed, gpg);
@@ -111,6 +107,117 @@ describe("sealing", () => {
     assert.ok(Math.max(...pieces.map((p) => p.length)) < 1 << 20, "no piece holds the message whole");
     const opened = openSealed(Buffer.concat(pieces), gpg);
     assert.ok(opened.innerBody.equals(Buffer.from(body.toString("utf8").replace(/\n/g, "\r\n"), "utf8")), "body bytes intact, CRLF");
+  });
+});
+
+/** What sealpost adds inside for clients (SPEC §4, issue 18), read back through real GnuPG. */
+describe("the inner entity: an already-encrypted original, the legacy display, well-formed fields", () => {
+  let gpg: Gpg;
+  let key: PublicKey;
+  const fixture = (prefix: string) => fixtureBytes(fixtures().find((f) => f.file.startsWith(prefix))!);
+  const withoutFromLine = (raw: Buffer) => raw.subarray(raw.indexOf("\n") + 1);
+  before(async () => {
+    gpg = new Gpg();
+    key = await readKey({ armoredKey: readFileSync(TEST_PUBLIC_KEY, "utf8") });
+  });
+  after(() => gpg.close());
+
+  it("carries an already-encrypted original whole as message/rfc822 beside a note naming its key ID", async () => {
+    const a13 = fixture("A13");
+    const opened = openSealed(await seal(a13, [key]), gpg);
+    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: multipart\/mixed; boundary="[^"]+"; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(opened.innerHeader, /^Subject: PROBLEM: nas-02 \/srv\/backup is CRITICAL$/m, "the protected headers stay at the top");
+    const [note, original, ...rest] = mimeParts(opened.inner);
+    assert.equal(rest.length, 0);
+    assert.match(note!.fields.get("content-type")![0]!, /^text\/plain; charset=utf-8$/);
+    assert.match(note!.body.toString(), /already encrypted[\s\S]*encrypted-original\.eml[\s\S]*key ID 0xF998DB0BD7E4EBB2\./);
+    assert.deepEqual(original!.fields.get("content-type"), ["message/rfc822"]);
+    assert.deepEqual(original!.fields.get("content-disposition"), ['attachment; filename="encrypted-original.eml"']);
+    assert.ok(lf(original!.body).equals(withoutFromLine(a13)), "the original message, bytes unchanged but for CRLF");
+    const nested = gpg.decrypt(/-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(original!.body.toString("latin1"))![0]);
+    assert.ok(nested.ok, "and it still decrypts as it did");
+  });
+
+  it("never leaves multipart/encrypted at the top, whatever the protocol, and says when it cannot name keys", async () => {
+    const smime = "Subject: x\nFrom: a@b.c\nContent-Type: multipart/encrypted; protocol=\"application/x-other\"; boundary=\"b\"\n\n--b\n\nnothing\n--b--\n";
+    const opened = openSealed(await seal(Buffer.from(smime), [key]), gpg);
+    assert.doesNotMatch(opened.innerHeader, /^Content-Type: multipart\/encrypted/m);
+    assert.match(mimeParts(opened.inner)[0]!.body.toString(), /It is not OpenPGP \(PGP\/MIME\) encrypted\./);
+  });
+
+  it("decides 'already encrypted' from the MIME structure, never from text in the body", async () => {
+    const armorInBody = "Subject: x\nFrom: a@b.c\n\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"\n" +
+      "-----BEGIN PGP MESSAGE-----\n\nhF4D+ZjbC9fk67ISAQdA\n-----END PGP MESSAGE-----\n";
+    const opened = openSealed(await seal(Buffer.from(armorInBody), [key]), gpg);
+    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: text\/plain; charset=us-ascii; protected-headers="v1"; hp="cipher"$/m);
+    assert.ok(lf(opened.innerBody).equals(originalBody(Buffer.from(armorInBody))), "sealed as the plain text it is");
+  });
+
+  it("reads recipients from old- and new-format PKESK packets, v3 and v6, and stops at the first other packet", () => {
+    const v3 = (id: string) => [3, ...Buffer.from(id, "hex"), 18, 0xaa, 0xbb];
+    const fpr = "aa".repeat(20);
+    const packets = Buffer.from([
+      0x84, 12, ...v3("f998db0bd7e4ebb2"), // old format, tag 1, one-octet length
+      0xc1, 12, ...v3("0000000000000000"), // new format, a hidden recipient
+      0xc1, 24, 6, 21, 4, ...Buffer.from(fpr, "hex"), 0x01, // v6: key version and fingerprint
+      0xd2, 3, 1, 0, 0, // SEIPD: the end of the session keys
+      0xc1, 12, ...v3("1111111111111111"),
+    ]);
+    assert.deepEqual(pkeskKeyIds(packets), ["0xF998DB0BD7E4EBB2", "anonymous", `0x${fpr.toUpperCase()}`]);
+    assert.deepEqual(pkeskKeyIds(packets.subarray(0, 8)), [], "a truncated packet gives nothing");
+  });
+
+  it("with protect_subject, puts a legacy display part first and the original entity after it, byte for byte", async () => {
+    const a12 = fixture("A12");
+    const opened = openSealed(await seal(a12, [key], { protectSubject: true }), gpg);
+    assert.deepEqual(opened.outerFields.get("subject"), ["[...]"]);
+    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: multipart\/mixed; boundary="[^"]+"; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(opened.innerHeader, /^HP-Outer: Subject: \[\.\.\.\]$/m);
+    const [legacy, original, ...rest] = mimeParts(opened.inner);
+    assert.equal(rest.length, 0);
+    assert.deepEqual(legacy!.fields.get("content-type"), ['text/plain; charset=utf-8; hp-legacy-display="1"']);
+    assert.equal(legacy!.body.toString(), "Subject: Traffic report web01 2026-11-20\r\n\r\n", "RFC 9788: the field lines, then a blank line");
+    const originalHead = lf(Buffer.from(original!.header + "\r\n\r\n", "latin1")).toString("latin1");
+    assert.match(originalHead, /^Content-Type: multipart\/mixed;/, "the original's own Content-* fields head its part");
+    assert.ok(lf(original!.body).equals(originalBody(a12)), "the original body, unchanged but for CRLF");
+  });
+
+  it("shows a UTF-8 Subject decoded in the legacy display, and no CR LF smuggled in one can add lines", async () => {
+    const a11 = openSealed(await seal(fixture("A11"), [key], { protectSubject: true }), gpg);
+    const legacy = mimeParts(a11.inner)[0]!;
+    assert.equal(legacy.fields.get("content-transfer-encoding")?.[0], "8bit");
+    assert.equal(legacy.body.toString("utf8"), "Subject: Sicherung für nas-01 abgeschlossen: 3 Warnungen ⚠ — 完了\r\n\r\n");
+    const smuggled = "Subject: =?UTF-8?B?" + Buffer.from("real\r\n\r\nfake body").toString("base64") + "?=\nFrom: a@b.c\n\nbody\n";
+    const forged = mimeParts(openSealed(await seal(Buffer.from(smuggled), [key], { protectSubject: true }), gpg).inner)[0]!;
+    assert.equal(forged.body.toString(), "Subject: real    fake body\r\n\r\n");
+  });
+
+  it("with protect_subject and an already-encrypted original, the note itself carries the legacy display", async () => {
+    const opened = openSealed(await seal(fixture("A13"), [key], { protectSubject: true }), gpg);
+    const [note] = mimeParts(opened.inner);
+    assert.match(note!.fields.get("content-type")![0]!, /hp-legacy-display="1"/);
+    assert.match(note!.body.toString(), /^Subject: PROBLEM: nas-02 \/srv\/backup is CRITICAL\r\n\r\nThis message was already encrypted/);
+  });
+
+  it("never shows a stray header line outside: the outer Subject, From and Date stop before it", async () => {
+    const stray = "Subject: nightly\nSTRAYCANARY1\nFrom: Backup <root>\nSTRAYCANARY2\nDate: Sat, 21 Nov 2026 03:10:00 +0100\n" +
+      "STRAYCANARY3\nX-A: b\n\nbody\n";
+    const sealed = await seal(Buffer.from(stray), [key], { from: "relay" });
+    assert.ok(!sealed.includes("STRAYCANARY"), "no stray line in the clear");
+    const opened = openSealed(sealed, gpg);
+    assert.deepEqual(opened.outerFields.get("subject"), ["nightly"]);
+    assert.deepEqual(opened.outerFields.get("date"), ["Sat, 21 Nov 2026 03:10:00 +0100"]);
+    assert.match(opened.innerHeader, /^Subject: nightly\r\n STRAYCANARY1$/m, "inside, the whole field");
+  });
+
+  it("writes a header line without a colon as a continuation inside, and the MIME structure stays MIME", async () => {
+    const wrapped = "From: root\nSubject: nightly\nX-Diag: 1;" + "Qk".repeat(60) + "\n" + "P8FxVksO".repeat(8) + "\nFROM : x@y\nMIME-Version: 1.0\n" +
+      "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\nok\n--b1--\n";
+    const opened = openSealed(await seal(Buffer.from(wrapped), [key]), gpg);
+    assert.match(opened.innerHeader, new RegExp(`^X-Diag: 1;(Qk)+\r\n ${"P8FxVksO".repeat(8)}$`, "m"));
+    assert.match(opened.innerHeader, /^FROM: x@y$/m);
+    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: multipart\/alternative; boundary="b1"; protected-headers="v1"; hp="cipher"$/m);
+    assert.equal(mimeParts(opened.inner)[0]!.body.toString(), "ok");
   });
 });
 
