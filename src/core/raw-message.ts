@@ -52,7 +52,9 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Whether the line starting at `pos` begins a header field. */
 export function startsField(bytes: Buffer, pos: number): boolean {
-  return FIELD_START.test(bytes.toString("latin1", pos, Math.min(bytes.length, pos + 1000)));
+  // only this line, and at most 1000 octets of it: a million short lines must not cost a million kilobytes
+  const nl = bytes.indexOf(LF, pos);
+  return FIELD_START.test(bytes.toString("latin1", pos, Math.min(nl === -1 ? bytes.length : nl, pos + 1000)));
 }
 
 /**
