@@ -2,8 +2,6 @@
  * Writing header values that must be 7-bit and safe: RFC 2047 encoding where needed,
  * folding under 78 octets, never a raw CR, LF or NUL inside a value.
  */
-import * as mimeFuncs from "nodemailer/lib/mime-funcs";
-
 const PLAIN = /^[\x20-\x7e]*$/;
 
 /** True when the text can stand in a header as it is: printable ASCII that no decoder misreads. */
@@ -13,7 +11,30 @@ export function isPlainText(text: string): boolean {
 
 /** An unstructured value (Subject): plain text stays plain, anything else becomes encoded-words. */
 export function encodeUnstructured(text: string): string {
-  return isPlainText(text) ? text : mimeFuncs.encodeWord(text, "B", 52);
+  return isPlainText(text) ? text : encodeWords(text);
+}
+
+/** Text per encoded-word: 30 octets make 40 base64 characters, a 52-character word with "=?UTF-8?B?" and "?=". */
+const WORD_OCTETS = 30;
+
+/**
+ * RFC 2047 B encoded-words of UTF-8, separated by spaces (which decoders drop between encoded-
+ * words), each holding whole characters only (RFC 2047 §5 (3)): never half a surrogate pair or
+ * half a multi-octet sequence. Written here rather than taken from nodemailer, so that the
+ * intake (sendmail's From, a qualified address's name) loads no SMTP library.
+ */
+export function encodeWords(text: string): string {
+  const words: string[] = [];
+  let chunk = "";
+  for (const char of text) { // by code point
+    if (chunk !== "" && Buffer.byteLength(chunk + char) > WORD_OCTETS) {
+      words.push(chunk);
+      chunk = "";
+    }
+    chunk += char;
+  }
+  if (chunk !== "" || words.length === 0) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, "utf8").toString("base64")}?=`).join(" ");
 }
 
 /**

@@ -1,5 +1,4 @@
 /** A message's kind, worked out only when the config makes use of it: classifying costs a MIME parse. */
-import { classify } from "../classify/classify.js";
 import type { Config } from "../config/schema.js";
 import type { RawMessage } from "./raw-message.js";
 import { routesNeedKind } from "./routing.js";
@@ -10,5 +9,8 @@ import { routesNeedKind } from "./routing.js";
  */
 export async function kindOf(config: Config, raw: RawMessage, envelopeSender: string, use: "route" | "subject"): Promise<string | undefined> {
   const needed = config.message.subjectTemplate !== undefined || (use === "route" && routesNeedKind(config.routes));
-  return needed ? (await classify(raw.bytes, envelopeSender)).kind : undefined;
+  if (!needed) return undefined;
+  // Loaded only now: a MIME parse (postal-mime) is what the intake costs when no route needs it.
+  const { classify } = await import("../classify/classify.js");
+  return (await classify(raw.bytes, envelopeSender)).kind;
 }
