@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { readFile, unlink } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
+import { printable, printableJson } from "../core/printable.js";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { commandConfig } from "./config-option.js";
 import { fail, out, readStdin } from "./io.js";
@@ -110,11 +111,11 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
         });
       }
       for (const refusal of report.refused) {
-        status = fail("keys import", `${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
+        status = fail("keys import", printable(`${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
       }
     } catch (e) {
       const why = e instanceof KeyInputError ? e.message : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-      status = fail("keys import", `${label}: ${why}`);
+      status = fail("keys import", printable(`${label}: ${why}`));
     }
   }
   return status;
@@ -128,16 +129,17 @@ function printImported({ status, info }: { status: string; info: KeyInfo }): voi
 
 function details(info: KeyInfo): string[] {
   return [
-    ...info.userIds.map((uid) => `user id  ${uid}`),
+    ...info.userIds.map((uid) => `user id  ${printable(uid)}`),
     `primary  ${info.algorithm}, created ${info.created.slice(0, 10)}, ${info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire"}`,
     ...info.subkeys.map((sub) => `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`),
     "test encryption ok (PKESK v3 + SEIPD v1)",
   ];
 }
 
+/** User ids are the key owner's text (or an attacker's): escaped, so none can forge a row or drive the terminal. */
 function summary(info: KeyInfo): string {
   const expiry = info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire";
-  return `${info.userIds.join(", ") || "(no user id)"} (${info.algorithm}, ${expiry})`;
+  return `${info.userIds.map(printable).join(", ") || "(no user id)"} (${info.algorithm}, ${expiry})`;
 }
 
 async function listAction(config: string | undefined, json: boolean): Promise<number> {
@@ -146,7 +148,7 @@ async function listAction(config: string | undefined, json: boolean): Promise<nu
   try {
     const infos = await Promise.all((await loadKeyring(commandConfig(config).keysDir)).map((k) => describeKey(k.key)));
     if (json) {
-      out(JSON.stringify(infos, null, 2));
+      out(printableJson(infos));
     } else if (infos.length === 0) {
       out("no keys stored");
     } else {
@@ -156,7 +158,7 @@ async function listAction(config: string | undefined, json: boolean): Promise<nu
     }
     return 0;
   } catch (e) {
-    return fail("keys list", (e as Error).message);
+    return fail("keys list", printable((e as Error).message));
   }
 }
 
@@ -181,7 +183,7 @@ async function hostAction(what: "generate" | "export", configFile: string | unde
     const config = commandConfig(configFile);
     if (what === "generate") {
       const key = await generateHostKey(config.message.hostKey, resolveHostname(config.hostname));
-      out(`generated ${key.getFingerprint().toUpperCase()}  ${key.getUserIDs().join(", ")} (Ed25519) in ${config.message.hostKey}`);
+      out(`generated ${key.getFingerprint().toUpperCase()}  ${printable(key.getUserIDs().join(", "))} (Ed25519) in ${config.message.hostKey}`);
       return 0;
     }
     out((await loadHostKey(config.message.hostKey)).toPublic().armor());
@@ -204,7 +206,7 @@ async function checkAction(configFile: string | undefined): Promise<number> {
   let status = 0;
   for (const row of await routeKeyStatus(config, new Date())) {
     if (row.problem) {
-      out(`${row.label}: NO USABLE KEY — ${row.problem}; its mail waits in the spool`);
+      out(`${row.label}: NO USABLE KEY — ${printable(row.problem)}; its mail waits in the spool`);
       status = 2;
     }
     for (const e of row.keys) {
@@ -222,17 +224,18 @@ async function fetchAction(address: string, flags: ImportFlags, configFile: stri
   try {
     const config = commandConfig(configFile);
     const { data, url } = await fetchWkd(address, { connectTo: testConnectTo(process.env.SEALPOST_TEST_WKD_CONNECT) });
-    out(`fetched   ${url}`);
+    out(`fetched   ${printable(url)}`);
     const report = await importKeys(config.keysDir, data, { expectFingerprint: flags.expectFingerprint, requireEmail: address });
     for (const imported of report.imported) {
       printImported(imported);
-      out(`pin it    [[route]] to = ["${address}"]  keys = ["${imported.info.fingerprint}"]`);
+      out(`pin it    [[route]] to = ["${printable(address)}"]  keys = ["${imported.info.fingerprint}"]`);
     }
     let status = report.imported.length > 0 ? 0 : 1;
-    for (const refusal of report.refused) status = fail("keys fetch", `${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
+    for (const refusal of report.refused) status = fail("keys fetch", printable(`${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
     return status;
   } catch (e) {
-    return fail("keys fetch", (e as Error).message);
+    // a TLS error quotes the server's certificate names: the server's words, escaped
+    return fail("keys fetch", printable((e as Error).message));
   }
 }
 

@@ -1,9 +1,15 @@
 /** The keys commands as a user runs them: one line per key, clear refusals, no stack traces. */
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { keyPair } from "../helpers/hostile-keys.js";
 import { Home } from "../helpers/home.js";
 import { TEST_FPR, TEST_PUBLIC_KEY, TEST_SECRET_KEY } from "../helpers/paths.js";
+
+/** Bytes a terminal acts on: C0 controls but the line ends, DEL, C1 (in UTF-8), bidi overrides. */
+// eslint-disable-next-line no-control-regex
+const TERMINAL_CONTROLS = /[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 describe("keys commands", () => {
   it("import, list, list --json, remove", async () => {
@@ -66,6 +72,33 @@ describe("keys commands", () => {
       assert.match(deliverHelp.stdout.toString(), /never anything else/);
       const version = await home.run(["--version"]);
       assert.match(version.stdout.toString(), /^\d+\.\d+\.\d+\n$/);
+    } finally {
+      home.cleanup();
+    }
+  });
+
+  it("user ids are printed with control characters escaped: no escape sequence reaches the terminal, no row is forged", async () => {
+    const home = new Home({ route: '[[route]]\nto = ["eve@example.net"]' });
+    try {
+      const forged = `${"0".repeat(40)}  usable    Boss <boss@example.net> (rsa4096, does not expire)`;
+      const name = `Eve\x1b[2J\x1b[1;31m\u009b2K\u202e\n${forged}\n`;
+      const { publicKey } = await keyPair([{ name, email: "eve@example.net" }]);
+      const file = join(home.root, "eve.asc");
+      writeFileSync(file, publicKey.armor());
+      const fpr = publicKey.getFingerprint().toUpperCase();
+      const escaped = "Eve\\x1b[2J\\x1b[1;31m\\x9b2K\\u202e\\n0000000000000000000000000000000000000000  usable    Boss <boss@example.net> (rsa4096, does not expire)\\n <eve@example.net>";
+      let r = await home.run(["keys", "import", file]);
+      assert.equal(r.code, 0, r.stderr.toString());
+      for (const out of [r.stdout.toString(), (r = await home.run(["keys", "list"])).stdout.toString(), (await home.run(["keys", "check"])).stdout.toString()]) {
+        assert.doesNotMatch(out, TERMINAL_CONTROLS);
+        assert.doesNotMatch(out, /^0{40}/m, "no forged row");
+      }
+      assert.equal((await home.run(["keys", "import", file])).stdout.toString().split("\n")[0], `unchanged ${fpr}  ${escaped} (eddsaLegacy ed25519Legacy, does not expire)`);
+      assert.deepEqual(r.stdout.toString().split("\n"), [`${fpr}  usable    ${escaped} (eddsaLegacy ed25519Legacy, does not expire)`, ""], "one row per key");
+      const json = await home.run(["keys", "list", "--json"]);
+      assert.doesNotMatch(json.stdout.toString(), TERMINAL_CONTROLS);
+      const [row] = JSON.parse(json.stdout.toString()) as Array<{ userIds: string[] }>;
+      assert.deepEqual(row!.userIds, [`${name} <eve@example.net>`], "--json keeps the exact text, escaped the JSON way");
     } finally {
       home.cleanup();
     }
