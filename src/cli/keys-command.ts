@@ -19,7 +19,8 @@ export function keysCommands(program: Command, { set, globalConfig }: Registrati
     .option("-c, --config <file>", "config file")
     .addHelpText("after", `
 Every key is checked (v4, not expired or revoked, an encryption subkey, no RFC 9580 key types or
-SEIPDv2 feature) and must take a test encryption before it is stored.
+SEIPDv2 feature) and must take a test encryption before it is stored. Only user ids the key
+certifies are shown and used.
 
 Examples:
   sealpost keys import ops.asc
@@ -130,6 +131,7 @@ function printImported({ status, info }: { status: string; info: KeyInfo }): voi
 function details(info: KeyInfo): string[] {
   return [
     ...info.userIds.map((uid) => `user id  ${printable(uid)}`),
+    ...(info.ignoredUserIds > 0 ? [`ignored  ${info.ignoredUserIds} user id(s) without a valid self-certification: not shown, never used for routing`] : []),
     `primary  ${info.algorithm}, created ${info.created.slice(0, 10)}, ${info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire"}`,
     ...info.subkeys.map((sub) => `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`),
     "test encryption ok (PKESK v3 + SEIPD v1)",
@@ -154,6 +156,7 @@ async function listAction(config: string | undefined, json: boolean): Promise<nu
     } else {
       for (const info of infos) {
         out(`${info.fingerprint}  ${info.canEncrypt ? "usable  " : "UNUSABLE"}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`);
+        if (info.ignoredUserIds > 0) out(`${" ".repeat(42)}ignored ${info.ignoredUserIds} user id(s) without a valid self-certification`);
       }
     }
     return 0;

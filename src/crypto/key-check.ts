@@ -2,7 +2,7 @@
  * Whether a public key can be sealed to now, and if not, why — in words a sysadmin can act on.
  * The same rules hold at import and at delivery, so a key that imports also seals.
  */
-import { enums, type PublicKey } from "openpgp";
+import { enums, PublicKey, type User } from "openpgp";
 
 export interface SubkeyInfo {
   keyId: string;
@@ -13,7 +13,9 @@ export interface SubkeyInfo {
 
 export interface KeyInfo {
   fingerprint: string; // 40 upper-case hex digits
-  userIds: string[];
+  userIds: string[]; // only those the key certifies (certifiedUsers); raw text: escape before printing
+  emails: string[]; // theirs, lower case: what routes match
+  ignoredUserIds: number; // user ids without a valid self-certification: never shown, never routed to
   created: string; // ISO 8601
   expires: string | null; // ISO 8601, or null when the key does not expire
   canEncrypt: boolean;
@@ -53,6 +55,35 @@ export async function unusableReason(key: PublicKey, now: Date = new Date()): Pr
   return undefined;
 }
 
+/**
+ * The user ids that count: those with a valid, unrevoked self-certification now. Anyone can
+ * append a user id packet (bare, or with a signature taken from elsewhere) to a key they pass
+ * on; only the key's owner can certify one. An uncertified "Boss <boss@...>" must neither
+ * route boss's mail to this key nor be shown as the key's.
+ */
+export async function certifiedUsers(key: PublicKey, now: Date = new Date()): Promise<User[]> {
+  const out: User[] = [];
+  for (const user of key.users) {
+    if (user.userID && await user.verify(now).then(() => true, () => false)) out.push(user);
+  }
+  return out;
+}
+
+/**
+ * The key as it is stored: without user ids that neither verify nor carry a revocation. A
+ * revoked user id is kept with its revocation, so an older copy imported later cannot bring it
+ * back as valid; what remains uncertified is still never used (certifiedUsers).
+ */
+export async function withoutUncertifiedUserIds(key: PublicKey, now: Date = new Date()): Promise<PublicKey> {
+  const certified = new Set(await certifiedUsers(key, now));
+  const dropped = new Set(key.users.filter((u) => !certified.has(u) && u.revocationSignatures.length === 0).flatMap((u) => [...u.toPacketList()]));
+  if (dropped.size === 0) return key;
+  const packets = key.toPacketList();
+  const kept = packets.filter((p) => !dropped.has(p));
+  packets.splice(0, packets.length, ...kept);
+  return new PublicKey(packets);
+}
+
 async function advertisesSeipdV2(key: PublicKey): Promise<boolean> {
   const user = await key.getPrimaryUser().catch(() => undefined);
   const features = user?.selfCertification.features;
@@ -88,9 +119,12 @@ export async function describeKey(key: PublicKey, now: Date = new Date()): Promi
   const problem = await unusableReason(key, now);
   const expiry = await key.getExpirationTime().catch(() => null);
   const algorithm = algorithmName(key.getAlgorithmInfo());
+  const users = await certifiedUsers(key, now);
   return {
     fingerprint: fingerprintOf(key),
-    userIds: key.getUserIDs(),
+    userIds: users.map((u) => u.userID!.userID),
+    emails: emailsOf(users),
+    ignoredUserIds: key.users.filter((u) => u.userID).length - users.length,
     created: key.getCreationTime().toISOString(),
     expires: expiry instanceof Date ? expiry.toISOString() : null,
     canEncrypt: problem === undefined,
@@ -100,9 +134,11 @@ export async function describeKey(key: PublicKey, now: Date = new Date()): Promi
   };
 }
 
-/** The e-mail addresses in a key's user ids, lower case. */
-export function keyEmails(key: PublicKey): string[] {
-  return key.users
-    .map((user) => user.userID?.email?.toLowerCase() ?? "")
-    .filter((email) => email !== "");
+/** The e-mail addresses in a key's certified user ids, lower case: what routes match. */
+export async function keyEmails(key: PublicKey, now: Date = new Date()): Promise<string[]> {
+  return emailsOf(await certifiedUsers(key, now));
+}
+
+function emailsOf(users: User[]): string[] {
+  return users.map((user) => user.userID?.email?.toLowerCase() ?? "").filter((email) => email !== "");
 }

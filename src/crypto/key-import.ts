@@ -7,7 +7,7 @@ import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "../store/durable-file.js";
 import { encryptArmored } from "./encrypt.js";
-import { describeKey, fingerprintOf, keyEmails, type KeyInfo, unusableReason } from "./key-check.js";
+import { certifiedUsers, describeKey, fingerprintOf, keyEmails, type KeyInfo, unusableReason, withoutUncertifiedUserIds } from "./key-check.js";
 import { keyFile, loadKey } from "./keyring.js";
 
 export interface Imported {
@@ -53,7 +53,7 @@ export async function importKeys(keysDir: string, data: Buffer, options: ImportO
       report.refused.push({ fingerprint, reason: `is not the expected key ${expected}; nothing of it was stored` });
       continue;
     }
-    if (options.requireEmail && !keyEmails(key).includes(options.requireEmail.toLowerCase())) {
+    if (options.requireEmail && !(await keyEmails(key, now)).includes(options.requireEmail.toLowerCase())) {
       report.refused.push({ fingerprint, reason: `has no user id for ${options.requireEmail}; nothing of it was stored` });
       continue;
     }
@@ -118,17 +118,17 @@ async function parseKeys(data: Buffer): Promise<Key[]> {
 async function store(keysDir: string, key: PublicKey, now: Date): Promise<Imported> {
   const fingerprint = fingerprintOf(key);
   const existing = await loadKey(keysDir, fingerprint).catch(() => undefined);
-  let result: PublicKey = key.toPublic();
-  let status: Imported["status"] = "imported";
-  if (existing) {
-    result = await existing.key.update(result, now); // keeps new certifications, e.g. an extended expiry
-    status = result.armor() === existing.key.armor() ? "unchanged" : "updated";
-  }
+  // update() keeps new certifications (an extended expiry) and adds new user ids unchecked
+  const all = existing ? await existing.key.update(key.toPublic(), now) : key.toPublic();
+  const result = await withoutUncertifiedUserIds(all, now);
+  const status: Imported["status"] = !existing ? "imported" : result.armor() === existing.key.armor() ? "unchanged" : "updated";
   if (status !== "unchanged") {
     await ensureDir(keysDir, 0o755);
     await writeFileDurably(keyFile(keysDir, fingerprint), result.armor(), 0o644);
   }
-  return { status, info: await describeKey(result, now) };
+  // the report counts what came in uncertified, though the stored copy no longer holds it
+  const ignored = all.users.filter((u) => u.userID).length - (await certifiedUsers(all, now)).length;
+  return { status, info: { ...await describeKey(result, now), ignoredUserIds: ignored } };
 }
 
 export class KeyInputError extends Error {

@@ -54,9 +54,9 @@ export async function loadKeyring(keysDir: string): Promise<StoredKey[]> {
 }
 
 /**
- * The keys a route seals to: its pinned fingerprints, else every usable key whose user id
- * carries a `to` address (case-insensitive); plus its also_encrypt_to (archive) keys. Every
- * recipient and every archive key must be usable, or nothing is sent.
+ * The keys a route seals to: its pinned fingerprints, else every usable key whose certified
+ * user id carries a `to` address (case-insensitive); plus its also_encrypt_to (archive) keys.
+ * Every recipient and every archive key must be usable, or nothing is sent.
  */
 export async function routeKeys(route: Pick<RouteConfig, "to" | "keys" | "alsoEncryptTo">, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
   const keys = await recipientKeys(route, keysDir, now);
@@ -80,12 +80,13 @@ async function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, keysDir: s
     return keys;
   }
   const ring = await loadKeyring(keysDir);
+  const emails = await Promise.all(ring.map(({ key }) => keyEmails(key, now)));
   const keys = new Map<string, PublicKey>();
   for (const recipient of route.to) {
     const wanted = recipient.toLowerCase();
     let found = 0;
-    for (const { fingerprint, key } of ring) {
-      if (keyEmails(key).includes(wanted) && (await unusableReason(key, now)) === undefined) {
+    for (const [i, { fingerprint, key }] of ring.entries()) {
+      if (emails[i]!.includes(wanted) && (await unusableReason(key, now)) === undefined) {
         keys.set(fingerprint, key);
         found++;
       }
