@@ -20,13 +20,16 @@ export function keysCommands(program: Command, { set, globalConfig }: Registrati
     .addHelpText("after", `
 Every key is checked (v4, not expired or revoked, an encryption subkey, no RFC 9580 key types or
 SEIPDv2 feature) and must take a test encryption before it is stored. Only user ids the key
-certifies are shown and used.
+certifies are shown and used. A revocation (a revoked copy of a stored key, or the certificate
+gpg --gen-revoke makes) is merged into the stored key: mail for its routes then waits, and
+root gets a notice in the local store.
 
 Examples:
   sealpost keys import ops.asc
   sealpost keys import --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237 ops.asc
   sealpost keys import --replace 2D078DBC84053A03A90D58A525069B8229DDA237 ops-2027.asc
-  gpg --export --armor ops@example.net | sealpost keys import -`)
+  gpg --export --armor ops@example.net | sealpost keys import -
+  sealpost keys import ops-revocation.asc`)
     .action((files: string[], opts: ImportFlags) => set(() => importAction(files, opts, opts.config ?? globalConfig())));
 
   keys.command("list")
@@ -104,7 +107,10 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
     try {
       const data = file === "-" ? await readStdin() : await readFile(file);
       const report = await importKeys(keysDir, data, { expectFingerprint: flags.expectFingerprint, replace: flags.replace });
-      for (const imported of report.imported) printImported(imported);
+      for (const imported of report.imported) {
+        printImported(imported);
+        if (imported.status === "revoked") await reportRevoked(config, imported.info);
+      }
       if (report.retired) {
         out(`retired   ${report.retired}  (moved to ${keysDir}/retired/)`);
         config.routes.forEach((route, i) => {
@@ -124,7 +130,7 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
 
 /** One imported key: its status line, then what was checked. */
 function printImported({ status, info }: { status: string; info: KeyInfo }): void {
-  out(`${status.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+  out(`${status.padEnd(9)} ${info.fingerprint}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`);
   for (const line of details(info)) out(`          ${line}`);
 }
 
@@ -134,7 +140,7 @@ function details(info: KeyInfo): string[] {
     ...(info.ignoredUserIds > 0 ? [`ignored  ${info.ignoredUserIds} user id(s) without a valid self-certification: not shown, never used for routing`] : []),
     `primary  ${info.algorithm}, created ${info.created.slice(0, 10)}, ${info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire"}`,
     ...info.subkeys.map((sub) => `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`),
-    "test encryption ok (PKESK v3 + SEIPD v1)",
+    info.canEncrypt ? "test encryption ok (PKESK v3 + SEIPD v1)" : "sealpost no longer seals to this key",
   ];
 }
 
@@ -142,6 +148,19 @@ function details(info: KeyInfo): string[] {
 function summary(info: KeyInfo): string {
   const expiry = info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire";
   return `${info.userIds.map(printable).join(", ") || "(no user id)"} (${info.algorithm}, ${expiry})`;
+}
+
+/** A revocation was taken in: which routes it stops, and root's notice (once: a repeat import is "unchanged"). */
+async function reportRevoked(config: Config, info: KeyInfo): Promise<void> {
+  const { noticeRevokedKey, routesUsingKey } = await import("../ops/revoked-key.js");
+  const now = new Date();
+  if (info.revoked?.reason) out(`          reason   ${printable(info.revoked.reason)}`);
+  const routes = await routesUsingKey(config, info, now);
+  for (const route of routes) {
+    out(route.waits ? `warning   ${route.label}: no usable key left, its mail waits; get the new key: sealpost keys import --replace ${info.fingerprint} NEW.asc`
+      : `warning   ${route.label}: sealed to its other keys only`);
+  }
+  await noticeRevokedKey(config, info, routes, now).catch((e: Error) => out(`warning   the notice to root could not be written: ${printable(e.message)}`));
 }
 
 async function listAction(config: string | undefined, json: boolean): Promise<number> {
@@ -231,7 +250,8 @@ async function fetchAction(address: string, flags: ImportFlags, configFile: stri
     const report = await importKeys(config.keysDir, data, { expectFingerprint: flags.expectFingerprint, requireEmail: address });
     for (const imported of report.imported) {
       printImported(imported);
-      out(`pin it    [[route]] to = ["${printable(address)}"]  keys = ["${imported.info.fingerprint}"]`);
+      if (imported.status === "revoked") await reportRevoked(config, imported.info);
+      else out(`pin it    [[route]] to = ["${printable(address)}"]  keys = ["${imported.info.fingerprint}"]`);
     }
     let status = report.imported.length > 0 ? 0 : 1;
     for (const refusal of report.refused) status = fail("keys fetch", printable(`${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));

@@ -2,7 +2,7 @@
  * Whether a public key can be sealed to now, and if not, why — in words a sysadmin can act on.
  * The same rules hold at import and at delivery, so a key that imports also seals.
  */
-import { enums, PublicKey, type User } from "openpgp";
+import { enums, PublicKey, type SignaturePacket, type User } from "openpgp";
 
 export interface SubkeyInfo {
   keyId: string;
@@ -22,6 +22,13 @@ export interface KeyInfo {
   algorithm: string;
   subkeys: SubkeyInfo[];
   problem?: string; // why it cannot encrypt, when it cannot
+  revoked?: Revocation;
+}
+
+/** What a revocation took away, and the owner's reason when the signature gives one. */
+export interface Revocation {
+  part: "key" | "encryption subkey";
+  reason?: string; // the owner's words: escape before printing
 }
 
 /** The features-subpacket bit for SEIPDv2 (RFC 9580 5.2.3.32). */
@@ -44,15 +51,57 @@ export async function unusableReason(key: PublicKey, now: Date = new Date()): Pr
   if (await advertisesSeipdV2(key)) {
     return "advertises SEIPDv2 (RFC 9580 AEAD) in its features; senders that honour it produce messages GnuPG 2.2 cannot read";
   }
-  if (await key.isRevoked(undefined, undefined, now)) return "is revoked";
+  const revoked = await revocationOf(key, now);
+  if (revoked?.part === "key") return "is revoked";
   const expiry = await key.getExpirationTime();
   if (expiry instanceof Date && expiry.getTime() <= now.getTime()) return `expired on ${expiry.toISOString().slice(0, 10)}`;
+  if (revoked) return "has no valid subkey that can encrypt (its encryption subkey is revoked)";
   try {
     await key.getEncryptionKey(undefined, now);
   } catch {
     return "has no valid subkey that can encrypt (expired, revoked or missing)";
   }
   return undefined;
+}
+
+/**
+ * Whether the key's owner revoked it, or revoked the subkeys it encrypts with so that none is
+ * left: both mean "stop sealing to this key".
+ */
+export async function revocationOf(key: PublicKey, now: Date = new Date()): Promise<Revocation | undefined> {
+  if (await key.isRevoked(undefined, undefined, now)) {
+    return withReason({ part: "key" }, await validRevocation(key.revocationSignatures, (sig) => sig.verify(key.keyPacket, enums.signature.keyRevocation, { key: key.keyPacket }, now)));
+  }
+  if (await key.getEncryptionKey(undefined, now).then(() => true, () => false)) return undefined;
+  for (const sub of key.subkeys) {
+    const binding = sub.bindingSignatures.at(-1);
+    const flags = binding?.keyFlags?.[0] ?? 0;
+    if (!binding || !(flags & (enums.keyFlags.encryptCommunication | enums.keyFlags.encryptStorage))) continue;
+    if (await sub.isRevoked(binding, key.keyPacket, now)) {
+      const data = { key: key.keyPacket, bind: sub.keyPacket };
+      return withReason({ part: "encryption subkey" }, await validRevocation(sub.revocationSignatures, (sig) => sig.verify(key.keyPacket, enums.signature.subkeyRevocation, data, now)));
+    }
+  }
+  return undefined;
+}
+
+/** The newest revocation signature that verifies (anyone can append one that does not). */
+async function validRevocation(signatures: SignaturePacket[], verify: (sig: SignaturePacket) => Promise<void>): Promise<SignaturePacket | undefined> {
+  for (const sig of [...signatures].reverse()) {
+    if (await verify(sig).then(() => true, () => false)) return sig;
+  }
+  return undefined;
+}
+
+const REVOCATION_REASONS: Record<number, string> = {
+  [enums.reasonForRevocation.keySuperseded]: "superseded",
+  [enums.reasonForRevocation.keyCompromised]: "compromised",
+  [enums.reasonForRevocation.keyRetired]: "retired",
+};
+
+function withReason(revocation: Revocation, sig: SignaturePacket | undefined): Revocation {
+  const words = [REVOCATION_REASONS[sig?.reasonForRevocationFlag ?? 0], sig?.reasonForRevocationString?.slice(0, 200)].filter(Boolean);
+  return words.length > 0 ? { ...revocation, reason: words.join(": ") } : revocation;
 }
 
 /**
@@ -117,6 +166,7 @@ async function subkeyInfo(key: PublicKey): Promise<SubkeyInfo[]> {
 
 export async function describeKey(key: PublicKey, now: Date = new Date()): Promise<KeyInfo> {
   const problem = await unusableReason(key, now);
+  const revoked = await revocationOf(key, now);
   const expiry = await key.getExpirationTime().catch(() => null);
   const algorithm = algorithmName(key.getAlgorithmInfo());
   const users = await certifiedUsers(key, now);
@@ -131,6 +181,7 @@ export async function describeKey(key: PublicKey, now: Date = new Date()): Promi
     algorithm,
     subkeys: await subkeyInfo(key),
     ...(problem === undefined ? {} : { problem }),
+    ...(revoked ? { revoked } : {}),
   };
 }
 

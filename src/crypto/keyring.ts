@@ -84,14 +84,20 @@ async function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, keysDir: s
   const keys = new Map<string, PublicKey>();
   for (const recipient of route.to) {
     const wanted = recipient.toLowerCase();
+    const unusable: string[] = [];
     let found = 0;
     for (const [i, { fingerprint, key }] of ring.entries()) {
-      if (emails[i]!.includes(wanted) && (await unusableReason(key, now)) === undefined) {
+      if (!emails[i]!.includes(wanted)) continue;
+      const problem = await unusableReason(key, now);
+      if (problem === undefined) {
         keys.set(fingerprint, key);
         found++;
+      } else {
+        unusable.push(`${fingerprint} ${problem}`);
       }
     }
-    if (found === 0) throw new SealpostError(Status.noKey, `no usable key for ${recipient}`);
+    // Say why when the recipient has keys that cannot be used (revoked, expired): that is what to fix.
+    if (found === 0) throw new SealpostError(Status.noKey, `no usable key for ${recipient}${unusable.length > 0 ? `: ${unusable.join("; ")}` : ""}`);
   }
   return [...keys.values()];
 }

@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { generateKey, readKey, revokeKey } from "openpgp";
+import { enums, generateKey, readKey, revokeKey, unarmor } from "openpgp";
 import { importKeys, KeyInputError } from "../../src/crypto/key-import.js";
 import { routeKeys } from "../../src/crypto/keyring.js";
-import { keyPair, withBareUserId, withRevokedUserId, withSwappedUserId } from "../helpers/hostile-keys.js";
+import { keyPair, withBareUserId, withBrokenSignature, withRevokedSubkey, withRevokedUserId, withSwappedUserId } from "../helpers/hostile-keys.js";
 import { TEST_FPR, TEST_PUBLIC_KEY, TEST_SECRET_KEY } from "../helpers/paths.js";
 
 const PUB = readFileSync(TEST_PUBLIC_KEY);
@@ -201,5 +201,72 @@ describe("user ids the key does not certify", () => {
     assert.equal(report.imported.length, 0);
     assert.match(report.refused[0]!.reason, /has no user id for boss@example\.net/);
     assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+describe("revocations", () => {
+  let dir: string;
+  let pair: Awaited<ReturnType<typeof keyPair>>;
+  let fpr: string;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sealpost-revoke-"));
+    pair = await keyPair([{ name: "Ops", email: "ops@example.net" }]);
+    fpr = pair.publicKey.getFingerprint().toUpperCase();
+    assert.equal((await importKeys(dir, Buffer.from(pair.publicKey.armor()))).imported[0]!.status, "imported");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const storedKey = async () => readKey({ armoredKey: readFileSync(join(dir, `${fpr}.asc`), "utf8") });
+
+  it("a revoked copy of a stored key is merged: stored revoked, reported, and the route says why", async () => {
+    const revoked = await revokeKey({ key: pair.privateKey, reasonForRevocation: { flag: enums.reasonForRevocation.keyCompromised, string: "laptop stolen" }, format: "object" });
+    const report = await importKeys(dir, Buffer.from(revoked.publicKey.armor()));
+    assert.deepEqual(report.refused, []);
+    assert.equal(report.imported[0]!.status, "revoked");
+    assert.deepEqual(report.imported[0]!.info.revoked, { part: "key", reason: "compromised: laptop stolen" });
+    assert.equal(report.imported[0]!.info.canEncrypt, false);
+    assert.equal(await (await storedKey()).isRevoked(), true, "the stored copy holds the revocation");
+    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir), new RegExp(`^SealpostError: no usable key for ops@example\\.net: ${fpr} is revoked$`));
+    await assert.rejects(routeKeys({ to: ["someone@else.example"], keys: [fpr] }, dir), new RegExp(`no usable key: pinned key ${fpr} is revoked`));
+    assert.equal((await importKeys(dir, Buffer.from(revoked.publicKey.armor()))).imported[0]!.status, "unchanged", "the same revocation again changes nothing");
+  });
+
+  it("a bare revocation certificate revokes the stored key", async () => {
+    const report = await importKeys(dir, Buffer.from(pair.revocationCertificate));
+    assert.equal(report.imported[0]!.status, "revoked");
+    assert.equal(report.imported[0]!.info.fingerprint, fpr);
+    assert.equal(await (await storedKey()).isRevoked(), true);
+  });
+
+  it("a binary revocation signature revokes the stored key", async () => {
+    const binary = Buffer.from((await unarmor(pair.revocationCertificate)).data as Uint8Array);
+    assert.equal((await importKeys(dir, binary)).imported[0]!.status, "revoked");
+  });
+
+  it("a revocation whose signature does not verify is refused; the stored key still seals", async () => {
+    const report = await importKeys(dir, Buffer.from(await withBrokenSignature(pair.revocationCertificate)));
+    assert.equal(report.imported.length, 0);
+    assert.match(report.refused[0]!.reason, /does not verify/);
+    assert.equal(await (await storedKey()).isRevoked(), false);
+    assert.equal((await routeKeys({ to: ["ops@example.net"] }, dir)).length, 1);
+  });
+
+  it("a revocation for a key that is not stored is refused and stores nothing", async () => {
+    const other = await keyPair([{ email: "other@example.net" }]);
+    const report = await importKeys(dir, Buffer.from(other.revocationCertificate));
+    assert.equal(report.imported.length, 0);
+    assert.match(report.refused[0]!.reason, /^a revocation for key [0-9A-F]{16}, which is not in keys_dir; nothing was stored$/);
+    assert.deepEqual(readdirSync(dir), [`${fpr}.asc`]);
+  });
+
+  it("a revoked encryption subkey stops the key", async () => {
+    const report = await importKeys(dir, Buffer.from(await withRevokedSubkey(pair.privateKey)));
+    assert.equal(report.imported[0]!.status, "revoked");
+    assert.deepEqual(report.imported[0]!.info.revoked, { part: "encryption subkey", reason: "retired: encryption subkey retired" });
+    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir), /no usable key for ops@example\.net: [0-9A-F]{40} has no valid subkey that can encrypt \(its encryption subkey is revoked\)/);
+  });
+
+  it("--replace retires nothing when the input only revokes", async () => {
+    const report = await importKeys(dir, Buffer.from(pair.revocationCertificate), { replace: TEST_FPR });
+    assert.equal(report.retired, undefined);
   });
 });
