@@ -4,13 +4,18 @@
  * A revocation (a revoked copy of a stored key, or a bare revocation signature as
  * `gpg --gen-revoke` makes it) is merged into the stored key, which then stops sealing.
  */
-import { armor, enums, PacketList, readKeys, readSignature, revokeKey, unarmor, type Key, type PublicKey, type SignaturePacket } from "openpgp";
+import { armor, enums, PacketList, revokeKey, type PublicKey, type SignaturePacket } from "openpgp";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "../store/durable-file.js";
 import { encryptArmored } from "./encrypt.js";
-import { certifiedUsers, describeKey, fingerprintOf, keyEmails, type KeyInfo, revocationOf, unusableReason, withoutUncertifiedUserIds } from "./key-check.js";
+import { describeKey, fingerprintOf, type KeyInfo, unusableReason } from "./key-check.js";
+import { firstLine, parseInput, SECRET_REFUSAL } from "./key-input.js";
 import { keyFile, loadKey, loadKeyring } from "./keyring.js";
+import { revocationOf } from "./revocation.js";
+import { certifiedUsers, keyEmails, withoutUncertifiedUserIds } from "./user-ids.js";
+
+export { KeyInputError } from "./key-input.js";
 
 export interface Imported {
   /** "revoked": the stored key took its owner's revocation and no longer seals. */
@@ -39,14 +44,6 @@ export interface ImportOptions {
   replace?: string;
   now?: Date;
 }
-
-/**
- * At the start of a line only: gpg writes the revocation certificates it keeps in
- * openpgp-revocs.d with a ":" before BEGIN, so that they are not imported by accident.
- */
-const ARMORED_PUBLIC = /^-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?^-----END PGP PUBLIC KEY BLOCK-----/gm;
-
-const SECRET_REFUSAL = "this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`";
 
 export async function importKeys(keysDir: string, data: Buffer, options: ImportOptions = {}): Promise<ImportReport> {
   const now = options.now ?? new Date();
@@ -154,57 +151,4 @@ export async function retireKey(keysDir: string, fingerprint: string): Promise<v
   await ensureDir(retired, 0o755);
   await rename(keyFile(keysDir, fingerprint), join(retired, `${fingerprint}.asc`));
   await fsyncDir(keysDir);
-}
-
-interface ParsedInput {
-  keys: Key[];
-  revocations: SignaturePacket[];
-}
-
-async function parseInput(data: Buffer): Promise<ParsedInput> {
-  const text = data.toString("latin1");
-  if (/-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text)) throw new KeyInputError(SECRET_REFUSAL);
-  const parsed: ParsedInput = { keys: [], revocations: [] };
-  try {
-    if (text.includes("-----BEGIN PGP ")) {
-      const blocks = text.match(ARMORED_PUBLIC);
-      if (!blocks && text.includes(":-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
-        throw new KeyInputError("gpg guards this revocation certificate with a \":\" before -----BEGIN; remove that colon to import it (the key then stops sealing)");
-      }
-      if (!blocks) throw new KeyInputError("no PGP PUBLIC KEY BLOCK found");
-      for (const block of blocks) {
-        await readPart(parsed, () => readKeys({ armoredKeys: block }), async () => (await unarmor(block)).data);
-      }
-      return parsed;
-    }
-    if (data.length === 0) throw new KeyInputError("empty input");
-    await readPart(parsed, () => readKeys({ binaryKeys: new Uint8Array(data) }), async () => new Uint8Array(data));
-    return parsed;
-  } catch (err) {
-    if (err instanceof KeyInputError) throw err;
-    throw new KeyInputError(`not an OpenPGP public key (${firstLine(err)})`);
-  }
-}
-
-/** One armored block or the binary input: keys, else key revocation signatures only, else the keys' error. */
-async function readPart(parsed: ParsedInput, keys: () => Promise<Key[]>, bytes: () => Promise<unknown>): Promise<void> {
-  try {
-    parsed.keys.push(...await keys());
-  } catch (err) {
-    const data = await bytes();
-    const signatures = data instanceof Uint8Array ? await readSignature({ binarySignature: data }).then((s) => [...s.packets], () => []) : [];
-    if (signatures.length === 0 || signatures.some((sig) => sig.signatureType !== enums.signature.keyRevocation)) throw err;
-    parsed.revocations.push(...signatures);
-  }
-}
-
-export class KeyInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "KeyInputError";
-  }
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 120);
 }

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { readKey, type PublicKey } from "openpgp";
 import type { RouteConfig } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
-import { fingerprintOf, keyEmails, unusableReason } from "./key-check.js";
+import { fingerprintOf, unusableReason } from "./key-check.js";
+import { keyEmails } from "./user-ids.js";
 
 const KEY_FILE = /^([0-9A-F]{40})\.asc$/;
 
