@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { readFile, unlink } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
+import { printable, printableJson } from "../core/printable.js";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { commandConfig } from "./config-option.js";
 import { fail, out, readStdin } from "./io.js";
@@ -18,13 +19,17 @@ export function keysCommands(program: Command, { set, globalConfig }: Registrati
     .option("-c, --config <file>", "config file")
     .addHelpText("after", `
 Every key is checked (v4, not expired or revoked, an encryption subkey, no RFC 9580 key types or
-SEIPDv2 feature) and must take a test encryption before it is stored.
+SEIPDv2 feature) and must take a test encryption before it is stored. Only user ids the key
+certifies are shown and used. A revocation (a revoked copy of a stored key, or the certificate
+gpg --gen-revoke makes) is merged into the stored key: mail for its routes then waits, and
+root gets a notice in the local store.
 
 Examples:
   sealpost keys import ops.asc
   sealpost keys import --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237 ops.asc
   sealpost keys import --replace 2D078DBC84053A03A90D58A525069B8229DDA237 ops-2027.asc
-  gpg --export --armor ops@example.net | sealpost keys import -`)
+  gpg --export --armor ops@example.net | sealpost keys import -
+  sealpost keys import ops-revocation.asc`)
     .action((files: string[], opts: ImportFlags) => set(() => importAction(files, opts, opts.config ?? globalConfig())));
 
   keys.command("list")
@@ -102,7 +107,10 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
     try {
       const data = file === "-" ? await readStdin() : await readFile(file);
       const report = await importKeys(keysDir, data, { expectFingerprint: flags.expectFingerprint, replace: flags.replace });
-      for (const imported of report.imported) printImported(imported);
+      for (const imported of report.imported) {
+        printImported(imported);
+        if (imported.status === "revoked") await reportRevoked(config, imported.info);
+      }
       if (report.retired) {
         out(`retired   ${report.retired}  (moved to ${keysDir}/retired/)`);
         config.routes.forEach((route, i) => {
@@ -110,11 +118,11 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
         });
       }
       for (const refusal of report.refused) {
-        status = fail("keys import", `${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
+        status = fail("keys import", printable(`${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
       }
     } catch (e) {
       const why = e instanceof KeyInputError ? e.message : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-      status = fail("keys import", `${label}: ${why}`);
+      status = fail("keys import", printable(`${label}: ${why}`));
     }
   }
   return status;
@@ -122,22 +130,37 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
 
 /** One imported key: its status line, then what was checked. */
 function printImported({ status, info }: { status: string; info: KeyInfo }): void {
-  out(`${status.padEnd(9)} ${info.fingerprint}  ${summary(info)}`);
+  out(`${status.padEnd(9)} ${info.fingerprint}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`);
   for (const line of details(info)) out(`          ${line}`);
 }
 
 function details(info: KeyInfo): string[] {
   return [
-    ...info.userIds.map((uid) => `user id  ${uid}`),
+    ...info.userIds.map((uid) => `user id  ${printable(uid)}`),
+    ...(info.ignoredUserIds > 0 ? [`ignored  ${info.ignoredUserIds} user id(s) without a valid self-certification: not shown, never used for routing`] : []),
     `primary  ${info.algorithm}, created ${info.created.slice(0, 10)}, ${info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire"}`,
     ...info.subkeys.map((sub) => `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`),
-    "test encryption ok (PKESK v3 + SEIPD v1)",
+    info.canEncrypt ? "test encryption ok (PKESK v3 + SEIPD v1)" : "sealpost no longer seals to this key",
   ];
 }
 
+/** User ids are the key owner's text (or an attacker's): escaped, so none can forge a row or drive the terminal. */
 function summary(info: KeyInfo): string {
   const expiry = info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire";
-  return `${info.userIds.join(", ") || "(no user id)"} (${info.algorithm}, ${expiry})`;
+  return `${info.userIds.map(printable).join(", ") || "(no user id)"} (${info.algorithm}, ${expiry})`;
+}
+
+/** A revocation was taken in: which routes it stops, and root's notice (once: a repeat import is "unchanged"). */
+async function reportRevoked(config: Config, info: KeyInfo): Promise<void> {
+  const { noticeRevokedKey, routesUsingKey } = await import("../ops/revoked-key.js");
+  const now = new Date();
+  if (info.revoked?.reason) out(`          reason   ${printable(info.revoked.reason)}`);
+  const routes = await routesUsingKey(config, info, now);
+  for (const route of routes) {
+    out(route.waits ? `warning   ${route.label}: no usable key left, its mail waits; get the new key: sealpost keys import --replace ${info.fingerprint} NEW.asc`
+      : `warning   ${route.label}: sealed to its other keys only`);
+  }
+  await noticeRevokedKey(config, info, routes, now).catch((e: Error) => out(`warning   the notice to root could not be written: ${printable(e.message)}`));
 }
 
 async function listAction(config: string | undefined, json: boolean): Promise<number> {
@@ -146,17 +169,18 @@ async function listAction(config: string | undefined, json: boolean): Promise<nu
   try {
     const infos = await Promise.all((await loadKeyring(commandConfig(config).keysDir)).map((k) => describeKey(k.key)));
     if (json) {
-      out(JSON.stringify(infos, null, 2));
+      out(printableJson(infos));
     } else if (infos.length === 0) {
       out("no keys stored");
     } else {
       for (const info of infos) {
         out(`${info.fingerprint}  ${info.canEncrypt ? "usable  " : "UNUSABLE"}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`);
+        if (info.ignoredUserIds > 0) out(`${" ".repeat(42)}ignored ${info.ignoredUserIds} user id(s) without a valid self-certification`);
       }
     }
     return 0;
   } catch (e) {
-    return fail("keys list", (e as Error).message);
+    return fail("keys list", printable((e as Error).message));
   }
 }
 
@@ -181,7 +205,7 @@ async function hostAction(what: "generate" | "export", configFile: string | unde
     const config = commandConfig(configFile);
     if (what === "generate") {
       const key = await generateHostKey(config.message.hostKey, resolveHostname(config.hostname));
-      out(`generated ${key.getFingerprint().toUpperCase()}  ${key.getUserIDs().join(", ")} (Ed25519) in ${config.message.hostKey}`);
+      out(`generated ${key.getFingerprint().toUpperCase()}  ${printable(key.getUserIDs().join(", "))} (Ed25519) in ${config.message.hostKey}`);
       return 0;
     }
     out((await loadHostKey(config.message.hostKey)).toPublic().armor());
@@ -204,7 +228,7 @@ async function checkAction(configFile: string | undefined): Promise<number> {
   let status = 0;
   for (const row of await routeKeyStatus(config, new Date())) {
     if (row.problem) {
-      out(`${row.label}: NO USABLE KEY — ${row.problem}; its mail waits in the spool`);
+      out(`${row.label}: NO USABLE KEY — ${printable(row.problem)}; its mail waits in the spool`);
       status = 2;
     }
     for (const e of row.keys) {
@@ -222,17 +246,19 @@ async function fetchAction(address: string, flags: ImportFlags, configFile: stri
   try {
     const config = commandConfig(configFile);
     const { data, url } = await fetchWkd(address, { connectTo: testConnectTo(process.env.SEALPOST_TEST_WKD_CONNECT) });
-    out(`fetched   ${url}`);
+    out(`fetched   ${printable(url)}`);
     const report = await importKeys(config.keysDir, data, { expectFingerprint: flags.expectFingerprint, requireEmail: address });
     for (const imported of report.imported) {
       printImported(imported);
-      out(`pin it    [[route]] to = ["${address}"]  keys = ["${imported.info.fingerprint}"]`);
+      if (imported.status === "revoked") await reportRevoked(config, imported.info);
+      else out(`pin it    [[route]] to = ["${printable(address)}"]  keys = ["${imported.info.fingerprint}"]`);
     }
     let status = report.imported.length > 0 ? 0 : 1;
-    for (const refusal of report.refused) status = fail("keys fetch", `${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`);
+    for (const refusal of report.refused) status = fail("keys fetch", printable(`${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
     return status;
   } catch (e) {
-    return fail("keys fetch", (e as Error).message);
+    // a TLS error quotes the server's certificate names: the server's words, escaped
+    return fail("keys fetch", printable((e as Error).message));
   }
 }
 

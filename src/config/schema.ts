@@ -2,11 +2,12 @@
  * The config file's schema (SPEC §3): every key with its default beside it.
  * buildConfig() turns a parsed TOML table into a typed, validated Config.
  */
+import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import {
   ConfigError, Table, bool, duration, isTable, oneOf, optionalStr, port, rejectUnknownKeys, size, str, stringList, subTable,
 } from "./fields.js";
-import { isLoopbackHost } from "./loopback.js";
+import { isLoopbackAddress, isLoopbackHost } from "./loopback.js";
 import { isKindPattern } from "../classify/kinds.js";
 
 export type StoreKind = "maildir" | "mbox" | "none";
@@ -98,7 +99,9 @@ function buildRelay(t: Table, path: (p: string) => string): Config["relay"] {
   if (t.host === undefined) throw new ConfigError("relay.host", "the relay's host name (a minimal config needs it)", undefined);
   const host = str(t, "host", p, "");
   const security = oneOf(t, "security", p, ["starttls", "tls", "none"] as const, "starttls");
-  if (security === "none" && !isLoopbackHost(host)) {
+  // An address is checked here; a name only when the relay is used, by resolving it (relay.ts):
+  // loading the config stays synchronous, and a name is loopback only if all it resolves to is.
+  if (security === "none" && isIP(host.replace(/^\[|\]$/g, "")) !== 0 && !isLoopbackAddress(host)) {
     throw new ConfigError("relay.security", '"starttls" or "tls" ("none" is only for loopback relay hosts)', security);
   }
   const passwordFile = optionalStr(t, "password_file", p);

@@ -3,6 +3,8 @@
  * The same rules hold at import and at delivery, so a key that imports also seals.
  */
 import { enums, type PublicKey } from "openpgp";
+import { revocationOf, type Revocation } from "./revocation.js";
+import { certifiedUsers, emailsOf } from "./user-ids.js";
 
 export interface SubkeyInfo {
   keyId: string;
@@ -13,13 +15,16 @@ export interface SubkeyInfo {
 
 export interface KeyInfo {
   fingerprint: string; // 40 upper-case hex digits
-  userIds: string[];
+  userIds: string[]; // only those the key certifies (user-ids.ts); raw text: escape before printing
+  emails: string[]; // theirs, lower case: what routes match
+  ignoredUserIds: number; // user ids without a valid self-certification: never shown, never routed to
   created: string; // ISO 8601
   expires: string | null; // ISO 8601, or null when the key does not expire
   canEncrypt: boolean;
   algorithm: string;
   subkeys: SubkeyInfo[];
   problem?: string; // why it cannot encrypt, when it cannot
+  revoked?: Revocation;
 }
 
 /** The features-subpacket bit for SEIPDv2 (RFC 9580 5.2.3.32). */
@@ -42,9 +47,11 @@ export async function unusableReason(key: PublicKey, now: Date = new Date()): Pr
   if (await advertisesSeipdV2(key)) {
     return "advertises SEIPDv2 (RFC 9580 AEAD) in its features; senders that honour it produce messages GnuPG 2.2 cannot read";
   }
-  if (await key.isRevoked(undefined, undefined, now)) return "is revoked";
+  const revoked = await revocationOf(key, now);
+  if (revoked?.part === "key") return "is revoked";
   const expiry = await key.getExpirationTime();
   if (expiry instanceof Date && expiry.getTime() <= now.getTime()) return `expired on ${expiry.toISOString().slice(0, 10)}`;
+  if (revoked) return "has no valid subkey that can encrypt (its encryption subkey is revoked)";
   try {
     await key.getEncryptionKey(undefined, now);
   } catch {
@@ -86,23 +93,21 @@ async function subkeyInfo(key: PublicKey): Promise<SubkeyInfo[]> {
 
 export async function describeKey(key: PublicKey, now: Date = new Date()): Promise<KeyInfo> {
   const problem = await unusableReason(key, now);
+  const revoked = await revocationOf(key, now);
   const expiry = await key.getExpirationTime().catch(() => null);
   const algorithm = algorithmName(key.getAlgorithmInfo());
+  const users = await certifiedUsers(key, now);
   return {
     fingerprint: fingerprintOf(key),
-    userIds: key.getUserIDs(),
+    userIds: users.map((u) => u.userID!.userID),
+    emails: emailsOf(users),
+    ignoredUserIds: key.users.filter((u) => u.userID).length - users.length,
     created: key.getCreationTime().toISOString(),
     expires: expiry instanceof Date ? expiry.toISOString() : null,
     canEncrypt: problem === undefined,
     algorithm,
     subkeys: await subkeyInfo(key),
     ...(problem === undefined ? {} : { problem }),
+    ...(revoked ? { revoked } : {}),
   };
-}
-
-/** The e-mail addresses in a key's user ids, lower case. */
-export function keyEmails(key: PublicKey): string[] {
-  return key.users
-    .map((user) => user.userID?.email?.toLowerCase() ?? "")
-    .filter((email) => email !== "");
 }

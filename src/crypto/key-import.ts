@@ -1,17 +1,25 @@
 /**
  * `keys import` (SPEC §2, §7): armored or binary input, one or many keys; only usable v4
  * public keys are stored, as keys_dir/<FINGERPRINT>.asc. Secret material is refused whole.
+ * A revocation (a revoked copy of a stored key, or a bare revocation signature as
+ * `gpg --gen-revoke` makes it) is merged into the stored key, which then stops sealing.
  */
-import { readKeys, type Key, type PublicKey } from "openpgp";
+import { armor, enums, PacketList, revokeKey, type PublicKey, type SignaturePacket } from "openpgp";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "../store/durable-file.js";
 import { encryptArmored } from "./encrypt.js";
-import { describeKey, fingerprintOf, keyEmails, type KeyInfo, unusableReason } from "./key-check.js";
-import { keyFile, loadKey } from "./keyring.js";
+import { describeKey, fingerprintOf, type KeyInfo, unusableReason } from "./key-check.js";
+import { firstLine, parseInput, SECRET_REFUSAL } from "./key-input.js";
+import { keyFile, loadKey, loadKeyring } from "./keyring.js";
+import { revocationOf } from "./revocation.js";
+import { certifiedUsers, keyEmails, withoutUncertifiedUserIds } from "./user-ids.js";
+
+export { KeyInputError } from "./key-input.js";
 
 export interface Imported {
-  status: "imported" | "updated" | "unchanged";
+  /** "revoked": the stored key took its owner's revocation and no longer seals. */
+  status: "imported" | "updated" | "unchanged" | "revoked";
   info: KeyInfo;
 }
 
@@ -37,43 +45,94 @@ export interface ImportOptions {
   now?: Date;
 }
 
-const ARMORED_PUBLIC = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g;
-
 export async function importKeys(keysDir: string, data: Buffer, options: ImportOptions = {}): Promise<ImportReport> {
   const now = options.now ?? new Date();
-  const keys = await parseKeys(data);
-  if (keys.some((key) => key.isPrivate())) {
-    return { imported: [], refused: [{ reason: "this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`" }] };
-  }
+  const { keys, revocations } = await parseInput(data);
+  if (keys.some((key) => key.isPrivate())) return { imported: [], refused: [{ reason: SECRET_REFUSAL }] };
   const expected = options.expectFingerprint?.replace(/\s+/g, "").toUpperCase();
   const report: ImportReport = { imported: [], refused: [] };
-  for (const key of keys as PublicKey[]) {
+  const candidates = [...keys] as PublicKey[];
+  for (const revocation of revocations) {
+    const revoked = await applyRevocation(keysDir, revocation, now);
+    if ("reason" in revoked) report.refused.push(revoked);
+    else candidates.push(revoked);
+  }
+  for (const key of candidates) {
     const fingerprint = fingerprintOf(key);
     if (expected && fingerprint !== expected) {
       report.refused.push({ fingerprint, reason: `is not the expected key ${expected}; nothing of it was stored` });
       continue;
     }
-    if (options.requireEmail && !keyEmails(key).includes(options.requireEmail.toLowerCase())) {
+    if (options.requireEmail && !(await keyEmails(key, now)).includes(options.requireEmail.toLowerCase())) {
       report.refused.push({ fingerprint, reason: `has no user id for ${options.requireEmail}; nothing of it was stored` });
       continue;
     }
-    // Staged: the key must be usable and must take a test encryption before it is stored.
-    const problem = (await unusableReason(key, now)) ?? (await testEncryption(key));
-    if (problem) {
-      report.refused.push({ fingerprint, reason: `key ${problem}` });
-      continue;
-    }
-    report.imported.push(await store(keysDir, key, now));
+    const result = await importOne(keysDir, key, now);
+    if ("reason" in result) report.refused.push(result);
+    else report.imported.push(result);
   }
   if (expected && report.imported.length === 0 && !report.refused.some((r) => r.fingerprint === expected)) {
     report.refused.push({ reason: `the expected key ${expected} is not in this input` });
   }
   const old = options.replace?.replace(/\s+/g, "").toUpperCase();
-  if (old && report.imported.length > 0 && report.refused.length === 0 && !report.imported.some((i) => i.info.fingerprint === old)) {
+  const usable = report.imported.filter((i) => i.info.canEncrypt);
+  if (old && usable.length > 0 && report.refused.length === 0 && !usable.some((i) => i.info.fingerprint === old)) {
     await retireKey(keysDir, old);
     report.retired = old;
   }
   return report;
+}
+
+/**
+ * Staged: the key is merged into its stored copy first, and the result, which is what sealing
+ * will use, is checked. A usable result must take a test encryption before it is stored. A
+ * stored key that the merge revoked is stored revoked: its owner said to stop, and a check on
+ * the incoming key alone would refuse exactly that. Anything else unusable is refused, and the
+ * stored copy stays as it was.
+ */
+async function importOne(keysDir: string, key: PublicKey, now: Date): Promise<Imported | Refused> {
+  const fingerprint = fingerprintOf(key);
+  const existing = await loadKey(keysDir, fingerprint).catch(() => undefined);
+  // update() keeps new certifications (an extended expiry, a revocation) and adds new user ids unchecked
+  const all = existing ? await existing.key.update(key.toPublic(), now) : key.toPublic();
+  const merged = await withoutUncertifiedUserIds(all, now);
+  // the report counts what came in uncertified, though the stored copy no longer holds it
+  const ignored = all.users.filter((u) => u.userID).length - (await certifiedUsers(all, now)).length;
+  const problem = await unusableReason(merged, now);
+  if (problem !== undefined) {
+    if (existing && await revocationOf(merged, now)) return store(keysDir, merged, existing.key, "revoked", ignored, now);
+    return { fingerprint, reason: `key ${problem}` };
+  }
+  const failed = await testEncryption(merged);
+  if (failed) return { fingerprint, reason: `key ${failed}` };
+  return store(keysDir, merged, existing?.key, existing ? "updated" : "imported", ignored, now);
+}
+
+async function store(keysDir: string, key: PublicKey, existing: PublicKey | undefined, status: Imported["status"], ignored: number, now: Date): Promise<Imported> {
+  const changed = !existing || key.armor() !== existing.armor();
+  if (changed) {
+    await ensureDir(keysDir, 0o755);
+    await writeFileDurably(keyFile(keysDir, fingerprintOf(key)), key.armor(), 0o644);
+  }
+  return { status: changed ? status : "unchanged", info: { ...await describeKey(key, now), ignoredUserIds: ignored } };
+}
+
+/**
+ * A bare key revocation signature, applied to the stored key it names. It must verify against
+ * that key (openpgp's revokeKey checks it), so no one but the key's owner can stop its mail.
+ */
+async function applyRevocation(keysDir: string, revocation: SignaturePacket, now: Date): Promise<PublicKey | Refused> {
+  const keyId = revocation.issuerKeyID.toHex().toUpperCase();
+  const stored = (await loadKeyring(keysDir)).filter(({ key }) => key.getKeyID().toHex().toUpperCase() === keyId);
+  if (stored.length === 0) return { reason: `a revocation for key ${keyId}, which is not in keys_dir; nothing was stored` };
+  const packets = new PacketList<SignaturePacket>();
+  packets.push(revocation);
+  const certificate = armor(enums.armor.publicKey, packets.write());
+  for (const { key } of stored) {
+    const revoked = await revokeKey({ key, revocationCertificate: certificate, date: now, format: "object" }).catch(() => undefined);
+    if (revoked) return revoked.publicKey;
+  }
+  return { fingerprint: stored[0]!.fingerprint, reason: "a revocation signature that does not verify for this key; nothing was stored" };
 }
 
 /** A real encryption to the key, with the settings sealing uses; undefined when it works. */
@@ -92,52 +151,4 @@ export async function retireKey(keysDir: string, fingerprint: string): Promise<v
   await ensureDir(retired, 0o755);
   await rename(keyFile(keysDir, fingerprint), join(retired, `${fingerprint}.asc`));
   await fsyncDir(keysDir);
-}
-
-async function parseKeys(data: Buffer): Promise<Key[]> {
-  const text = data.toString("latin1");
-  if (/-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(text)) {
-    throw new KeyInputError("this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`");
-  }
-  try {
-    if (text.includes("-----BEGIN PGP ")) {
-      const blocks = text.match(ARMORED_PUBLIC);
-      if (!blocks) throw new KeyInputError("no PGP PUBLIC KEY BLOCK found");
-      const keys: Key[] = [];
-      for (const block of blocks) keys.push(...(await readKeys({ armoredKeys: block })));
-      return keys;
-    }
-    if (data.length === 0) throw new KeyInputError("empty input");
-    return await readKeys({ binaryKeys: new Uint8Array(data) });
-  } catch (err) {
-    if (err instanceof KeyInputError) throw err;
-    throw new KeyInputError(`not an OpenPGP public key (${firstLine(err)})`);
-  }
-}
-
-async function store(keysDir: string, key: PublicKey, now: Date): Promise<Imported> {
-  const fingerprint = fingerprintOf(key);
-  const existing = await loadKey(keysDir, fingerprint).catch(() => undefined);
-  let result: PublicKey = key.toPublic();
-  let status: Imported["status"] = "imported";
-  if (existing) {
-    result = await existing.key.update(result, now); // keeps new certifications, e.g. an extended expiry
-    status = result.armor() === existing.key.armor() ? "unchanged" : "updated";
-  }
-  if (status !== "unchanged") {
-    await ensureDir(keysDir, 0o755);
-    await writeFileDurably(keyFile(keysDir, fingerprint), result.armor(), 0o644);
-  }
-  return { status, info: await describeKey(result, now) };
-}
-
-export class KeyInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "KeyInputError";
-  }
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 120);
 }

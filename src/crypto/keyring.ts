@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { readKey, type PublicKey } from "openpgp";
 import type { RouteConfig } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
-import { fingerprintOf, keyEmails, unusableReason } from "./key-check.js";
+import { fingerprintOf, unusableReason } from "./key-check.js";
+import { keyEmails } from "./user-ids.js";
 
 const KEY_FILE = /^([0-9A-F]{40})\.asc$/;
 
@@ -54,9 +55,9 @@ export async function loadKeyring(keysDir: string): Promise<StoredKey[]> {
 }
 
 /**
- * The keys a route seals to: its pinned fingerprints, else every usable key whose user id
- * carries a `to` address (case-insensitive); plus its also_encrypt_to (archive) keys. Every
- * recipient and every archive key must be usable, or nothing is sent.
+ * The keys a route seals to: its pinned fingerprints, else every usable key whose certified
+ * user id carries a `to` address (case-insensitive); plus its also_encrypt_to (archive) keys.
+ * Every recipient and every archive key must be usable, or nothing is sent.
  */
 export async function routeKeys(route: Pick<RouteConfig, "to" | "keys" | "alsoEncryptTo">, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
   const keys = await recipientKeys(route, keysDir, now);
@@ -80,17 +81,24 @@ async function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, keysDir: s
     return keys;
   }
   const ring = await loadKeyring(keysDir);
+  const emails = await Promise.all(ring.map(({ key }) => keyEmails(key, now)));
   const keys = new Map<string, PublicKey>();
   for (const recipient of route.to) {
     const wanted = recipient.toLowerCase();
+    const unusable: string[] = [];
     let found = 0;
-    for (const { fingerprint, key } of ring) {
-      if (keyEmails(key).includes(wanted) && (await unusableReason(key, now)) === undefined) {
+    for (const [i, { fingerprint, key }] of ring.entries()) {
+      if (!emails[i]!.includes(wanted)) continue;
+      const problem = await unusableReason(key, now);
+      if (problem === undefined) {
         keys.set(fingerprint, key);
         found++;
+      } else {
+        unusable.push(`${fingerprint} ${problem}`);
       }
     }
-    if (found === 0) throw new SealpostError(Status.noKey, `no usable key for ${recipient}`);
+    // Say why when the recipient has keys that cannot be used (revoked, expired): that is what to fix.
+    if (found === 0) throw new SealpostError(Status.noKey, `no usable key for ${recipient}${unusable.length > 0 ? `: ${unusable.join("; ")}` : ""}`);
   }
   return [...keys.values()];
 }

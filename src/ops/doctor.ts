@@ -9,6 +9,7 @@ import { access, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Config } from "../config/schema.js";
 import { resolveHostname } from "../core/hostname.js";
+import { printable } from "../core/printable.js";
 import { logDestination } from "../log/event-log.js";
 import { probeRelay } from "../relay/probe.js";
 import { Spool } from "../store/spool.js";
@@ -57,7 +58,8 @@ async function keyFindings(config: Config, now: Date): Promise<Finding[]> {
   const out: Finding[] = [];
   for (const row of await routeKeyStatus(config, now)) {
     if (row.problem) {
-      out.push({ level: "error", area: "keys", text: `${row.label}: ${row.problem}`, fix: "sealpost keys import --expect-fingerprint FPR KEY.asc (its mail waits in the spool until then)" });
+      // the problem can quote a key's reasons: printed escaped, like every key-derived text
+      out.push({ level: "error", area: "keys", text: `${row.label}: ${printable(row.problem)}`, fix: "sealpost keys import --expect-fingerprint FPR KEY.asc (its mail waits in the spool until then)" });
     }
     for (const e of row.keys) {
       const when = e.expires ? `expires ${e.expires.toISOString().slice(0, 10)} (in ${e.daysLeft} days)` : "does not expire";
@@ -77,7 +79,8 @@ async function relayFinding(config: Config): Promise<Finding> {
     const tls = r.security === "none" ? "no TLS (loopback)" : "TLS verified";
     return { level: "ok", area: "relay", text: `${r.host}:${r.port} takes mail for ${recipients.join(", ")} (${tls}${r.user ? `, AUTH as ${r.user}` : ""}); nothing was sent` };
   } catch (err) {
-    return { level: "error", area: "relay", text: (err as Error).message, fix: "check [relay] host, port, security, user and password_file; sealpost queue list shows what waits" };
+    // the message can quote the relay's reply: the relay's words, escaped
+    return { level: "error", area: "relay", text: printable((err as Error).message), fix: "check [relay] host, port, security, user and password_file; sealpost queue list shows what waits" };
   }
 }
 

@@ -3,10 +3,12 @@
  * STARTTLS required unless told otherwise, AUTH from a password file, short timeouts),
  * with the egress check in front of every send.
  */
+import { lookup } from "node:dns/promises";
 import { stat, readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { Readable } from "node:stream";
 import { createTransport, type Transporter } from "nodemailer";
+import { isLoopbackAddress } from "../config/loopback.js";
 import type { Config } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
 import { assertSealed, guardSealed } from "./egress.js";
@@ -14,7 +16,13 @@ import { assertSealed, guardSealed } from "./egress.js";
 export interface RelaySettings {
   relay: Config["relay"];
   hostname: string;
+  /** How a relay name becomes addresses (security = "none"); tests give their own. */
+  resolve?: Resolve;
 }
+
+export type Resolve = (host: string) => Promise<Array<{ address: string }>>;
+
+const systemResolve: Resolve = (host) => lookup(host, { all: true, verbatim: true });
 
 export function relayIdentity(s: RelaySettings): string {
   return s.relay.envelopeFrom ?? (s.relay.user?.includes("@") ? s.relay.user : `sealpost@${s.hostname}`);
@@ -76,7 +84,7 @@ export async function smtpOptions(settings: RelaySettings) {
   const r = settings.relay;
   const ms = r.timeoutSeconds * 1000;
   return {
-    host: r.host,
+    host: r.security === "none" ? await loopbackAddress(r, settings.resolve ?? systemResolve) : r.host,
     port: r.port,
     secure: r.security === "tls",
     requireTLS: r.security === "starttls",
@@ -90,6 +98,36 @@ export async function smtpOptions(settings: RelaySettings) {
     socketTimeout: ms,
     dnsTimeout: ms,
   };
+}
+
+/**
+ * Without TLS (security = "none") the relay must be this machine, or the password and the
+ * envelope cross the network in clear. A name is not loopback by its spelling: it is resolved
+ * once, here, every address it has must be loopback, and nodemailer is given the address, so
+ * no second lookup can answer differently. A refusal is a temporary config error (4.3.5): the
+ * mail waits until the config or the name is fixed.
+ */
+async function loopbackAddress(r: Config["relay"], resolve: Resolve): Promise<string> {
+  const host = r.host.replace(/^\[|\]$/g, "");
+  let addresses = [{ address: host }];
+  if (isIP(host) === 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`looking up ${host} timed out`), { code: "ETIMEDOUT" })), r.timeoutSeconds * 1000);
+    });
+    try {
+      addresses = await Promise.race([resolve(host), timeout]);
+    } catch (err) {
+      throw new SealpostError(Status.relay, `relay ${r.host}:${r.port} cannot be resolved`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  const outside = addresses.find((a) => !isLoopbackAddress(a.address));
+  if (outside || addresses.length === 0) {
+    throw new SealpostError(Status.config, `relay.security = "none" is only for loopback relay hosts; ${r.host} is ${outside ? outside.address : "no address"}`);
+  }
+  return addresses[0]!.address;
 }
 
 async function readPassword(file: string | undefined): Promise<string> {

@@ -22,6 +22,9 @@ describe("keys fetch (WKD)", () => {
   let binaryKey: Buffer;
   const servers: Record<string, { server: Server; port: number }> = {};
   let serveKey: Buffer | undefined;
+  /** When set, the server answers this way instead: one byte every 10 s, or more than the size cap at once. */
+  let misbehave: "drip" | "huge" | undefined;
+  const drips = new Set<NodeJS.Timeout>();
 
   /** An HTTPS server for `names` answering the WKD path of ADDRESS with `serveKey` (404 when unset). */
   async function wkdServer(label: string, san: string): Promise<void> {
@@ -29,6 +32,16 @@ describe("keys fetch (WKD)", () => {
     const { advanced, direct } = wkdUrls(ADDRESS);
     const server = createServer({ key, cert }, (req, res) => {
       const known = [advanced.pathname + advanced.search, direct.pathname + direct.search].includes(req.url ?? "");
+      if (misbehave === "huge") return void res.writeHead(200).end(Buffer.alloc(600 * 1024, 0x99));
+      if (misbehave === "drip") {
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        res.write(binaryKey.subarray(0, 1));
+        let sent = 1;
+        const drip = setInterval(() => res.write(binaryKey.subarray(sent, ++sent)), 10_000); // never idle for the 15 s timeout
+        drips.add(drip);
+        res.on("close", () => { clearInterval(drip); drips.delete(drip); });
+        return;
+      }
       if (!known || !serveKey) return void res.writeHead(404).end();
       res.writeHead(200, { "content-type": "application/octet-stream" }).end(serveKey);
     });
@@ -43,7 +56,11 @@ describe("keys fetch (WKD)", () => {
     await wkdServer("wrong", "DNS:www.elsewhere.example");
   });
   after(async () => {
-    for (const { server } of Object.values(servers)) await new Promise((resolve) => server.close(resolve));
+    for (const drip of drips) clearInterval(drip);
+    for (const { server } of Object.values(servers)) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
     ca.cleanup();
   });
 
@@ -96,4 +113,36 @@ describe("keys fetch (WKD)", () => {
       assert.equal(r.code, 1);
       assert.match(r.stderr.toString(), /HTTP 404/);
     }));
+
+  it("a server that drips one byte every 10 s is cut off by the fetch's deadline, and nothing is stored", () => inHome(world, {}, async (home) => {
+    misbehave = "drip";
+    try {
+      assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
+      const started = Date.now();
+      const { child, done } = home.start(["keys", "fetch", ADDRESS], "", { SEALPOST_TEST_WKD_CONNECT: `openpgpkey.example.net=${at("good")}`, NODE_EXTRA_CA_CERTS: ca.caFile });
+      const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // the old fetch never ended
+      const r = await done;
+      clearTimeout(guard);
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(r.code, 1, `ended after ${seconds} s by ${r.code === null ? "the test's kill" : `exit ${r.code}`}`);
+      assert.equal(r.stderr.toString(), "sealpost keys fetch: openpgpkey.example.net: no complete answer within 20 s\n");
+      assert.ok(seconds >= 19 && seconds < 40, `ended after ${seconds} s`);
+      assert.deepEqual(stored(home), []);
+    } finally {
+      misbehave = undefined;
+    }
+  }));
+
+  it("an answer over the size cap (512 KB) is refused, and nothing is stored", () => inHome(world, {}, async (home) => {
+    misbehave = "huge";
+    try {
+      assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
+      const r = await fetch(home, `openpgpkey.example.net=${at("good")}`);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.toString(), "sealpost keys fetch: openpgpkey.example.net: answer larger than 524288 bytes\n");
+      assert.deepEqual(stored(home), []);
+    } finally {
+      misbehave = undefined;
+    }
+  }));
 });

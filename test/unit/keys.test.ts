@@ -1,12 +1,13 @@
 /** keys import: only usable v4 public keys are stored, each refusal says why. */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { generateKey, readKey, revokeKey } from "openpgp";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { enums, generateKey, readKey, revokeKey, unarmor } from "openpgp";
 import { importKeys, KeyInputError } from "../../src/crypto/key-import.js";
 import { routeKeys } from "../../src/crypto/keyring.js";
+import { keyPair, withBareUserId, withBrokenSignature, withRevokedSubkey, withRevokedUserId, withSwappedUserId } from "../helpers/hostile-keys.js";
 import { TEST_FPR, TEST_PUBLIC_KEY, TEST_SECRET_KEY } from "../helpers/paths.js";
 
 const PUB = readFileSync(TEST_PUBLIC_KEY);
@@ -138,5 +139,134 @@ describe("route keys", () => {
   });
   it("fails when the key has expired by delivery time", async () => {
     await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir, new Date("2200-01-01")), /no usable key/);
+  });
+});
+
+describe("user ids the key does not certify", () => {
+  let dir: string;
+  let pair: Awaited<ReturnType<typeof keyPair>>;
+  const BOSS = { name: "Boss", email: "boss@example.net" };
+  before(async () => {
+    pair = await keyPair([{ name: "Ops", email: "ops@example.net" }, { name: "Someone", email: "someone@example.net" }]);
+  });
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "sealpost-uid-")); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const storedText = () => readFileSync(join(dir, readdirSync(dir).find((n) => n.endsWith(".asc"))!), "utf8");
+
+  it("an unsigned user id appended to a valid key is neither stored, shown nor routed to", async () => {
+    const report = await importKeys(dir, Buffer.from(withBareUserId(pair.publicKey, BOSS)));
+    assert.deepEqual(report.refused, []);
+    const info = report.imported[0]!.info;
+    assert.deepEqual(info.userIds, ["Ops <ops@example.net>", "Someone <someone@example.net>"]);
+    assert.equal(info.ignoredUserIds, 1, "the report says one was ignored");
+    assert.deepEqual((await readKey({ armoredKey: storedText() })).getUserIDs().filter((u) => u.includes("boss")), [], "not in the stored copy");
+    await assert.rejects(routeKeys({ to: ["boss@example.net"] }, dir), /^SealpostError: no usable key for boss@example\.net$/);
+    assert.equal((await routeKeys({ to: ["ops@example.net"] }, dir)).length, 1, "the key's own user ids still route");
+  });
+
+  it("an unsigned user id merged into a stored key changes nothing", async () => {
+    await importKeys(dir, Buffer.from(pair.publicKey.armor()));
+    const before = storedText();
+    const report = await importKeys(dir, Buffer.from(withBareUserId(pair.publicKey, BOSS)));
+    assert.equal(report.imported[0]!.status, "unchanged");
+    assert.equal(storedText(), before);
+    await assert.rejects(routeKeys({ to: ["boss@example.net"] }, dir), /no usable key for boss@example\.net/);
+  });
+
+  it("a user id carrying a self-signature made over another user id routes nothing", async () => {
+    const report = await importKeys(dir, Buffer.from(withSwappedUserId(pair.publicKey, "someone@example.net", BOSS)));
+    assert.deepEqual(report.imported[0]!.info.userIds, ["Ops <ops@example.net>"]);
+    await assert.rejects(routeKeys({ to: ["boss@example.net"] }, dir), /no usable key for boss@example\.net/);
+  });
+
+  it("a user id its owner revoked is not shown and routes nothing; the revocation is kept", async () => {
+    await importKeys(dir, Buffer.from(pair.publicKey.armor()));
+    assert.equal((await routeKeys({ to: ["someone@example.net"] }, dir)).length, 1);
+    const report = await importKeys(dir, Buffer.from(await withRevokedUserId(pair.privateKey, "someone@example.net")));
+    assert.equal(report.imported[0]!.status, "updated");
+    assert.deepEqual(report.imported[0]!.info.userIds, ["Ops <ops@example.net>"]);
+    await assert.rejects(routeKeys({ to: ["someone@example.net"] }, dir), /no usable key for someone@example\.net/);
+    await importKeys(dir, Buffer.from(pair.publicKey.armor())); // the older copy, without the revocation
+    await assert.rejects(routeKeys({ to: ["someone@example.net"] }, dir), /no usable key for someone@example\.net/, "an older copy does not bring it back");
+  });
+
+  it("a key file put in keys_dir by hand with an uncertified user id still routes nothing", async () => {
+    const key = await readKey({ armoredKey: withBareUserId(pair.publicKey, BOSS) });
+    writeFileSync(join(dir, `${key.getFingerprint().toUpperCase()}.asc`), key.armor());
+    await assert.rejects(routeKeys({ to: ["boss@example.net"] }, dir), /no usable key for boss@example\.net/);
+  });
+
+  it("an uncertified user id does not make a WKD answer about its address", async () => {
+    const report = await importKeys(dir, Buffer.from(withBareUserId(pair.publicKey, BOSS)), { requireEmail: "boss@example.net" });
+    assert.equal(report.imported.length, 0);
+    assert.match(report.refused[0]!.reason, /has no user id for boss@example\.net/);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+describe("revocations", () => {
+  let dir: string;
+  let pair: Awaited<ReturnType<typeof keyPair>>;
+  let fpr: string;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sealpost-revoke-"));
+    pair = await keyPair([{ name: "Ops", email: "ops@example.net" }]);
+    fpr = pair.publicKey.getFingerprint().toUpperCase();
+    assert.equal((await importKeys(dir, Buffer.from(pair.publicKey.armor()))).imported[0]!.status, "imported");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const storedKey = async () => readKey({ armoredKey: readFileSync(join(dir, `${fpr}.asc`), "utf8") });
+
+  it("a revoked copy of a stored key is merged: stored revoked, reported, and the route says why", async () => {
+    const revoked = await revokeKey({ key: pair.privateKey, reasonForRevocation: { flag: enums.reasonForRevocation.keyCompromised, string: "laptop stolen" }, format: "object" });
+    const report = await importKeys(dir, Buffer.from(revoked.publicKey.armor()));
+    assert.deepEqual(report.refused, []);
+    assert.equal(report.imported[0]!.status, "revoked");
+    assert.deepEqual(report.imported[0]!.info.revoked, { part: "key", reason: "compromised: laptop stolen" });
+    assert.equal(report.imported[0]!.info.canEncrypt, false);
+    assert.equal(await (await storedKey()).isRevoked(), true, "the stored copy holds the revocation");
+    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir), new RegExp(`^SealpostError: no usable key for ops@example\\.net: ${fpr} is revoked$`));
+    await assert.rejects(routeKeys({ to: ["someone@else.example"], keys: [fpr] }, dir), new RegExp(`no usable key: pinned key ${fpr} is revoked`));
+    assert.equal((await importKeys(dir, Buffer.from(revoked.publicKey.armor()))).imported[0]!.status, "unchanged", "the same revocation again changes nothing");
+  });
+
+  it("a bare revocation certificate revokes the stored key", async () => {
+    const report = await importKeys(dir, Buffer.from(pair.revocationCertificate));
+    assert.equal(report.imported[0]!.status, "revoked");
+    assert.equal(report.imported[0]!.info.fingerprint, fpr);
+    assert.equal(await (await storedKey()).isRevoked(), true);
+  });
+
+  it("a binary revocation signature revokes the stored key", async () => {
+    const binary = Buffer.from((await unarmor(pair.revocationCertificate)).data as Uint8Array);
+    assert.equal((await importKeys(dir, binary)).imported[0]!.status, "revoked");
+  });
+
+  it("a revocation whose signature does not verify is refused; the stored key still seals", async () => {
+    const report = await importKeys(dir, Buffer.from(await withBrokenSignature(pair.revocationCertificate)));
+    assert.equal(report.imported.length, 0);
+    assert.match(report.refused[0]!.reason, /does not verify/);
+    assert.equal(await (await storedKey()).isRevoked(), false);
+    assert.equal((await routeKeys({ to: ["ops@example.net"] }, dir)).length, 1);
+  });
+
+  it("a revocation for a key that is not stored is refused and stores nothing", async () => {
+    const other = await keyPair([{ email: "other@example.net" }]);
+    const report = await importKeys(dir, Buffer.from(other.revocationCertificate));
+    assert.equal(report.imported.length, 0);
+    assert.match(report.refused[0]!.reason, /^a revocation for key [0-9A-F]{16}, which is not in keys_dir; nothing was stored$/);
+    assert.deepEqual(readdirSync(dir), [`${fpr}.asc`]);
+  });
+
+  it("a revoked encryption subkey stops the key", async () => {
+    const report = await importKeys(dir, Buffer.from(await withRevokedSubkey(pair.privateKey)));
+    assert.equal(report.imported[0]!.status, "revoked");
+    assert.deepEqual(report.imported[0]!.info.revoked, { part: "encryption subkey", reason: "retired: encryption subkey retired" });
+    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir), /no usable key for ops@example\.net: [0-9A-F]{40} has no valid subkey that can encrypt \(its encryption subkey is revoked\)/);
+  });
+
+  it("--replace retires nothing when the input only revokes", async () => {
+    const report = await importKeys(dir, Buffer.from(pair.revocationCertificate), { replace: TEST_FPR });
+    assert.equal(report.retired, undefined);
   });
 });
