@@ -7,7 +7,7 @@ import { decodeMessage, type Decoded } from "./decoded.js";
 import { fail2ban } from "./fail2ban.js";
 import { login, su, sudo } from "./login.js";
 import type { Classification } from "./kinds.js";
-import { readRawMessage } from "../core/raw-message.js";
+import { readRawMessage } from "../mail/raw-message.js";
 import { atJob, bounce, cron, disk, logwatch, raid, updates } from "./system.js";
 
 type Rule = (m: Decoded, envelopeSender: string | undefined) => Classification | undefined;

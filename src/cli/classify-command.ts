@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { fail, out, readStdin } from "./io.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 
 export function classifyCommand(program: Command, { set }: Registration): void {
   program.command("classify")

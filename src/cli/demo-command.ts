@@ -1,7 +1,7 @@
 /** `sealpost demo`: shows the whole path on this machine, with nothing to set up. */
 import type { Command } from "commander";
 import { out } from "./io.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 
 export function demoCommand(program: Command, { set }: Registration): void {
   program.command("demo")
@@ -16,9 +16,9 @@ export function demoCommand(program: Command, { set }: Registration): void {
         "sealpost demo — everything below happened on this machine, over 127.0.0.1 only",
         "",
         `1. generated a throw-away OpenPGP key for admin@example.net: ${r.fingerprint}`,
-        `2. piped a fail2ban ban notice into deliver, as Postfix would: ${r.outcome.kind}`,
+        `2. piped a fail2ban ban notice into deliver, as Postfix would: ${r.outcome.kind} (local copy and spool entry durable, exit 0)`,
         `3. kept the local plaintext copy: ${r.localCopy ?? "(none)"}${opts.keep ? "" : " (removed again; --keep keeps it)"}`,
-        "4. what the relay received — the header, then only the RFC 3156 wrapper around ciphertext:",
+        `4. the runner sealed it and relayed ${r.relayedCount} message; what the relay received — the header, then only the RFC 3156 wrapper around ciphertext:`,
         "",
         ...outer.split("\r\n").map((line) => `     ${line}`),
         "",
@@ -28,6 +28,6 @@ export function demoCommand(program: Command, { set }: Registration): void {
         r.decrypted ? "   the inner header, as the recipient's mail client sees it:\n" +
           r.decrypted.toString("utf8").split("\r\n\r\n")[0]!.split("\r\n").map((l) => `     ${l}`).join("\n") : "",
       ].join("\n"));
-      return r.originalInside && !r.plaintextOutside && r.outcome.kind === "relayed" ? 0 : 1;
+      return r.originalInside && !r.plaintextOutside && r.outcome.kind === "spooled" && r.relayedCount === 1 ? 0 : 1;
     }));
 }

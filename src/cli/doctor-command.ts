@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
 import { lookupUser, userName } from "../core/passwd.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 import type { MtaFacts } from "../ops/doctor.js";
 
 export function doctorCommand(program: Command, { set, globalConfig }: Registration): void {

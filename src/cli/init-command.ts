@@ -5,7 +5,7 @@ import { packageFile } from "./entry.js";
 import type { Command } from "commander";
 import { fail, out } from "./io.js";
 import { lookupUser } from "../core/passwd.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 
 interface InitFlags {
   dryRun?: boolean;

@@ -6,7 +6,7 @@ import { printable, printableJson } from "../core/printable.js";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { commandConfig } from "./config-option.js";
 import { fail, out, readStdin } from "./io.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 
 export function keysCommands(program: Command, { set, globalConfig }: Registration): void {
   const keys = program.command("keys").description("manage the recipients' public keys (keys_dir)");
@@ -189,7 +189,9 @@ async function removeAction(fingerprint: string, config: string | undefined): Pr
   const fpr = fingerprint.replace(/\s+/g, "").toUpperCase();
   if (!/^[0-9A-F]{40}$/.test(fpr)) return fail("keys remove", "expected a full 40-hex-digit fingerprint");
   try {
-    await unlink(keyFile(commandConfig(config).keysDir, fpr));
+    const { keysDir } = commandConfig(config);
+    await unlink(keyFile(keysDir, fpr));
+    await (await import("../crypto/key-index.js")).refreshKeyIndex(keysDir);
     out(`removed   ${fpr}`);
     return 0;
   } catch (e) {
@@ -225,6 +227,7 @@ async function checkAction(configFile: string | undefined): Promise<number> {
   } catch (e) {
     return fail("keys check", (e as Error).message);
   }
+  await (await import("../crypto/key-index.js")).refreshKeyIndex(config.keysDir); // keys_dir changed by hand: the intake sees it now
   let status = 0;
   for (const row of await routeKeyStatus(config, new Date())) {
     if (row.problem) {

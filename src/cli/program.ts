@@ -1,43 +1,31 @@
 /** commander wiring: which command runs, with what options. No mail logic here. */
 import { Command, CommanderError } from "commander";
-import { deliverCommand } from "./deliver-command.js";
 import { classifyCommand } from "./classify-command.js";
 import { demoCommand } from "./demo-command.js";
 import { doctorCommand } from "./doctor-command.js";
 import { initCommand } from "./init-command.js";
 import { testCommand } from "./test-command.js";
-import { err } from "./io.js";
+import { heavy } from "./heavy.js";
+import { runPipe, type PipeCommand } from "./pipe-door.js";
 import { keysCommands } from "./keys-command.js";
 import { queueCommands } from "./queue-command.js";
 import { serveCommand } from "./serve-command.js";
 import { VERSION } from "./version.js";
+import type { Action, Registration } from "./registration.js";
 
-export type Action = () => Promise<number>;
 
-/** What each command's registration gets: where to put its action, and -c given before the command. */
-export interface Registration {
-  set: (a: Action) => void;
-  globalConfig: () => string | undefined;
-}
-
-/** `pipe`: deliver or sendmail, whose stderr goes to the MTA (decided once, in main.ts). */
-export async function runCli(argv: string[], invokedAs: string, pipe: boolean): Promise<number> {
-  // sendmail's flags (-FCronDaemon, -odi, -oem) are not commander's: that command parses its own.
-  const sendmailAt = invokedAs === "sendmail" ? -1 : commandIndex(argv);
-  if (invokedAs === "sendmail" || argv[sendmailAt] === "sendmail") {
-    const { runSendmail } = await import("./sendmail-command.js");
-    const config = sendmailAt > 0 ? argv.slice(0, sendmailAt).find((_, i, a) => i > 0 && (a[i - 1] === "-c" || a[i - 1] === "--config")) : undefined;
-    return runSendmail(argv.slice(sendmailAt + 1), config);
-  }
+/** `pipe`: deliver or sendmail as start.cts found it in argv; their stderr goes to the MTA. */
+export async function runCli(argv: string[], invokedAs: string, pipe?: PipeCommand): Promise<number> {
+  // deliver and sendmail read their own flags (-FCronDaemon, -odi, -f SENDER): never commander's.
+  if (pipe) return runPipe(pipe, { heavy });
   let action: Action | undefined;
-  // In pipe mode stderr goes to the MTA: one 4.x.x line, never commander's usage text. Set before
-  // the commands are added, because each command copies these settings when it is created.
+  // Set before the commands are added, because each command copies these settings when it is created.
   const program = new Command("sealpost")
     .description("Forward this server's system mail to an external mailbox, sealed with OpenPGP.")
     .version(VERSION, "--version")
     .option("-c, --config <file>", "config file (also accepted after the command)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => (pipe ? undefined : process.stderr.write(s)) })
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false)
     .addHelpText("after", `
 Examples:
@@ -54,7 +42,9 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
     set: (a: Action) => { action = a; },
     globalConfig: () => program.opts<{ config?: string }>().config,
   };
-  deliverCommand(program, registration);
+  // deliver and sendmail never get here (runPipe above); listed for `sealpost --help` only.
+  program.command("deliver").description("the pipe target: one message on stdin, kept, committed and relayed; exit 0 or 75 (sealpost deliver --help)");
+  program.command("sendmail").description("sendmail-compatible submission for hosts without an MTA; exit 0 or 75 (sealpost sendmail --help)");
   keysCommands(program, registration);
   queueCommands(program, registration);
   serveCommand(program, registration);
@@ -68,26 +58,10 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.exitCode === 0) return 0; // --help, --version
-      if (pipe) return pipeFailure(e.message.replace(/^error: /, ""));
-      return 1;
+      return e.exitCode === 0 ? 0 : 1; // --help, --version
     }
     throw e;
   }
   return action ? action() : 0;
 }
 
-/** Where the command name is in argv (after an optional -c FILE), or -1. */
-function commandIndex(argv: string[]): number {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "-c" || argv[i] === "--config") i++;
-    else if (!argv[i]!.startsWith("-")) return i;
-  }
-  return -1;
-}
-
-/** deliver/sendmail's answer when it cannot even start: 75 and one line, so the MTA retries. */
-export function pipeFailure(message: string): number {
-  err(`4.3.5 sealpost: ${message.split("\n")[0]}`);
-  return 75;
-}

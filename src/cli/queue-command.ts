@@ -3,8 +3,9 @@ import { Option, type Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";
 import { crashSeam, fail, out } from "./io.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 import { enterSpool } from "./spool-user.js";
+import { listQueue } from "./queue-list.js";
 
 type Step = (config: Config) => Promise<number>;
 
@@ -34,7 +35,7 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
     .option("-c, --config <file>", "config file")
     .addOption(new Option("--background", "started by sendmail: one such runner at a time").hideHelp())
     .addHelpText("after", "\nExample (cron, every 5 minutes):\n  */5 * * * * sealpost sealpost queue run")
-    .action((opts: { config?: string; background?: boolean }) => withConfig("run", opts, (c) => (opts.background ? background(c) : run(c, false))));
+    .action((opts: { config?: string; background?: boolean }) => withConfig("run", opts, (c) => (opts.background ? background(c, c.file) : run(c, false))));
   queue.command("flush").description("try every queued entry now, due or not")
     .option("-c, --config <file>", "config file")
     .action((opts: { config?: string }) => withConfig("flush", opts, (c) => run(c, true)));
@@ -49,17 +50,6 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
 async function spoolOf(config: Config) {
   const { Spool } = await import("../store/spool.js");
   return new Spool(config.spoolDir);
-}
-
-export async function listQueue(config: Config, json: boolean): Promise<number> {
-  const entries = await (await spoolOf(config)).list();
-  if (json) out(JSON.stringify(entries, null, 2));
-  else if (entries.length === 0) out("spool is empty");
-  else for (const e of entries) {
-    const digest = e.state === "queued" && e.batch?.waiting ? "  (digest)" : "";
-    out(`${e.id}  ${e.state.padEnd(6)}  attempts ${e.attempts}  next ${e.nextAttempt}  to ${e.recipients.join(",")}${digest}${e.lastError ? `  (${e.lastError})` : ""}`);
-  }
-  return 0;
 }
 
 async function show(config: Config, id: string, json: boolean): Promise<number> {
@@ -84,15 +74,26 @@ async function show(config: Config, id: string, json: boolean): Promise<number> 
 }
 
 async function run(config: Config, force: boolean): Promise<number> {
-  const { runQueue } = await import("../core/queue-run.js");
-  const report = await runQueue(config, { force, checkpoint: crashSeam(), lockWaitMs: 30_000 });
+  const { runPass } = await import("../pipeline/pass.js");
+  const report = await runPass(config, { force, checkpoint: crashSeam(), lockWaitMs: 30_000 });
   out(`relayed ${report.relayed}, deferred ${report.deferred}, held ${report.held}`);
   return 0;
 }
 
-async function background(config: Config): Promise<number> {
-  const { runQueueInBackground } = await import("../core/queue-run.js");
-  await runQueueInBackground(config);
+/** The runner an intake starts when none is alive: one at a time, lingering for the rest of a wave. */
+async function background(config: Config, configFile: string): Promise<number> {
+  const { Runner, RUNNER_LINGER_MS } = await import("../pipeline/runner.js");
+  const { loadConfig } = await import("../config/load.js");
+  let current = config;
+  const loadFresh = () => {
+    try {
+      current = loadConfig(configFile); // re-read for each pass: an admin's fix to [relay] is used at once
+    } catch {
+      // broken meanwhile: keep going with the last good one; the intake defers new mail until it is fixed
+    }
+    return current;
+  };
+  await new Runner({ loadConfig: loadFresh, lingerMs: RUNNER_LINGER_MS, checkpoint: crashSeam() }).start();
   return 0;
 }
 

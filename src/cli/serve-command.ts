@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 import { enterSpool } from "./spool-user.js";
 
 const STOP_DEADLINE_MS = 14_000; // systemd and the SPEC give 15 s; what has not had its 250 is retried by its sender

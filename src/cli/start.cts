@@ -1,7 +1,9 @@
 /**
  * The installed command's entry (bin/sealpost starts it). sealpost runs once per message, so
- * its start-up is its speed: it runs the one-file bundle (dist/bundle/sealpost.cjs, made by
- * tools/bundle.mjs) through a V8 code cache, which Node 20 has no built-in way to keep.
+ * its start-up is its speed: it runs one of two one-file bundles (made by tools/bundle.mjs) —
+ * intake.cjs for deliver and sendmail, sealpost.cjs for everything else — through a V8 code
+ * cache, which Node 20 has no built-in way to keep. This is the one place argv is read for
+ * which command it is.
  *
  * The cache is written only by a training run (tools/train-code-cache.mjs: one real deliver, at
  * build time and, if V8 refuses the shipped cache, at npm's postinstall) so that it holds the
@@ -12,37 +14,52 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
+import { pipeCommand, type PipeCommand } from "./pipe-scan.cjs";
 
-const bundle = join(__dirname, "..", "..", "bundle", "sealpost.cjs");
-const cacheFile = join(dirname(bundle), "sealpost.v8cache");
+interface Bundle {
+  run(options: { argv: string[]; invokedAs: string; pipe?: PipeCommand; loadFull?: () => Bundle }): void;
+}
 
-function readCache(): Buffer | undefined {
+const bundles = join(__dirname, "..", "..", "bundle");
+const training = process.env.SEALPOST_WRITE_CODE_CACHE;
+
+/** One bundle run through its code cache; a cache V8 rejects (another node, a rebuilt bundle) costs speed, never correctness. */
+function load(name: "intake" | "sealpost"): Bundle {
+  const file = join(bundles, `${name}.cjs`);
+  const cacheFile = join(bundles, `${name}.v8cache`);
+  const cachedData = readCache(cacheFile);
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "utf8")}\n})`, {
+    filename: file,
+    cachedData,
+  });
+  if (training === "1" || (training === "if-rejected" && (!cachedData || script.cachedDataRejected))) {
+    // at exit, so that the cache also holds what was compiled lazily while the command ran
+    process.once("exit", () => {
+      const tmp = `${cacheFile}.${process.pid}`;
+      try {
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cacheFile);
+      } catch {
+        // a read-only install keeps the cache it has (or none): slower, still correct
+      }
+    });
+  }
+  const bundleModule = { exports: {} as Bundle };
+  script.runInThisContext()(bundleModule.exports, createRequire(file), bundleModule, file, dirname(file));
+  return bundleModule.exports;
+}
+
+function readCache(file: string): Buffer | undefined {
   try {
-    return readFileSync(cacheFile);
+    return readFileSync(file);
   } catch {
     return undefined;
   }
 }
 
-const cachedData = readCache();
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, "utf8")}\n})`, {
-  filename: bundle,
-  cachedData,
-});
-
-const training = process.env.SEALPOST_WRITE_CODE_CACHE;
-if (training === "1" || (training === "if-rejected" && (!cachedData || script.cachedDataRejected))) {
-  // at exit, so that the cache also holds what was compiled lazily while the command ran
-  process.once("exit", () => {
-    const tmp = `${cacheFile}.${process.pid}`;
-    try {
-      writeFileSync(tmp, script.createCachedData());
-      renameSync(tmp, cacheFile);
-    } catch {
-      // a read-only install keeps the cache it has (or none): slower, still correct
-    }
-  });
-}
-
-const bundleModule = { exports: {} };
-script.runInThisContext()(bundleModule.exports, createRequire(bundle), bundleModule, bundle, dirname(bundle));
+const argv = process.argv.slice(2);
+const invokedAs = process.env.SEALPOST_INVOKED_AS ?? "sealpost";
+const pipe = pipeCommand(argv, invokedAs);
+// deliver and sendmail run once per message: the light bundle, which loads no OpenPGP or SMTP library
+if (pipe) load("intake").run({ argv, invokedAs, pipe, loadFull: () => load("sealpost") });
+else load("sealpost").run({ argv, invokedAs });

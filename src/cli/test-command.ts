@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
-import type { Registration } from "./program.js";
+import type { Registration } from "./registration.js";
 
 export function testCommand(program: Command, { set, globalConfig }: Registration): void {
   program.command("test")

@@ -2,12 +2,11 @@
  * The config file's schema (SPEC §3): every key with its default beside it.
  * buildConfig() turns a parsed TOML table into a typed, validated Config.
  */
-import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import {
   ConfigError, Table, bool, duration, isTable, oneOf, optionalStr, port, rejectUnknownKeys, size, str, stringList, subTable,
 } from "./fields.js";
-import { isLoopbackAddress, isLoopbackHost } from "./loopback.js";
+import { ipFamily, isLoopbackAddress, isLoopbackHost } from "./loopback.js";
 import { isKindPattern } from "../classify/kinds.js";
 
 export type StoreKind = "maildir" | "mbox" | "none";
@@ -43,7 +42,12 @@ export interface Config {
     /** With protect_subject: the outer Subject from non-sensitive tokens only ({host}, {kind}, {count}). */
     subjectTemplate?: string;
   };
-  deliver: { onRelayFailure: "defer" | "spool" };
+  /**
+   * relay: "queued" answers the MTA once the local copy and the spool entry are durable and the
+   * runner relays; "inline" relays before answering (onRelayFailure then says what a temporary
+   * failure does: exit 75, or spool it and exit 0). With "queued" every failure is the spool's.
+   */
+  deliver: { relay: "queued" | "inline"; onRelayFailure: "defer" | "spool" };
   serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
   spool: {
     retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number;
@@ -101,7 +105,7 @@ function buildRelay(t: Table, path: (p: string) => string): Config["relay"] {
   const security = oneOf(t, "security", p, ["starttls", "tls", "none"] as const, "starttls");
   // An address is checked here; a name only when the relay is used, by resolving it (relay.ts):
   // loading the config stays synchronous, and a name is loopback only if all it resolves to is.
-  if (security === "none" && isIP(host.replace(/^\[|\]$/g, "")) !== 0 && !isLoopbackAddress(host)) {
+  if (security === "none" && !isLoopbackAddress(host) && ipFamily(host) !== 0) {
     throw new ConfigError("relay.security", '"starttls" or "tls" ("none" is only for loopback relay hosts)', security);
   }
   const passwordFile = optionalStr(t, "password_file", p);
@@ -142,8 +146,12 @@ function buildMessage(t: Table, path: (p: string) => string): Config["message"] 
 }
 
 function buildDeliver(t: Table): Config["deliver"] {
-  rejectUnknownKeys(t, ["on_relay_failure"], "deliver.");
-  return { onRelayFailure: oneOf(t, "on_relay_failure", "deliver.", ["defer", "spool"] as const, "defer") };
+  rejectUnknownKeys(t, ["relay", "on_relay_failure"], "deliver.");
+  return {
+    relay: oneOf(t, "relay", "deliver.", ["queued", "inline"] as const, "queued"),
+    // only meaningful with "inline"; accepted with "queued" (which always spools) so an older config keeps working
+    onRelayFailure: oneOf(t, "on_relay_failure", "deliver.", ["defer", "spool"] as const, "defer"),
+  };
 }
 
 function buildServe(t: Table): Config["serve"] {

@@ -3,7 +3,10 @@
  * (what Debian's MTAs use), else the kernel's host name.
  */
 import { readFileSync } from "node:fs";
-import { hostname as osHostname } from "node:os";
+import type * as Os from "node:os";
+import { lazy } from "./builtin.js";
+
+const os = lazy<typeof Os>("node:os"); // only without hostname in the config and without /etc/mailname
 
 export function resolveHostname(configured: string | undefined): string {
   if (configured) return configured;
@@ -13,5 +16,5 @@ export function resolveHostname(configured: string | undefined): string {
   } catch {
     // no /etc/mailname: fall through to the kernel's name
   }
-  return osHostname() || "localhost";
+  return os().hostname() || "localhost";
 }

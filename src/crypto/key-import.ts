@@ -7,6 +7,7 @@
 import { armor, enums, PacketList, revokeKey, type PublicKey, type SignaturePacket } from "openpgp";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
+import { refreshKeyIndex } from "./key-index.js";
 import { ensureDir, fsyncDir, writeFileDurably } from "../store/durable-file.js";
 import { encryptArmored } from "./encrypt.js";
 import { describeKey, fingerprintOf, type KeyInfo, unusableReason } from "./key-check.js";
@@ -80,6 +81,8 @@ export async function importKeys(keysDir: string, data: Buffer, options: ImportO
     await retireKey(keysDir, old);
     report.retired = old;
   }
+  // what the intake reads instead of the keys (store/key-index.ts), made anew on every import
+  if (report.imported.length > 0 || report.retired) await refreshKeyIndex(keysDir, now);
   return report;
 }
 

@@ -1,22 +1,29 @@
 /**
  * `sealpost demo`: the main job on an embedded default, on this machine only. A throw-away
- * key, an in-process SMTP sink on 127.0.0.1 as the relay, a fail2ban notice through the
- * same deliver() the pipe uses, then the relayed message decrypted with the throw-away key.
+ * key, an in-process SMTP sink on 127.0.0.1 as the relay, a fail2ban notice through the same
+ * intake the pipe uses (deliver), one pass of the same runner that seals and relays it, then the
+ * relayed message decrypted with the throw-away key.
  */
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decrypt, generateKey, readMessage } from "openpgp";
 import { SMTPServer } from "smtp-server";
-import { deliver } from "../core/deliver.js";
+import { loadConfig } from "../config/load.js";
 import type { Outcome } from "../core/outcome.js";
+import { refreshKeyIndex } from "../crypto/key-index.js";
 import { importKeys } from "../crypto/key-import.js";
+import { deliver } from "../pipeline/deliver.js";
+import { runPass } from "../pipeline/pass.js";
 import { SAMPLE_ENV, SAMPLE_NOTICE } from "./sample.js";
 
 export interface DemoReport {
   workDir: string;
   fingerprint: string;
+  /** What deliver answered (it commits; the runner relays). */
   outcome: Outcome;
+  /** How many messages the runner's pass relayed. */
+  relayedCount: number;
   localCopy?: string;
   relayed?: Buffer;
   decrypted?: Buffer;
@@ -53,7 +60,9 @@ export async function runDemo(keep: boolean): Promise<DemoReport> {
     ].join("\n"));
 
     const input = Buffer.from(SAMPLE_NOTICE, "utf8");
-    const outcome = await deliver({ input, env: SAMPLE_ENV, args: { recipients: [] }, configFile: config });
+    const settings = loadConfig(config);
+    const outcome = await deliver({ config: settings, input, env: SAMPLE_ENV, args: { recipients: [] }, keyIndex: () => refreshKeyIndex(settings.keysDir) });
+    const { relayed: relayedCount } = await runPass(settings); // what the background runner does after each commit
     const newDir = join(workDir, "Maildir", "new");
     const localName = (await readdir(newDir).catch(() => [] as string[]))[0];
     const relayed = received[0];
@@ -67,7 +76,7 @@ export async function runDemo(keep: boolean): Promise<DemoReport> {
     }
     const body = SAMPLE_NOTICE.slice(SAMPLE_NOTICE.indexOf("\n\n") + 2).replace(/\n/g, "\r\n");
     return {
-      workDir, fingerprint: imported.imported[0]?.info.fingerprint ?? "?", outcome,
+      workDir, fingerprint: imported.imported[0]?.info.fingerprint ?? "?", outcome, relayedCount,
       localCopy: localName ? join(newDir, localName) : undefined, relayed, decrypted,
       originalInside: decrypted?.includes(body) ?? false,
       plaintextOutside: relayed?.includes("Failed password") ?? false,

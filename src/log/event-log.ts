@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import type { Config } from "../config/schema.js";
 import { EVENT_LEVEL, LEVEL_RANK, formatEvent, type EventFields, type EventName } from "./events.js";
 import { FileSink } from "./file-sink.js";
+import type { LineSink } from "./line-sink.js";
 import { SyslogSink } from "./syslog-sink.js";
 
 export interface EventLog {
@@ -15,10 +16,6 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
-export interface LineSink {
-  write(line: string, level: Config["log"]["level"]): void;
-  close(): Promise<void>;
-}
 
 export const silentLog: EventLog = { event: () => undefined, close: async () => undefined };
 

@@ -4,7 +4,7 @@
  * without a signal. Each line starts with an RFC 3339 time and the pid.
  */
 import { appendFileSync } from "node:fs";
-import type { LineSink } from "./event-log.js";
+import type { LineSink } from "./line-sink.js";
 
 const RETRY_MS = 60_000;
 

@@ -4,15 +4,18 @@
  * `--prio-prefix` carries each line's own priority, `--id` our pid. The child's output is
  * discarded: a syslog error must never reach the MTA's one-line answer on our stderr.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import type { LineSink } from "./event-log.js";
+import type * as Child from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { lazy } from "../core/builtin.js";
+import type { LineSink } from "./line-sink.js";
 import type { SyslogFacility } from "../config/schema.js";
 
 const FACILITY_CODE: Record<SyslogFacility, number> = {
   user: 1, mail: 2, daemon: 3, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
 };
 const SEVERITY: Record<string, number> = { error: 3, warning: 4, info: 6, debug: 7 };
-const LOGGER = "/usr/bin/logger"; // util-linux's bsdutils, essential on Debian
+const LOGGER = "/usr/bin/logger";
+const childProcess = lazy<typeof Child>("node:child_process"); // only once there is something to log // util-linux's bsdutils, essential on Debian
 const CLOSE_WAIT_MS = 2_000;
 
 export class SyslogSink implements LineSink {
@@ -46,7 +49,7 @@ export class SyslogSink implements LineSink {
   private start(): ChildProcess | undefined {
     if (this.child || this.broken) return this.child;
     try {
-      const child = spawn(LOGGER, ["--socket", this.socket, "--tag", "sealpost", `--id=${process.pid}`, "--prio-prefix", "--size", "2048"], {
+      const child = childProcess().spawn(LOGGER, ["--socket", this.socket, "--tag", "sealpost", `--id=${process.pid}`, "--prio-prefix", "--size", "2048"], {
         stdio: ["pipe", "ignore", "ignore"],
       });
       child.on("error", () => {

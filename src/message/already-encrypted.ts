@@ -4,7 +4,7 @@
  * For PGP/MIME (RFC 3156) it also reads, for the note sealpost adds, to which key IDs the
  * original is encrypted: the PKESK packets at the start of the armored second part.
  */
-import { firstValue, type HeaderField } from "../core/header.js";
+import { firstValue, type HeaderField } from "../mail/header.js";
 import { contentType } from "./mime-part.js";
 
 export interface AlreadyEncrypted {

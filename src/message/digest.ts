@@ -6,11 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Classification } from "../classify/kinds.js";
-import { formatMailbox } from "../core/address.js";
-import { rfc5322Date } from "../core/dates.js";
-import { firstSureValue, parseHeader } from "../core/header.js";
-import { encodeUnstructured, headerLine } from "../core/header-text.js";
-import { splitHeaderBody, toCrlf } from "../core/raw-message.js";
+import { formatMailbox } from "../mail/address.js";
+import { rfc5322Date } from "../mail/dates.js";
+import { firstSureValue, parseHeader } from "../mail/header.js";
+import { encodeUnstructured, headerLine } from "../mail/header-text.js";
+import { splitHeaderBody, toCrlf } from "../mail/raw-message.js";
 import { freshBoundary, transferEncoding } from "./mime-part.js";
 
 export interface DigestItem {

@@ -20,9 +20,9 @@
  * protection hides the element there (and shows the protected Subject), while one that does not
  * (Claws Mail, mutt without protected-header support) shows "Subject: ..." above the original.
  */
-import { headerLine } from "../core/header-text.js";
-import { wellFormed, type HeaderField } from "../core/header.js";
-import { toCrlf, toCrlfChunks, type RawMessage } from "../core/raw-message.js";
+import { headerLine } from "../mail/header-text.js";
+import { wellFormed, type HeaderField } from "../mail/header.js";
+import { toCrlf, toCrlfChunks, type RawMessage } from "../mail/raw-message.js";
 import { alreadyEncrypted, type AlreadyEncrypted } from "./already-encrypted.js";
 import { freshBoundary, transferEncoding } from "./mime-part.js";
 import type { OuterFacts } from "./outer-facts.js";

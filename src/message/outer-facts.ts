@@ -4,12 +4,12 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
-import { formatMailbox, parseMailboxes, qualify, type Mailbox } from "../core/address.js";
-import type { Envelope } from "../core/envelope.js";
-import { decodeText, firstSureValue, firstValue, type HeaderField } from "../core/header.js";
-import { encodeUnstructured } from "../core/header-text.js";
-import { rfc5322Date } from "../core/dates.js";
-import { loopMarker } from "../core/loop.js";
+import { formatMailbox, parseMailboxes, qualify, type Mailbox } from "../mail/address.js";
+import type { Envelope } from "../mail/envelope.js";
+import { decodeText, firstSureValue, firstValue, type HeaderField } from "../mail/header.js";
+import { encodeUnstructured } from "../mail/header-text.js";
+import { rfc5322Date } from "../mail/dates.js";
+import { loopMarker } from "../mail/loop.js";
 
 export interface OuterFacts {
   /** Header values, already 7-bit and safe to write. */

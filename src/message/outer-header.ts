@@ -1,6 +1,6 @@
 /** The outer header fields of a sealed message, in order, and nothing else (SPEC §4). */
-import { headerLine } from "../core/header-text.js";
-import { LOOP_FIELD } from "../core/loop.js";
+import { headerLine } from "../mail/header-text.js";
+import { LOOP_FIELD } from "../mail/loop.js";
 import type { OuterFacts } from "./outer-facts.js";
 
 /** The fields every sealed message shows outside, as [name, value] pairs. */

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { PrivateKey, PublicKey } from "openpgp";
-import type { HeaderField } from "../core/header.js";
-import { headerLine } from "../core/header-text.js";
-import { toCrlf, toCrlfChunks, type RawMessage } from "../core/raw-message.js";
+import type { HeaderField } from "../mail/header.js";
+import { headerLine } from "../mail/header-text.js";
+import { toCrlf, toCrlfChunks, type RawMessage } from "../mail/raw-message.js";
 import { encryptArmored, encryptArmoredStream, streamOf } from "../crypto/encrypt.js";
 import { innerEntity } from "./inner-entity.js";
 import type { OuterFacts } from "./outer-facts.js";

@@ -4,12 +4,12 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Config, RouteConfig } from "../config/schema.js";
-import { rfc5322Date } from "../core/dates.js";
-import { headerLine } from "../core/header-text.js";
+import { rfc5322Date } from "../mail/dates.js";
+import { headerLine } from "../mail/header-text.js";
 import { resolveHostname } from "../core/hostname.js";
-import { sealAll } from "../core/prepare.js";
-import { readRawMessage } from "../core/raw-message.js";
-import { selectRoute } from "../core/routing.js";
+import { sealAll } from "../pipeline/seal.js";
+import { readRawMessage } from "../mail/raw-message.js";
+import { selectRoute } from "../pipeline/routing.js";
 import { routeKeys } from "../crypto/keyring.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";

@@ -11,7 +11,7 @@
  */
 import type { PublicKey } from "openpgp";
 import { SealpostError, Status } from "../core/errors.js";
-import { parseHeader } from "../core/header.js";
+import { parseHeader } from "../mail/header.js";
 import { OUTER_ALLOWED } from "../message/outer-header.js";
 import { INLINE_CONTENT_TYPE, INLINE_WRAPPER, pgpMimeWrapper, type Wrapper } from "../message/pgp-mime.js";
 import { PacketWalk } from "./packet-walk.js";

@@ -7,17 +7,18 @@
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/schema.js";
-import { qualify } from "../core/address.js";
+import { qualify } from "../mail/address.js";
 import { asSealpostError } from "../core/errors.js";
 import { resolveHostname } from "../core/hostname.js";
 import { smtpReply } from "../core/outcome.js";
-import { prepareSubmission } from "../core/submission.js";
-import { submitToSpool } from "../core/submit.js";
+import { prepareSubmission } from "../pipeline/submission.js";
+import { submit } from "../pipeline/submit.js";
 import { isLoopbackHost } from "../config/loopback.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
 import { prepareDropDir } from "../store/drop.js";
 import { isLocalRecipient } from "./recipients.js";
-import { SpoolRunner } from "./spool-runner.js";
+import { Runner, passFailure } from "../pipeline/runner.js";
+import { loadConfig } from "../config/load.js";
 
 const MAX_CLIENTS = 32;
 const SOCKET_TIMEOUT_MS = 60_000;
@@ -28,7 +29,7 @@ export type Log = (line: string) => void;
 export class SealpostServer {
   private readonly servers: SMTPServer[] = [];
   private readonly hostname: string;
-  private readonly runner: SpoolRunner;
+  private readonly runner: Runner;
   private closing = false;
   private inFlight = 0;
   private idle?: () => void;
@@ -38,7 +39,8 @@ export class SealpostServer {
   constructor(private readonly config: Config, private readonly log: Log) {
     this.hostname = resolveHostname(config.hostname);
     this.events = openEventLog(config.log, log);
-    this.runner = new SpoolRunner(config, this.events, (err) => log(`spool run failed: ${asSealpostError(err).publicMessage}`));
+    // serve's own runner: it holds the runner lock while serve lives, so no intake starts another
+    this.runner = new Runner({ loadConfig: () => reloaded(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
   }
 
   /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6). */
@@ -47,7 +49,7 @@ export class SealpostServer {
     await prepareDropDir(this.config.spoolDir); // before the first client: users' sendmail needs drop/
     await this.listen(listenHost, listenPort, true);
     if (listenHost === "127.0.0.1") await this.listen("::1", listenPort, false);
-    this.runner.start();
+    void this.runner.start();
   }
 
   /** Stops accepting, lets messages in flight finish, waits for the spool pass under way. */
@@ -115,7 +117,7 @@ export class SealpostServer {
       if (stream.sizeExceeded) return done(smtpError(552, `5.3.4 message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
       this.commit(Buffer.concat(chunks), session).then((id) => {
         this.runner.kick();
-        done(null, `2.0.0 queued as ${id}`);
+        done(null, id ? `2.0.0 queued as ${id}` : "2.0.0 kept locally");
       }, (err) => {
         const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) });
         this.events.event("deferred", {
@@ -126,7 +128,8 @@ export class SealpostServer {
     });
   }
 
-  private async commit(data: Buffer, session: SMTPServerSession): Promise<string> {
+  /** The id of the spool entry it went into; undefined when it stays local only. */
+  private async commit(data: Buffer, session: SMTPServerSession): Promise<string | undefined> {
     const now = new Date();
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const recipients = session.envelope.rcptTo.map((r) => qualify(r.address, this.hostname));
@@ -134,8 +137,17 @@ export class SealpostServer {
     const { bytes, envelope } = prepareSubmission(lf, {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
     }, { user: "MAILER-DAEMON", hostname: this.hostname }, now);
-    const entry = await submitToSpool(this.config, this.hostname, bytes, envelope, now, { via: "serve", client: session.remoteAddress, log: this.events });
-    return entry.id;
+    const committed = await submit(this.config, this.hostname, bytes, envelope, now, { via: "serve", client: session.remoteAddress, log: this.events });
+    return committed.kind === "stored-only" ? undefined : committed.entry.id;
+  }
+}
+
+/** The config for the runner's next pass: read afresh, or the one serve started with while the file is broken. */
+function reloaded(started: Config): Config {
+  try {
+    return loadConfig(started.file);
+  } catch {
+    return started;
   }
 }
 

@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { isEnvelopeAddress } from "../core/address.js";
+import { isEnvelopeAddress } from "../mail/address.js";
 import { fsyncDir, writeSynced } from "./durable-file.js";
 
 export interface DropEnvelope {

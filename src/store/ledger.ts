@@ -17,7 +17,10 @@ export interface LedgerEntry {
   localMark?: LocalMark;
   /** Decided once per message (core/loop.ts): forward as usual, forward as a bounce, or keep it home. */
   loop?: "forward" | "forward-bounce" | "local";
+  /** relay = "inline": the recipients relayed, spooled or held already. */
   done: string[];
+  /** relay = "queued": the spool entry this message went into (its message is written before this is recorded). */
+  spoolId?: string;
 }
 
 const KEEP_MS = 7 * 86_400_000;
@@ -49,6 +52,7 @@ export class Ledger {
       return {
         created: parsed.created!, localStored: parsed.localStored === true, localMark: parsed.localMark, loop: parsed.loop,
         done: Array.isArray(parsed.done) ? parsed.done : [],
+        ...(typeof parsed.spoolId === "string" && /^[0-9a-z]+-[0-9a-f]+$/.test(parsed.spoolId) ? { spoolId: parsed.spoolId } : {}),
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;

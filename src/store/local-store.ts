@@ -12,12 +12,26 @@ import { deliverToMbox, mboxHas, type MboxMark } from "./mbox.js";
 
 export type LocalMark = { maildir: string } | { mbox: MboxMark };
 
+export interface StoreOptions {
+  /** Told where the copy goes before it becomes visible (an mbox's offset is known only under its lock). */
+  remember?: (mark: LocalMark) => Promise<void>;
+  /** Where an earlier attempt at this very message was going: a partial mbox record of it is cut off first. */
+  earlier?: LocalMark;
+  /** A Maildir name chosen beforehand (planLocalCopy), so a caller can record it together with other state. */
+  planned?: LocalMark;
+}
+
+/** Where a Maildir copy of `bytes` will go, chosen now; undefined for mbox (its place is known only under its lock) and none. */
+export function planLocalCopy(local: Config["local"], bytes: Buffer, hostname: string): LocalMark | undefined {
+  return local.store === "maildir" ? { maildir: maildirName(bytes, hostname) } : undefined;
+}
+
 export async function storeLocally(local: Config["local"], bytes: Buffer, sender: string, hostname: string,
-  remember?: (mark: LocalMark) => Promise<void>, earlier?: LocalMark): Promise<void> {
+  { remember, earlier, planned }: StoreOptions = {}): Promise<void> {
   try {
     if (local.store === "maildir") {
-      const name = maildirName(bytes, hostname);
-      await remember?.({ maildir: name });
+      const name = planned && "maildir" in planned ? planned.maildir : maildirName(bytes, hostname);
+      if (!planned) await remember?.({ maildir: name });
       await deliverToMaildir(local.path, bytes, hostname, name);
     } else if (local.store === "mbox") {
       await deliverToMbox(local.path, bytes, sender, {

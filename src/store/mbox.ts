@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { asctime } from "../core/dates.js";
+import { asctime } from "../mail/dates.js";
 import { ensureDir } from "./durable-file.js";
 import { withDotlock } from "./dotlock.js";
 

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Config } from "../config/schema.js";
-import { headerLine } from "../core/header-text.js";
-import { rfc5322Date } from "../core/dates.js";
+import { headerLine } from "../mail/header-text.js";
+import { rfc5322Date } from "../mail/dates.js";
 import { storeLocally } from "./local-store.js";
 
 export async function writeNotice(local: Config["local"], hostname: string, subject: string, lines: string[],

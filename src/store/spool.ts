@@ -8,9 +8,19 @@ import { lstat, readFile, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 import type { LocalMark } from "./local-store.js";
-import type { BatchTag } from "../core/batch.js";
 
 export type SpoolState = "queued" | "held";
+
+/** What a spool entry of a batching route carries (SpoolEntry.batch). */
+export interface BatchTag {
+  /** The route it came by: entries of one group (and the same recipients) share digests and a budget. */
+  group: string;
+  windowSeconds: number;
+  maxPerHour?: number;
+  /** Waiting for a digest; false: a single still to try, if the hour's budget allows. */
+  waiting: boolean;
+}
+
 
 export interface SpoolEntry {
   id: string;
@@ -27,13 +37,21 @@ export interface SpoolEntry {
   localMark?: LocalMark; // where that copy was going, so a runner killed mid-way never makes two
   batch?: BatchTag; // its route coalesces or has max_per_hour: it may wait for a digest
   kind?: string; // its kind, when routing needed it (classify/kinds.ts)
+  /** What its events are logged under when that is not the entry's id: deliver's message id (the intake logged it so). */
+  logId?: string;
   /** Who submitted it through sendmail (the kernel's uid): an untrusted user's mail is never signed with the host key. */
   submitter?: { uid: number; trusted: boolean };
   created: string;
 }
 
-/** A temp file or a message without its meta this old was left by a writer that died. */
+/** A temp file this old was left by a writer that died. */
 const ORPHAN_AGE_MS = 3_600_000;
+/**
+ * A message without its meta file was left by a writer that died before the commit. deliver's
+ * ledger may still name it (the MTA's retry then finishes the commit), and MTAs retry for 5 days:
+ * it is kept past that.
+ */
+const UNCOMMITTED_AGE_MS = 8 * 86_400_000;
 const SET_ASIDE_AGE_MS = 7 * 86_400_000;
 
 export type NewEntry = Omit<SpoolEntry, "id" | "created" | "attempts"> & { attempts?: number };
@@ -47,26 +65,45 @@ export class Spool {
     this.metaDir = join(dir, "meta");
   }
 
+  /** A new entry id: its creation time (sortable) and randomness. */
+  newId(now: Date): string {
+    return `${now.getTime().toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
+  }
+
+  /** The message of an entry about to be committed, durably; runners do not see it before its meta file. */
+  async writeMessage(id: string, bytes: Buffer): Promise<void> {
+    await ensureDir(this.msgDir);
+    await ensureDir(this.metaDir);
+    await writeFileDurably(this.messagePath(id), bytes);
+  }
+
   /**
    * Writes the message, then `beforeCommit` (a submission's local copy), then the meta file: the
    * commit. Runners see an entry only once its meta file is there, so before that nothing can
    * send it; when `beforeCommit` fails, the message file is removed again and nothing is committed.
    */
   async enqueue(bytes: Buffer, fields: NewEntry, now: Date = new Date(), beforeCommit?: () => Promise<void>): Promise<SpoolEntry> {
-    await ensureDir(this.msgDir);
-    await ensureDir(this.metaDir);
-    const id = `${now.getTime().toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
+    const id = this.newId(now);
     const entry: SpoolEntry = { id, created: now.toISOString(), attempts: 0, ...fields };
-    const message = join(this.msgDir, `${id}.eml`);
-    await writeFileDurably(message, bytes);
+    await this.writeMessage(id, bytes);
     try {
       await beforeCommit?.();
       await this.save(entry);
     } catch (err) {
-      await unlink(message).catch(() => undefined);
+      await unlink(this.messagePath(id)).catch(() => undefined);
       throw err;
     }
     return entry;
+  }
+
+  /**
+   * Where an entry stands: committed (its meta file is there), uncommitted (only its message:
+   * its writer stopped before the commit), or gone (relayed and removed: remove() takes the
+   * message first, so a message without meta is never a removed entry).
+   */
+  async presence(id: string): Promise<"committed" | "uncommitted" | "gone"> {
+    if (await stat(join(this.metaDir, `${id}.json`)).then(() => true, () => false)) return "committed";
+    return (await stat(this.messagePath(id)).then(() => true, () => false)) ? "uncommitted" : "gone";
   }
 
   async save(entry: SpoolEntry): Promise<void> {
@@ -134,16 +171,22 @@ export class Spool {
         if (!(name.startsWith(".") && name.endsWith(".tmp")) && !uncommitted && !setAside) continue;
         const file = join(dir, name);
         const info = await lstat(file).catch(() => undefined);
-        if (!info || now.getTime() - info.mtimeMs < (setAside ? SET_ASIDE_AGE_MS : ORPHAN_AGE_MS)) continue;
+        const age = setAside ? SET_ASIDE_AGE_MS : uncommitted ? UNCOMMITTED_AGE_MS : ORPHAN_AGE_MS;
+        if (!info || now.getTime() - info.mtimeMs < age) continue;
         await unlink(file).then(() => removed.push(file), () => undefined);
       }
     }
     return removed;
   }
 
+  /** The message first, then the meta file: a message left without meta is then always one that was never committed. */
   async remove(id: string): Promise<void> {
-    await unlink(join(this.metaDir, `${id}.json`));
+    await unlink(this.messagePath(id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await unlink(join(this.metaDir, `${id}.json`)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
     await fsyncDir(this.metaDir);
-    await unlink(join(this.msgDir, `${id}.eml`)).catch(() => undefined);
   }
 }

@@ -17,7 +17,7 @@ describe("archive key (also_encrypt_to)", () => {
     inHome(world, {}, async (home, relayed) => {
       home.writeConfig({ route: `[[route]]\nto = ["${RCPT}"]\nalso_encrypt_to = ["${archive.fpr}"]` });
       assert.equal((await home.run(["keys", "import", archive.pub])).code, 0);
-      const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+      const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 0, r.stderr.toString());
       const [sealed] = relayed();
       const opened = openSealed(sealed!, world.gpg);
@@ -27,7 +27,7 @@ describe("archive key (also_encrypt_to)", () => {
 
   it("a missing archive key defers (75): no message goes out without it", () => inHome(world, {}, async (home, relayed) => {
     home.writeConfig({ route: `[[route]]\nto = ["${RCPT}"]\nalso_encrypt_to = ["${archive.fpr}"]` });
-    const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+    const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
     assert.equal(r.code, 75);
     assert.equal(r.stderr.toString(), `4.7.1 sealpost: no usable key: archive key ${archive.fpr} is not in keys_dir\n`);
     assert.equal(relayed().length, 0);

@@ -10,8 +10,8 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createTransport } from "nodemailer";
 import { loadConfig } from "../../src/config/load.js";
-import { runQueue } from "../../src/core/queue-run.js";
-import { submitToSpool } from "../../src/core/submit.js";
+import { runPass as runQueue } from "../../src/pipeline/pass.js";
+import { submit as submitToSpool } from "../../src/pipeline/submit.js";
 import { asCarried, digestParts } from "../helpers/digest.js";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { RCPT, TEST_FPR } from "../helpers/paths.js";
@@ -130,7 +130,7 @@ describe("coalescing", () => {
   it("max_per_hour: singles while the hour allows, then the overflow as one digest, and never more than the limit an hour", () =>
     inHome(world, { relayPort: world.sink.port, route: BANS_ROUTE("max_per_hour = 3") }, async (home, relayed) => {
       for (let i = 0; i < 6; i++) {
-        const r = await home.run(["deliver"], ban(i), ENV);
+        const r = await home.deliver(ban(i), ENV);
         assert.equal(r.code, 0, r.stderr.toString());
       }
       assert.equal(relayed().length, 2, "two singles; the third mail of the hour is kept for the digest");
@@ -140,7 +140,7 @@ describe("coalescing", () => {
       assert.equal((await runQueue(config, { now: new Date(now + 5 * 60_000) })).relayed, 0, "the overflow window (10 min) is open");
       assert.equal((await runQueue(config, { now: new Date(now + 11 * 60_000) })).relayed, 4);
       assert.equal(digestParts(openSealed(relayed()[2]!, world.gpg).inner).messages.length, 4);
-      assert.equal((await home.run(["deliver"], ban(6), ENV)).code, 0);
+      assert.equal((await home.deliver(ban(6), ENV)).code, 0);
       assert.equal(relayed().length, 3, "the hour's three are spent: it waits");
       assert.equal((await runQueue(config, { now: new Date(now + 22 * 60_000) })).relayed, 0, "still within the hour of the first send");
       assert.equal((await runQueue(config, { now: new Date(now + 61 * 60_000) })).relayed, 1);
@@ -166,9 +166,9 @@ describe("coalescing", () => {
     }, async (home) => {
       world.sink.take(RCPT); // what earlier tests left at the shared sink
       world.sink.take("bans@example.net");
-      assert.equal((await home.run(["deliver"], ban(1), ENV)).code, 0);
-      assert.equal((await home.run(["deliver"], A08, ENV)).code, 0);
-      assert.equal((await home.run(["deliver"], fixtureBytes(fixtures().find((f) => f.file.startsWith("A09"))!), ENV)).code, 0);
+      assert.equal((await home.deliver(ban(1), ENV)).code, 0);
+      assert.equal((await home.deliver(A08, ENV)).code, 0);
+      assert.equal((await home.deliver(fixtureBytes(fixtures().find((f) => f.file.startsWith("A09"))!), ENV)).code, 0);
       assert.equal(world.sink.take("bans@example.net").length, 1);
       assert.equal(world.sink.take(RCPT).length, 1);
       assert.equal(home.localCopies().length, 3, "cron output has no route here: local copy only");
@@ -176,7 +176,7 @@ describe("coalescing", () => {
 
   it("subject_template shows host and kind outside; the real Subject stays inside", () =>
     inHome(world, { relayPort: world.sink.port, extra: '[message]\nprotect_subject = true\nsubject_template = "[{host}] {kind}"\n' }, async (home, relayed) => {
-      assert.equal((await home.run(["deliver"], ban(7), ENV)).code, 0);
+      assert.equal((await home.deliver(ban(7), ENV)).code, 0);
       const opened = openSealed(relayed()[0]!, world.gpg);
       assert.equal(opened.outerFields.get("subject")![0], "[web01.example.org] fail2ban.ban");
       assert.match(opened.innerHeader, /^Subject: \[Fail2Ban\] sshd: banned 203\.0\.113\.7 from web01\.example\.org$/m);

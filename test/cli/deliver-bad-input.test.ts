@@ -32,7 +32,7 @@ describe("deliver with bad input", () => {
       try {
         await home.importTestKey();
         const before = world.sink.messages.length;
-        const r = await home.run(["deliver"], input, ENV);
+        const r = await home.deliver(input, ENV);
         assert.ok(r.code === 0 || r.code === 75, `exit ${r.code}`);
         assert.doesNotMatch(r.stderr.toString(), /\n    at |Error:/);
         if (r.code === 0) {

@@ -20,7 +20,7 @@ describe("deliver: every pipe fixture", () => {
         await home.importTestKey();
         const raw = fixtureBytes(fx);
         const before = world.sink.messages.length;
-        const r = await home.run(["deliver"], raw, pipeEnv(fx));
+        const r = await home.deliver(raw, pipeEnv(fx));
         assert.equal(r.code, 0, r.stderr.toString());
         assert.equal(r.stdout.length + r.stderr.length, 0, "silent on success");
 

@@ -18,6 +18,9 @@ const RAW = fixtureBytes(A01);
 const ENV = pipeEnv(A01);
 const PASSWORD = "s3cret-relay-password";
 
+/** These rows are about what deliver answers when the relay is set up wrong: it relays before answering. */
+const INLINE = '[deliver]\nrelay = "inline"\n';
+
 describe("deliver and the relay", () => {
   let gpg: Gpg;
   let certDir: string;
@@ -50,7 +53,7 @@ describe("deliver and the relay", () => {
     await withRelay(sink, async (home) => {
       const file = join(home.root, "relay.pass");
       writeFileSync(file, PASSWORD + "\n", { mode: 0o600 });
-      const r = await home.run(["deliver"], RAW, ENV);
+      const r = await home.deliver(RAW, ENV);
       assert.equal(r.code, 0, r.stderr.toString());
       assert.deepEqual(sink.logins, ["alerts@example.net"]);
       assert.equal(sink.messages.length, 1);
@@ -63,20 +66,20 @@ describe("deliver and the relay", () => {
       const file = join(home.root, "relay.pass");
       writeFileSync(file, PASSWORD);
       chmodSync(file, 0o644);
-      const r = await home.run(["deliver"], RAW, ENV);
+      const r = await home.deliver(RAW, ENV);
       assert.equal(r.code, 75);
       assert.equal(r.stderr.toString(), "4.3.5 sealpost: relay.password_file must be mode 0600 or 0640\n");
       assert.equal(sink.messages.length, 0);
-    }, 'user = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n');
+    }, `user = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n${INLINE}`);
   });
 
   /** deliver with security = "starttls" against `sink`: what it answered, and the spool after it. */
   async function deliverOverStarttls(sink: Sink): Promise<{ code: number | null; stderr: string; spool: string }> {
-    const home = new Home({ relayPort: sink.port });
+    const home = new Home({ relayPort: sink.port, extra: INLINE });
     try {
       await home.importTestKey();
       writeFileSync(home.config, readFileSync(home.config, "utf8").replace('security = "none"', 'security = "starttls"'));
-      const r = await home.run(["deliver"], RAW, ENV);
+      const r = await home.deliver(RAW, ENV);
       return { code: r.code, stderr: r.stderr.toString(), spool: (await home.run(["queue", "list", "--json"])).stdout.toString().trim() };
     } finally {
       await home.cleanup();
@@ -103,7 +106,7 @@ describe("deliver and the relay", () => {
   it("sends one sealed message per external recipient; a refused recipient is held, the other relayed", async () => {
     const sink = new Sink("accept", { refuse: ["gone@example.net"] });
     await withRelay(sink, async (home) => {
-      const r = await home.run(["deliver"], RAW, ENV);
+      const r = await home.deliver(RAW, ENV);
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal(sink.messages.length, 1);
       assert.deepEqual(sink.messages[0]!.to, ["ops@example.net"]);
@@ -112,7 +115,7 @@ describe("deliver and the relay", () => {
       const held = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string; recipients: string[] }>;
       assert.deepEqual(held.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
       // the MTA running it again changes nothing
-      assert.equal((await home.run(["deliver"], RAW, ENV)).code, 0);
+      assert.equal((await home.deliver(RAW, ENV)).code, 0);
       assert.equal(sink.messages.length, 1);
     }, "", `[[route]]\nto = ["ops@example.net", "gone@example.net"]\nkeys = ["${TEST_FPR}"]`);
   });
@@ -120,7 +123,7 @@ describe("deliver and the relay", () => {
   it("a message for a recipient no route matches is kept locally and not relayed", async () => {
     const sink = new Sink("accept");
     await withRelay(sink, async (home) => {
-      const r = await home.run(["deliver"], RAW, { ...ENV, RECIPIENT: "www-data@localhost", ORIGINAL_RECIPIENT: "www-data@localhost" });
+      const r = await home.deliver(RAW, { ...ENV, RECIPIENT: "www-data@localhost", ORIGINAL_RECIPIENT: "www-data@localhost" });
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal(home.localCopies().length, 1);
       assert.equal(sink.messages.length, 0);

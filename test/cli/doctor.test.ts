@@ -50,7 +50,7 @@ describe("doctor", () => {
   }));
 
   it("a held message is a warning: exit 1", () => withSink("permfail", (refusing) => inHome(world, { relayPort: refusing.port }, async (home) => {
-    assert.equal((await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01))).code, 0);
+    assert.equal((await home.deliver(fixtureBytes(A01), pipeEnv(A01))).code, 0);
     home.writeConfig({ relayPort: world.sink.port });
     const r = await home.run(["doctor"]);
     assert.equal(r.code, 1, r.stdout.toString());

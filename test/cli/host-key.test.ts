@@ -33,7 +33,7 @@ describe("host signing key", () => {
       const fpr = execFileSync("gpg", ["--show-keys", "--with-colons", pub]).toString().match(/^fpr:+([0-9A-F]{40}):/m)![1]!;
       execFileSync("gpg", ["--homedir", world.gpg.home, "--batch", "--quiet", "--import", pub], { stdio: "ignore" });
       home.enableSigning();
-      const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+      const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 0, r.stderr.toString());
       const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(relayed()[0]!.toString("latin1"))![0];
       const { status, ok } = world.gpg.decrypt(armored);
@@ -44,7 +44,7 @@ describe("host signing key", () => {
 
   it("with sign = true and no host key, deliver defers (75) with one line and sends nothing", () => inHome(world, {}, async (home, relayed) => {
     home.enableSigning();
-    const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+    const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
     assert.equal(r.code, 75);
     assert.match(r.stderr.toString(), /^4\.3\.5 sealpost: message\.host_key cannot be read/);
     assert.equal(relayed().length, 0);

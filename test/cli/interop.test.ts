@@ -91,7 +91,7 @@ describe("interop: gpg, sq and rnp read what sealpost sends", () => {
               copyFileSync(host.secretFile, join(home.root, "host-key.asc"));
               home.enableSigning();
             }
-            const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+            const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
             assert.equal(r.code, 0, r.stderr.toString());
             const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(relayed()[0]!.toString("latin1"))![0];
             const result = TOOLS[tool]!(armored, recipient, signed ? host : undefined, dir);

@@ -44,7 +44,7 @@ describe("key expiry", () => {
       assert.equal((await home.run(["keys", "import", soon.pub])).code, 0);
       home.writeConfig({ route: `[[route]]\nto = ["soon@example.net"]` });
       for (const n of [1, 2]) {
-        const r = await home.run(["deliver"], Buffer.from(`Subject: run ${n}\nFrom: root\n\nFail2Ban says hello\n`), pipeEnv(A01));
+        const r = await home.deliver(Buffer.from(`Subject: run ${n}\nFrom: root\n\nFail2Ban says hello\n`), pipeEnv(A01));
         assert.equal(r.code, 0, r.stderr.toString());
       }
       const opened = openSealed(relayed()[0]!, soon.gpg);

@@ -132,7 +132,7 @@ describe("keys commands", () => {
       assert.match(r.stdout.toString(), new RegExp(`^unchanged ${gpg.fpr} `));
       assert.equal(home.localCopies().length, 1, "one notice, from the import that took the revocation");
 
-      r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+      r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 75);
       assert.equal(r.stderr.toString(), `4.7.1 sealpost: no usable key for rev@example.net: ${gpg.fpr} is revoked\n`);
       assert.equal(home.localCopies().length, 1, "nothing stored: the MTA keeps the message");

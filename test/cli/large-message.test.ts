@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { readKey } from "openpgp";
 import { Relay } from "../../src/relay/relay.js";
 import { allowedKeyIds } from "../../src/relay/egress.js";
-import { STREAM_FROM } from "../../src/core/prepare.js";
+import { STREAM_FROM } from "../../src/pipeline/seal.js";
 import { Gpg } from "../helpers/gpg.js";
 import { TEST_PUBLIC_KEY } from "../helpers/paths.js";
 import { openSealed } from "../helpers/sealed.js";
@@ -37,7 +37,7 @@ describe("a large message", () => {
   it("is stored, sealed as it is relayed, and opens to its exact bytes", () => inHome(world, {}, async (home, relayed) => {
     const input = backupReport();
     assert.ok(input.length > STREAM_FROM, "over the streaming threshold");
-    const r = await home.run(["deliver"], input, { SENDER: "root@web01.example.org", RECIPIENT: "root@localhost" });
+    const r = await home.deliver(input, { SENDER: "root@web01.example.org", RECIPIENT: "root@localhost" });
     assert.equal(r.code, 0, r.stderr.toString());
     assert.deepEqual(home.localCopies(), [input], "the local copy is the input, byte for byte");
     const [sealed] = relayed();

@@ -53,7 +53,7 @@ describe("mail loops", () => {
   const scenario = (fn: (home: Home, relayed: () => Buffer[]) => Promise<void>) => inHome(world, {}, fn);
 
   async function deliverOk(home: Home, input: Buffer, env: Record<string, string>): Promise<void> {
-    const r = await home.run(["deliver"], input, env);
+    const r = await home.deliver(input, env);
     assert.equal(r.code, 0, r.stderr.toString());
     assert.equal(r.stderr.length, 0);
   }

@@ -28,7 +28,7 @@ describe("npm pack and npm install -g", () => {
       execFileSync("npm", ["install", "-g", "--offline", "--prefix", prefix, join(dir, tarball)], { ...npm, cwd: dir });
       assert.ok(existsSync(join(prefix, "share", "man", "man1", "sealpost.1")), "man page installed");
       home.bin = join(prefix, "bin", "sealpost");
-      const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+      const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 0, r.stderr.toString());
       openSealed(relayed()[0]!, world.gpg);
       assert.equal(home.localCopies().length, 1);

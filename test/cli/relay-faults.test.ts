@@ -17,6 +17,9 @@ import { TestCa } from "../helpers/test-ca.js";
 import { useWorld } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
+const TWO_RECIPIENTS = `[[route]]\nto = ["ops@example.net", "gone@example.net"]\nkeys = ["2D078DBC84053A03A90D58A525069B8229DDA237"]`;
+/** The MTA-retry semantics: deliver relays before it answers (with the default "queued", the runner meets these faults). */
+const INLINE = '[deliver]\nrelay = "inline"\n';
 const RAW = fixtureBytes(A01);
 const ENV = pipeEnv(A01);
 
@@ -41,12 +44,12 @@ describe("relay faults", () => {
 
   /** deliver once against a relay on `port`, with relay.security and relay.timeout as given. */
   async function deliverTo(port: number, security = "none", timeout = "10s", env: Record<string, string> = {}): Promise<Result> {
-    const home = new Home({ relayPort: port });
+    const home = new Home({ relayPort: port, extra: INLINE });
     try {
       await home.importTestKey();
       writeFileSync(home.config, readFileSync(home.config, "utf8").replace('security = "none"', `security = "${security}"`)
         .replace('timeout = "10s"', `timeout = "${timeout}"`));
-      const r = await home.run(["deliver"], RAW, { ...ENV, ...env });
+      const r = await home.deliver(RAW, { ...ENV, ...env });
       const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
       return { code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
     } finally {
@@ -121,8 +124,8 @@ describe("relay faults", () => {
     try {
       await home.importTestKey();
       writeFileSync(join(home.root, "relay.pass"), "s3cret-but-wrong", { mode: 0o600 });
-      home.writeConfig({ extra: `user = "alerts@example.net"\npassword_file = "${join(home.root, "relay.pass")}"\n` });
-      const r = await home.run(["deliver"], RAW, ENV);
+      home.writeConfig({ extra: `user = "alerts@example.net"\npassword_file = "${join(home.root, "relay.pass")}"\n${INLINE}` });
+      const r = await home.deliver(RAW, ENV);
       const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
       assertDeferred({ code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) }, /refused the login/);
       assert.ok(!r.stderr.toString().includes("s3cret"), "the password never shows");
@@ -166,10 +169,10 @@ describe("relay faults", () => {
 
   it("one of two recipients refused (550): exit 0, one relayed, the other held", () =>
     withRelaySink({ refuse: ["gone@example.net"] }, async (sink) => {
-      const home = new Home({ relayPort: sink.port, route: `[[route]]\nto = ["ops@example.net", "gone@example.net"]\nkeys = ["2D078DBC84053A03A90D58A525069B8229DDA237"]` });
+      const home = new Home({ relayPort: sink.port, extra: INLINE, route: TWO_RECIPIENTS });
       try {
         await home.importTestKey();
-        const r = await home.run(["deliver"], RAW, ENV);
+        const r = await home.deliver(RAW, ENV);
         assert.equal(r.code, 0, r.stderr.toString());
         assert.deepEqual(sink.messages.map((m) => m.to), [["ops@example.net"]]);
         const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
@@ -178,4 +181,52 @@ describe("relay faults", () => {
         await home.cleanup();
       }
     }));
+
+  describe("the same faults met by the runner (relay = queued, the default)", () => {
+    /** deliver answers 0 at once; then what the runner made of it. */
+    async function queuedTo(port: number, route?: string): Promise<Result & { home: Home }> {
+      const home = new Home({ relayPort: port, ...(route ? { route } : {}) });
+      await home.importTestKey();
+      const r = await home.deliver(RAW, ENV);
+      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+      return { home, code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
+    }
+
+    it("relay down: exit 0, the entry backs off with its attempt and error", async () => {
+      const r = await queuedTo(1);
+      try {
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.spool.map((e) => e.state), ["queued"]);
+        assert.match(r.spool[0]!.lastError, /cannot connect/);
+        assert.equal((r.spool[0] as unknown as { attempts: number }).attempts, 1);
+        assert.equal(r.copies.length, 1);
+      } finally {
+        await r.home.cleanup();
+      }
+    });
+
+    it("554 at DATA: exit 0, held by the runner with a notice to root", () => withRelaySink({}, async (sink) => {
+      sink.failAt = { stage: "data", code: 554 };
+      const r = await queuedTo(sink.port);
+      try {
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.spool.map((e) => e.state), ["held"]);
+        assert.ok(r.home.localCopies().map(String).some((c) => /^Subject: sealpost: message held/m.test(c)));
+      } finally {
+        await r.home.cleanup();
+      }
+    }));
+
+    it("one of two recipients refused (550): one relayed, the refused one held in an entry of its own", () =>
+      withRelaySink({ refuse: ["gone@example.net"] }, async (sink) => {
+        const r = await queuedTo(sink.port, TWO_RECIPIENTS);
+        try {
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual(sink.messages.map((m) => m.to), [["ops@example.net"]]);
+          assert.deepEqual(r.spool.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
+        } finally {
+          await r.home.cleanup();
+        }
+      }));
+  });
 });

@@ -48,7 +48,7 @@ describe("relay security = none with a name", { skip }, () => {
 
   /** A home whose relay is relay.localhost:`relayPort`, and whose sealpost sees `hosts` as /etc/hosts. */
   function homeWithHosts(relayPort: number, hosts: string): Home {
-    const home = new Home({ relayPort });
+    const home = new Home({ relayPort, extra: '[deliver]\nrelay = "inline"\n' }); // what deliver answers is the point
     writeFileSync(home.config, readFileSync(home.config, "utf8").replace('host = "127.0.0.1"', 'host = "relay.localhost"'));
     writeFileSync(join(home.root, "hosts"), hosts);
     const wrapper = join(home.root, "sealpost-with-hosts");
@@ -62,12 +62,12 @@ describe("relay security = none with a name", { skip }, () => {
     const home = homeWithHosts(port, `127.0.0.1 localhost\n${OUTSIDE} relay.localhost\n`);
     try {
       await home.importTestKey();
-      const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+      const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 75);
       assert.equal(r.stderr.toString(), `4.3.5 sealpost: relay.security = "none" is only for loopback relay hosts; relay.localhost is ${OUTSIDE}\n`);
       assert.deepEqual(connections, [], "no plaintext SMTP to an address off this machine's loopback");
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 
@@ -76,12 +76,12 @@ describe("relay security = none with a name", { skip }, () => {
     try {
       await home.importTestKey();
       const before = world.sink.messages.length;
-      const r = await home.run(["deliver"], fixtureBytes(A01), pipeEnv(A01));
+      const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal(world.sink.messages.length, before + 1);
       openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 });

@@ -51,7 +51,7 @@ describe("storage faults", () => {
 
   async function assertDeferredNothingSent(home: Home, reason: RegExp): Promise<void> {
     const before = world.sink.messages.length;
-    const r = await home.run(["deliver"], RAW, ENV);
+    const r = await home.deliver(RAW, ENV);
     assert.equal(r.code, 75);
     assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
     assert.match(r.stderr.toString(), reason);
@@ -120,16 +120,16 @@ describe("storage faults", () => {
       home.writeConfig({ relayPort: 1 });
       mkdirSync(home.spool, { recursive: true });
       writeFileSync(join(home.spool, "msg"), "a file where the spool's msg/ should be");
-      const r = await home.run(["deliver"], RAW, ENV);
+      const r = await home.deliver(RAW, ENV);
       assert.equal(r.code, 75, "not ours yet: the MTA keeps it");
       assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
       assert.equal(home.localCopies().length, 1);
       chmodSync(join(home.spool, "msg"), 0o600);
       await import("node:fs/promises").then((f) => f.unlink(join(home.spool, "msg")));
-      const retry = await home.run(["deliver"], RAW, ENV);
+      const retry = await home.deliver(RAW, ENV);
       assert.equal(retry.code, 0, retry.stderr.toString());
       assert.equal(home.localCopies().length, 1);
       const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string }>;
       assert.deepEqual(spool.map((e) => e.state), ["queued"]);
-    }, { extra: '[deliver]\non_relay_failure = "spool"\n' }));
+    }, { extra: '[deliver]\nrelay = "inline"\non_relay_failure = "spool"\n' }));
 });

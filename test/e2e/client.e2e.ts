@@ -101,7 +101,7 @@ describe("NeoMutt reads sealed mail (Debian neomutt, gpgme, headless in tmux)", 
     try {
       await home.importTestKey();
       sink.take(RCPT);
-      const r = await home.run(["deliver"], fixtureBytes(fx), pipeEnv(fx));
+      const r = await home.deliver(fixtureBytes(fx), pipeEnv(fx));
       assert.equal(r.code, 0, r.stderr.toString());
       const [got] = await waitFor("the sealed message at the sink", () => { const m = sink.take(RCPT); return m.length > 0 ? m : undefined; }, 30_000);
       return got!.raw;

@@ -77,6 +77,37 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
     return this.start(args, stdin, env).done;
   }
 
+  /**
+   * `sealpost deliver` as the MTA runs it, then, once it has answered, until the runner has done
+   * what is due (settled): with relay = "queued" the answer comes before the relay.
+   */
+  async deliver(stdin: Buffer | string, env: Record<string, string> = {}, args: string[] = []): Promise<RunResult> {
+    const r = await this.run(["deliver", ...args], stdin, env);
+    await this.settled();
+    return r;
+  }
+
+  /**
+   * Until nothing in the spool is due (every queued entry relayed and gone, backing off after an
+   * attempt, held, or waiting for its digest), or 15 s: what the background runner does after
+   * each commit, done.
+   */
+  async settled(): Promise<void> {
+    const meta = join(this.spool, "meta");
+    const due = () => {
+      if (!existsSync(meta)) return false;
+      return readdirSync(meta).filter((n) => n.endsWith(".json") && !n.startsWith(".")).some((n) => {
+        try {
+          const e = JSON.parse(readFileSync(join(meta, n), "utf8")) as { state: string; nextAttempt: string; batch?: { waiting?: boolean } };
+          return e.state === "queued" && !e.batch?.waiting && Date.parse(e.nextAttempt) <= Date.now();
+        } catch {
+          return false; // being written: the next look sees it
+        }
+      });
+    };
+    for (let i = 0; i < 300 && due(); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+
   /** Like run(), with the launcher's process at hand while it runs. */
   /** Like run(), as another user (needs root). */
   runAs(uid: number, args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): Promise<RunResult> {
@@ -132,6 +163,12 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
    * runner can write into it while it is being removed.
    */
   async cleanup(): Promise<void> {
+    await this.stopRunners();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Kills every sealpost process started for this home (a lingering background runner, a serve) and waits until they are gone. */
+  async stopRunners(): Promise<void> {
     const mine = () => processesWithEnv(`SEALPOST_CONFIG=${this.config}`);
     for (const pid of mine()) {
       try {
@@ -141,7 +178,6 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
       }
     }
     for (let i = 0; i < 100 && mine().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -154,6 +190,17 @@ function byDeliveryTime(a: string, b: string): number {
   const [sa, ua] = time(a);
   const [sb, ub] = time(b);
   return sa! - sb! || ua! - ub! || a.localeCompare(b);
+}
+
+/** Live background runners (`queue run --background`) started for `home`. */
+export function backgroundRunners(home: Home): number[] {
+  return processesWithEnv(`SEALPOST_CONFIG=${home.config}`).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").includes("--background");
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Live processes (not zombies) whose environment holds `entry` exactly, other than this one. */

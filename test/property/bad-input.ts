@@ -1,6 +1,7 @@
 /**
- * The bad-input property (issue 3, SPEC §5, §6), run in-process against the real deliver core,
- * a real loopback relay and real files: whatever arrives on the pipe,
+ * The bad-input property (issue 3, SPEC §5, §6), run in-process against the real intake
+ * (deliver), one pass of the real runner, a real loopback relay and real files: whatever
+ * arrives on the pipe,
  *   - the answer is exit 0 or 75, with nothing or one status line on stderr (never a trace);
  *   - a canary planted in the message never appears in a byte that reaches the relay, and the
  *     sealed message decrypts (OpenPGP.js with the test-only secret key) to text that holds it;
@@ -18,8 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import * as openpgp from "openpgp";
-import { deliver } from "../../src/core/deliver.js";
+import { loadConfig } from "../../src/config/load.js";
 import { pipeAnswer } from "../../src/core/outcome.js";
+import { refreshKeyIndex } from "../../src/crypto/key-index.js";
+import { deliver } from "../../src/pipeline/deliver.js";
+import { runPass } from "../../src/pipeline/pass.js";
+import type { KeyIndex } from "../../src/store/key-index.js";
 import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
 import { TEST_FPR, TEST_PUBLIC_KEY, TEST_SECRET_KEY } from "../helpers/paths.js";
 import { Sink } from "../helpers/sink.js";
@@ -38,6 +43,7 @@ export class BadInputBench {
   private readonly root = mkdtempSync(join(tmpdir(), "sealpost-fuzz-"));
   private readonly sink = new Sink();
   private secretKey!: openpgp.PrivateKey;
+  private keyIndex!: KeyIndex;
   private serial = 0;
   readonly tally: Tally = { cases: 0, relayed: 0, deferred: 0 };
 
@@ -45,6 +51,7 @@ export class BadInputBench {
     await this.sink.start();
     mkdirSync(join(this.root, "keys"));
     copyFileSync(TEST_PUBLIC_KEY, join(this.root, "keys", `${TEST_FPR}.asc`));
+    this.keyIndex = await refreshKeyIndex(join(this.root, "keys"));
     this.secretKey = await openpgp.readPrivateKey({ armoredKey: readFileSync(TEST_SECRET_KEY, "utf8") });
   }
 
@@ -74,7 +81,9 @@ export class BadInputBench {
       `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n[log]\nsyslog = ""\n` +
       `[[route]]\nto = ["${recipient}"]\nkeys = ["${TEST_FPR}"]\n`);
     try {
-      const outcome = await deliver({ input, env: ENV, args: { recipients: [] }, configFile: join(dir, "sealpost.toml") });
+      const config = loadConfig(join(dir, "sealpost.toml"));
+      const outcome = await deliver({ config, input, env: ENV, args: { recipients: [] }, keyIndex: async () => this.keyIndex });
+      await runPass(config); // the runner's part: seal and relay what was committed
       const answer = pipeAnswer(outcome);
       assert.ok(answer.exitCode === 0 || answer.exitCode === 75);
       assert.match(answer.stderr, answer.exitCode === 0 ? /^$/ : /^4\.\d{1,3}\.\d{1,3} sealpost: [^\n]*\n$/);

@@ -35,7 +35,7 @@ describe("config", () => {
     assert.deepEqual(c.local, { store: "maildir", path: "/var/lib/sealpost/Maildir" });
     assert.deepEqual(c.relay, { host: "smtp.example.net", port: 587, security: "starttls", user: undefined, passwordFile: undefined, envelopeFrom: undefined, timeoutSeconds: 30 });
     assert.deepEqual(c.message, { format: "pgp-mime", protectSubject: false, from: "original", sign: false, hostKey: join(dir, "host-key.asc") });
-    assert.deepEqual(c.deliver, { onRelayFailure: "defer" });
+    assert.deepEqual(c.deliver, { relay: "queued", onRelayFailure: "defer" });
     assert.deepEqual(c.serve, { listen: "127.0.0.1:2525", listenHost: "127.0.0.1", listenPort: 2525, maxSize: 25 * 1024 * 1024, localDomains: [] });
     assert.equal(c.user, "sealpost");
     assert.deepEqual(c.spool, { retryMinSeconds: 60, retryMaxSeconds: 3600, maxAgeSeconds: 5 * 86_400, perUserMessagesPerHour: 100, perUserBytesPerHour: 50 * 1024 * 1024 });

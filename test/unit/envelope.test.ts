@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isEximPipe, pipeEnvelope } from "../../src/core/envelope.js";
+import { isEximPipe, pipeEnvelope } from "../../src/mail/envelope.js";
 
 const H = "web01.example.org";
 

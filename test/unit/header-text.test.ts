@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatMailbox, parseMailboxes, qualify } from "../../src/core/address.js";
-import { decodeText } from "../../src/core/header.js";
-import { encodeUnstructured, headerLine } from "../../src/core/header-text.js";
+import { formatMailbox, parseMailboxes, qualify } from "../../src/mail/address.js";
+import { decodeText } from "../../src/mail/header.js";
+import { encodeUnstructured, headerLine } from "../../src/mail/header-text.js";
 
 /** Decoding what we encoded must give the text back: the inbox shows what the original said. */
 function roundTrip(text: string): string {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseHeader } from "../../src/core/header.js";
-import { loopVerdict, type LoopVerdict } from "../../src/core/loop.js";
-import { readRawMessage } from "../../src/core/raw-message.js";
+import { parseHeader } from "../../src/mail/header.js";
+import { loopVerdict, type LoopVerdict } from "../../src/mail/loop.js";
+import { readRawMessage } from "../../src/mail/raw-message.js";
 
 const HOST = "web01.example.org";
 const DSN = "From: MAILER-DAEMON@web01.example.org\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\n";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { firstValue, parseHeader, wellFormed } from "../../src/core/header.js";
-import { readRawMessage, splitHeaderBody, toCrlf } from "../../src/core/raw-message.js";
+import { firstValue, parseHeader, wellFormed } from "../../src/mail/header.js";
+import { readRawMessage, splitHeaderBody, toCrlf } from "../../src/mail/raw-message.js";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { matchesRecipient, routesNeedKind, selectRoute } from "../../src/core/routing.js";
+import { matchesRecipient, routesNeedKind, selectRoute } from "../../src/pipeline/routing.js";
 
 describe("matchesRecipient", () => {
   const table: Array<[string, string, boolean]> = [

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SealpostError } from "../../src/core/errors.js";
-import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../../src/core/sendmail-args.js";
-import { prepareSubmission } from "../../src/core/submission.js";
+import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../../src/mail/sendmail-args.js";
+import { prepareSubmission } from "../../src/pipeline/submission.js";
 
 const NOW = new Date(Date.UTC(2026, 10, 21, 11, 31, 48));
 const WHO = { user: "deploy", hostname: "web01.example.org" };

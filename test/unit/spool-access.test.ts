@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decideSpoolAccess, type AccessFacts } from "../../src/core/spool-access.js";
-import { prependFields, traceFields } from "../../src/core/trace.js";
+import { prependFields, traceFields } from "../../src/mail/trace.js";
 import { fromLineSender } from "../../src/store/mbox.js";
 
 const dir = (uid: number, mode = 0o40755) => ({ uid, mode, isDirectory: true });

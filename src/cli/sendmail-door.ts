@@ -1,19 +1,24 @@
 /**
  * `sealpost sendmail ARGS` and the same binary started as `sendmail` (SPEC §1): the process side.
- * Reads stdin to EOF, commits, answers 0 or 75, and starts a background queue run that makes the
- * local copy and relays — so cron, fail2ban and a pam_exec login hook are not kept waiting.
+ * Reads stdin to EOF, commits (message, local copy, entry), answers 0 or 75, and makes sure a
+ * runner relays it — so cron, fail2ban and a pam_exec login hook are not kept waiting.
  */
-import { userInfo } from "node:os";
-import { startBackgroundRun } from "./background-run.js";
+import type * as Os from "node:os";
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { asSealpostError } from "../core/errors.js";
-import { pipeAnswer } from "../core/outcome.js";
-import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../core/sendmail-args.js";
+import { readPipeConfig } from "../config/pipe-config.js";
+import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../mail/sendmail-args.js";
+import { sendmail } from "../pipeline/sendmail.js";
+import type { DoorOptions } from "./deliver-door.js";
 import { readStdin } from "./io.js";
-import { pipeFailure } from "./program.js";
-import { listQueue } from "./queue-command.js";
+import { answer, pipeFailure } from "./pipe-answer.js";
+import { listQueue } from "./queue-list.js";
+import { ensureRunner } from "./runner-start.js";
 import { enterSpool } from "./spool-user.js";
+import { lazy } from "../core/builtin.js";
+
+const os = lazy<typeof Os>("node:os");
 
 const HELP = `Usage: sealpost sendmail [flags] [recipient...] < message
        /usr/sbin/sendmail [flags] [recipient...] < message   (a link to sealpost)
@@ -30,7 +35,7 @@ Examples:
   sendmail -bp                                                            (the queue, as mailq)
 `;
 
-export async function runSendmail(argv: string[], configOption: string | undefined): Promise<number> {
+export async function sendmailDoor(argv: readonly string[], configOption: string | undefined, options: DoorOptions): Promise<number> {
   if (argv.length === 1 && argv[0] === "--help") { // no caller passes it; -h is sendmail's hop count
     process.stdout.write(HELP);
     return 0;
@@ -43,13 +48,11 @@ export async function runSendmail(argv: string[], configOption: string | undefin
     throw err;
   }
   const file = configPath(args.config ?? configOption, process.env);
-  const { readPipeConfig } = await import("../core/pipe-config.js");
   let config: Config;
   try {
     config = readPipeConfig(file);
   } catch (err) {
-    process.stderr.write(pipeAnswer({ kind: "deferred", error: asSealpostError(err) }).stderr);
-    return 75;
+    return answer({ kind: "deferred", error: asSealpostError(err) });
   }
   if (args.mode === "nothing") return 0;
   if (args.mode === "list-queue") return listQueue(config, false);
@@ -59,26 +62,22 @@ export async function runSendmail(argv: string[], configOption: string | undefin
   try {
     ownsSpool = (await enterSpool(config)) === "write";
   } catch (err) {
-    process.stderr.write(pipeAnswer({ kind: "deferred", error: asSealpostError(err) }).stderr);
-    return 75;
+    return answer({ kind: "deferred", error: asSealpostError(err) });
   }
   if (args.mode === "run-queue") {
-    const { runQueue } = await import("../core/queue-run.js");
-    await runQueue(config, { lockWaitMs: 30_000 });
+    if (!options.heavy) return options.handOver!(); // a spool pass seals and relays: the full bundle's
+    await options.heavy.runQueue(config);
     return 0;
   }
   const input = await readStdin(); // to EOF: if we are killed before it, nothing was committed
-  const { sendmail } = await import("../core/sendmail.js");
   const outcome = await sendmail({ config, input, args, user, uid, ownsSpool });
-  const answer = pipeAnswer(outcome);
-  if (answer.stderr) process.stderr.write(answer.stderr);
-  if (answer.exitCode === 0 && ownsSpool) startBackgroundRun(file);
-  return answer.exitCode;
+  if (outcome.kind !== "deferred" && ownsSpool) await ensureRunner(config.spoolDir, file);
+  return answer(outcome);
 }
 
 function invokingUser(): string {
   try {
-    return userInfo().username;
+    return os().userInfo().username;
   } catch {
     return process.env.LOGNAME || process.env.USER || `uid${process.getuid?.() ?? "unknown"}`;
   }

@@ -10,10 +10,10 @@ import { noticeExpiringKeys } from "./expiry-notice.js";
 import { sealedBytes, sealFor } from "../message/seal.js";
 import { outerFacts } from "../message/outer-facts.js";
 import { relayIdentity } from "../relay/relay.js";
-import type { Envelope } from "./envelope.js";
-import { SealpostError, Status } from "./errors.js";
-import { parseHeader } from "./header.js";
-import type { RawMessage } from "./raw-message.js";
+import type { Envelope } from "../mail/envelope.js";
+import { SealpostError, Status } from "../core/errors.js";
+import { parseHeader } from "../mail/header.js";
+import type { RawMessage } from "../mail/raw-message.js";
 
 /** From this size on, a message is sealed while it is relayed, never held sealed as a whole. */
 export const STREAM_FROM = 1 << 20;

@@ -1,7 +1,7 @@
 /** The config for deliver and sendmail: a config that cannot be read is a temporary 4.3.5 (SPEC §6). */
-import type { Config } from "../config/schema.js";
-import { ConfigLoadError, loadConfig } from "../config/load.js";
-import { SealpostError, Status } from "./errors.js";
+import type { Config } from "./schema.js";
+import { ConfigLoadError, loadConfig } from "./load.js";
+import { SealpostError, Status } from "../core/errors.js";
 
 export function readPipeConfig(file: string): Config {
   try {

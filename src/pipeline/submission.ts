@@ -5,14 +5,14 @@
  * The bytes the caller wrote are otherwise kept as they are.
  */
 import { randomBytes } from "node:crypto";
-import { formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "./address.js";
-import { rfc5322Date } from "./dates.js";
-import type { Envelope } from "./envelope.js";
-import { SealpostError, Status } from "./errors.js";
-import { firstValue, parseHeader, type HeaderField } from "./header.js";
-import { headerLine } from "./header-text.js";
-import { splitHeaderBody } from "./raw-message.js";
-import type { SendmailArgs } from "./sendmail-args.js";
+import { formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "../mail/address.js";
+import { rfc5322Date } from "../mail/dates.js";
+import type { Envelope } from "../mail/envelope.js";
+import { SealpostError, Status } from "../core/errors.js";
+import { firstValue, parseHeader, type HeaderField } from "../mail/header.js";
+import { headerLine } from "../mail/header-text.js";
+import { splitHeaderBody } from "../mail/raw-message.js";
+import type { SendmailArgs } from "../mail/sendmail-args.js";
 
 export interface Submitter {
   user: string; // the invoking user's login name

@@ -1,18 +1,19 @@
 /**
  * `sealpost sendmail`: one submitted message, committed durably and answered at once (SPEC §1,
- * §5, §6). The spool's owner (root or the sealpost user) writes a spool entry; anyone else writes
- * into the drop directory. Making the local copy, sealing and relaying is the queue runner's.
+ * §5, §6). The spool's owner (root or the sealpost user) commits it through the intake; anyone
+ * else writes into the drop directory, which the owner's runner takes in. Sealing and relaying
+ * are the runner's.
  */
 import type { Config } from "../config/schema.js";
+import { SealpostError, Status, asSealpostError } from "../core/errors.js";
+import { resolveHostname } from "../core/hostname.js";
+import type { Outcome } from "../core/outcome.js";
+import type { SendmailArgs } from "../mail/sendmail-args.js";
+import { prepareSubmission } from "./submission.js";
+import { prependFields, traceFields } from "../mail/trace.js";
 import { openEventLog } from "../log/event-log.js";
 import { prepareDropDir, writeDrop } from "../store/drop.js";
-import { SealpostError, Status, asSealpostError } from "./errors.js";
-import { resolveHostname } from "./hostname.js";
-import type { Outcome } from "./outcome.js";
-import type { SendmailArgs } from "./sendmail-args.js";
-import { prepareSubmission } from "./submission.js";
-import { submitToSpool } from "./submit.js";
-import { prependFields, traceFields } from "./trace.js";
+import { submit } from "./submit.js";
 
 export interface SendmailRequest {
   config: Config;
@@ -38,7 +39,7 @@ export async function sendmail(req: SendmailRequest): Promise<Outcome> {
         // Only root and the spool's own user write the spool directly; anyone else goes through drop/.
         const submitter = { uid: req.uid, user: req.user, trusted: true };
         const traced = prependFields(bytes, traceFields(submitter, envelope.sender, hostname, now));
-        await submitToSpool(req.config, hostname, traced, envelope, now, { via: "sendmail", submitter, log });
+        await submit(req.config, hostname, traced, envelope, now, { via: "sendmail", submitter, log });
       } finally {
         await log.close();
       }

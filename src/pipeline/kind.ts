@@ -1,6 +1,6 @@
 /** A message's kind, worked out only when the config makes use of it: classifying costs a MIME parse. */
 import type { Config } from "../config/schema.js";
-import type { RawMessage } from "./raw-message.js";
+import type { RawMessage } from "../mail/raw-message.js";
 import { routesNeedKind } from "./routing.js";
 
 /**

@@ -5,21 +5,14 @@
  */
 import { createHash } from "node:crypto";
 import type { RouteConfig } from "../config/schema.js";
-import type { SpoolEntry } from "../store/spool.js";
+import type { BatchTag, SpoolEntry } from "../store/spool.js";
+
+export type { BatchTag } from "../store/spool.js";
 import { takeSendSlot, type Budget } from "../store/send-budget.js";
 
 /** Past max_per_hour without a coalesce window of its own, a route's overflow is gathered this long. */
 export const OVERFLOW_WINDOW_SECONDS = 600;
 
-/** What a spool entry of a batching route carries (SpoolEntry.batch). */
-export interface BatchTag {
-  /** The route it came by: entries of one group (and the same recipients) share digests and a budget. */
-  group: string;
-  windowSeconds: number;
-  maxPerHour?: number;
-  /** Waiting for a digest; false: a single still to try, if the hour's budget allows. */
-  waiting: boolean;
-}
 
 export function batches(route: RouteConfig): boolean {
   return route.coalesceSeconds !== undefined || route.maxPerHour !== undefined;

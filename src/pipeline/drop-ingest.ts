@@ -16,9 +16,9 @@ import { tryDotlock } from "../store/dotlock.js";
 import { DropFile, DropRefused, dropDir, dropNames, removeDrop, setAsideDrop } from "../store/drop.js";
 import { writeNotice } from "../store/notice.js";
 import { UserQuota } from "../store/user-quota.js";
-import { userName } from "./passwd.js";
-import { submitToSpool } from "./submit.js";
-import { fieldLines, traceFields } from "./trace.js";
+import { userName } from "../core/passwd.js";
+import { submit } from "./submit.js";
+import { fieldLines, traceFields } from "../mail/trace.js";
 
 export interface IngestReport {
   taken: number;
@@ -73,7 +73,7 @@ async function ingestOne(config: Config, hostname: string, now: Date, log: Event
     const submitter = { uid: drop.uid, user: userName(drop.uid), trusted };
     // The trace fields go on top as the file is read: a drop file's bytes are held once.
     const { envelope, bytes } = await drop.read(config.serve.maxSize, (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf));
-    await submitToSpool(config, hostname, bytes, envelope, now, { via: "drop", submitter, log });
+    await submit(config, hostname, bytes, envelope, now, { via: "drop", submitter, log });
     await removeDrop(spoolDir, name);
     report.taken++;
   } catch (err) {

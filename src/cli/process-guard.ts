@@ -1,0 +1,28 @@
+/**
+ * What keeps the process's promises whatever goes wrong: deliver and sendmail answer 75 with one
+ * line, never a stack trace or another status (an MTA bounces root's mail on anything else).
+ * Node's own warnings would go to stderr, which for them is the MTA's bounce text: silenced.
+ */
+export function guardProcess(pipe: boolean): void {
+  const fatal = (err: unknown): never => {
+    if (process.env.SEALPOST_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    if (pipe) {
+      process.stderr.write("4.3.0 sealpost: internal error\n");
+      process.exit(75);
+    }
+    process.stderr.write(`sealpost: internal error: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
+    process.exit(1);
+  };
+  if (pipe && !process.env.SEALPOST_DEBUG) process.removeAllListeners("warning");
+  process.removeAllListeners("uncaughtException");
+  process.removeAllListeners("unhandledRejection");
+  process.on("uncaughtException", fatal);
+  process.on("unhandledRejection", fatal);
+}
+
+/** Ends the process with the command's status, or as `guardProcess` does when it failed. */
+export function finish(run: Promise<number>): void {
+  run.then((code) => process.exit(code), (err: unknown) => {
+    process.emit("uncaughtException", err instanceof Error ? err : new Error(String(err)));
+  });
+}

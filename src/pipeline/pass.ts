@@ -1,0 +1,134 @@
+/**
+ * One pass over the spool (SPEC §5): every due entry is sealed anew to its keys as they are now
+ * and relayed through the one send step; digests whose window has ended go the same way; what
+ * fails is the policy's. Local users' drops are taken in beside the relaying, never before it.
+ * Entries locked by another runner are left to it, so two runners never send the same entry.
+ */
+import type { Config } from "../config/schema.js";
+import { SealpostError, asSealpostError } from "../core/errors.js";
+import { resolveHostname } from "../core/hostname.js";
+import { readRawMessage } from "../mail/raw-message.js";
+import { ingestDrops } from "./drop-ingest.js";
+import { mustWait, windowEnd } from "./batch.js";
+import { kindOf } from "./kind.js";
+import { storePendingCopy } from "./legacy-copy.js";
+import { openEventLog, type EventLog } from "../log/event-log.js";
+import { Relay } from "../relay/relay.js";
+import { withDotlock } from "../store/dotlock.js";
+import { prepareDropDir } from "../store/drop.js";
+import { Spool, type SpoolEntry } from "../store/spool.js";
+import { eachConcurrently } from "./concurrency.js";
+import { digestGroups, sendDigest } from "./digest.js";
+import type { Pass } from "./pass-context.js";
+import { settleEntry, type RunReport } from "./policy.js";
+import { send, type SendResult } from "./send.js";
+
+/** Entries in flight at once in a pass; a runner's pooled relay keeps as many connections. */
+export const PASS_CONCURRENCY = 8;
+
+export interface PassOptions {
+  force?: boolean; // `queue flush`: due or not
+  now?: Date;
+  /** How long to wait for an entry another runner holds: 0 leaves it to that runner. */
+  lockWaitMs?: number;
+  /** A relay to use (a runner's pooled one), left open; otherwise one for this pass. */
+  relay?: Relay;
+  /** Set up drop/ and sweep what killed writers left (default); a long-lived runner does it now and then. */
+  maintenance?: boolean;
+  /** Where events go; otherwise a log opened from config [log] for this pass. */
+  log?: EventLog;
+  /** The crash tests' seam: called after each relay's 250, before it is recorded. */
+  checkpoint?: (point: string) => void;
+}
+
+
+export async function runPass(config: Config, options: PassOptions = {}): Promise<RunReport> {
+  if (options.log) return passLogged(config, options, options.log);
+  const log = openEventLog(config.log);
+  try {
+    return await passLogged(config, options, log);
+  } finally {
+    await log.close();
+  }
+}
+
+async function passLogged(config: Config, options: PassOptions, log: EventLog): Promise<RunReport> {
+  const now = options.now ?? new Date();
+  const spool = new Spool(config.spoolDir);
+  if (options.maintenance !== false) {
+    await prepareDropDir(config.spoolDir);
+    await spool.sweep(now);
+  }
+  const hostname = resolveHostname(config.hostname);
+  const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
+  const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
+  const pass: Pass = { config, hostname, spool, relay, now, report, force: options.force === true, log, checkpoint: options.checkpoint };
+  try {
+    // However many drops wait, and whatever their writers do to them meanwhile, what is due goes out now.
+    const ingesting = ingestDrops(config, hostname, now, log).catch((err: unknown) => {
+      log.event("deferred", { via: "drop", reason: asSealpostError(err).publicMessage });
+      return { taken: 0, setAside: 0 };
+    });
+    const tried = new Set<string>();
+    await relayDue(pass, options, tried);
+    if ((await ingesting).taken > 0) await relayDue(pass, options, tried); // what the drops brought, in this same pass
+  } finally {
+    if (!options.relay) relay.close();
+  }
+  return report;
+}
+
+/** Every due entry not yet `tried` in this pass, a few at a time; then the digests that are due. */
+async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): Promise<void> {
+  const { spool, now } = pass;
+  const listed = await spool.list();
+  const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
+  const due = listed.filter((e) => single(e) && !tried.has(e.id) && (pass.force || Date.parse(e.nextAttempt) <= now.getTime()));
+  for (const e of due) tried.add(e.id);
+  await eachConcurrently(due, PASS_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
+    const current = await spool.get(entry.id); // another runner may have finished it meanwhile
+    if (current && single(current)) await attempt(pass, current);
+  }, options.lockWaitMs ?? 0).catch((err) => {
+    if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
+  }), (entry) => spool.messageSize(entry.id));
+  // An entry that just went over its route's budget waits its window, so only a flush (due or
+  // not) has to look at the spool again to send it along now.
+  const groups = digestGroups(pass.force && listed.some((e) => e.batch) ? await spool.list() : listed, now, pass.force);
+  await eachConcurrently(groups, PASS_CONCURRENCY, (members) => sendDigest(pass, members));
+}
+
+async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
+  const { config, hostname, spool, now, report, log } = pass;
+  if (!entry.localPending && entry.recipients.length === 0) return spool.remove(entry.id); // kept locally only: done
+  const bytes = await spool.message(entry.id).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined; // removed half-way (the message goes first): it was sent
+    throw err;
+  });
+  if (!bytes) return spool.remove(entry.id);
+  const raw = readRawMessage(bytes);
+  if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes, log); // an entry of an older version
+  if (entry.recipients.length === 0) return spool.remove(entry.id);
+  if (entry.batch && await mustWait(entry.batch, config.spoolDir, now)) {
+    entry.batch.waiting = true; // over its route's max_per_hour: it goes with the next digest
+    entry.nextAttempt = windowEnd(entry.batch, now);
+    await spool.save(entry);
+    log.event("batched", { id: entry.logId ?? entry.id, to: entry.recipients.join(","), until: entry.nextAttempt, reason: "max_per_hour" });
+    return;
+  }
+  entry.attempts++;
+  const kind = entry.kind ?? await kindOf(config, raw, entry.sender, "subject");
+  const results = await send(pass, {
+    id: entry.logId ?? entry.id, raw, sender: entry.sender, recipients: entry.recipients, keys: { keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo },
+    seal: { bounce: entry.bounce === true, kind, mayBeSigned: entry.submitter?.trusted !== false }, about: { attempt: entry.attempts },
+  }, (result) => recordResult(pass, entry, result));
+  await settleEntry(pass, entry, raw.bytes, results);
+}
+
+/** A 250 taken off the entry at once and durably; failures wait for the policy, once all recipients have been tried. */
+async function recordResult(pass: Pass, entry: SpoolEntry, result: SendResult): Promise<void> {
+  if (!result.relayed) return;
+  entry.recipients = entry.recipients.filter((r) => r !== result.recipient);
+  if (entry.recipients.length > 0) await pass.spool.save(entry);
+  else await pass.spool.remove(entry.id);
+  pass.report.relayed++;
+}

@@ -1,0 +1,202 @@
+/**
+ * The runner: the one long-lived process that keeps a spool moving — `serve`'s, or the
+ * background one an intake starts when no runner is alive (store/runner-lock.ts). It holds the
+ * runner lock, notices new entries and drops the moment they land (a directory watch, with a
+ * slow poll behind it), runs a pass over the spool each time, re-reads the config for each pass
+ * (an admin who fixes [relay] and runs `queue flush` sees it used), and keeps its relay
+ * connections pooled across passes.
+ *
+ * A background runner stays while mail keeps coming (RUNNER_LINGER_MS after the last), and while
+ * something is due within the hour (a digest's window ending, a retry); then it leaves. Leaving is the delicate part: an intake that
+ * saw the lock held did not start a runner, so after letting the lock go the runner looks at the
+ * spool once more and, if anything is due, takes the lock back and goes on. No entry committed
+ * while the lock was held can be left behind.
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Config } from "../config/schema.js";
+import { asSealpostError } from "../core/errors.js";
+import { resolveHostname } from "../core/hostname.js";
+import { openEventLog, type EventLog } from "../log/event-log.js";
+import { Relay } from "../relay/relay.js";
+import { dropNames } from "../store/drop.js";
+import { takeRunnerLock } from "../store/runner-lock.js";
+import { Spool, type SpoolEntry } from "../store/spool.js";
+import { PASS_CONCURRENCY, runPass } from "./pass.js";
+
+/** A background runner stays this long after the last entry came in, for the rest of a wave. */
+export const RUNNER_LINGER_MS = 3_000;
+/** And for what is due within this long; later things are left to serve or the queue run timer. */
+const DUE_LINGER_MS = 3_600_000;
+/** The watch is the fast way; this poll catches what a watch can miss (a directory made after it started). */
+const POLL_MS = 1_000;
+const MAINTENANCE_MS = 3_600_000;
+
+export interface RunnerOptions {
+  /** The config, read afresh for each pass. */
+  loadConfig: () => Config;
+  /** Infinity: never leave (serve). */
+  lingerMs: number;
+  /** serve's event log; a background runner opens the config's. */
+  log?: EventLog;
+  onError?: (err: unknown) => void;
+  checkpoint?: (point: string) => void;
+}
+
+export class Runner {
+  private kicked = true;
+  private wake?: () => void;
+  private stopping = false;
+  private relay?: { key: string; relay: Relay };
+  private lastMaintenance = 0;
+  private done?: Promise<void>;
+
+  constructor(private readonly options: RunnerOptions) {}
+
+  /** Runs a pass now, or right after the one under way. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Runs until stopped (serve) or until nothing is left to do (background); resolves when it has left. */
+  start(): Promise<void> {
+    this.done ??= this.live();
+    return this.done;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.done;
+  }
+
+  private async live(): Promise<void> {
+    const first = this.options.loadConfig();
+    const spoolDir = first.spoolDir;
+    const log = this.options.log ?? openEventLog(first.log);
+    const watchers = this.watch(spoolDir);
+    try {
+      for (;;) {
+        const release = await this.takeLock(spoolDir);
+        if (!release) return; // another runner is there; it sees what we would have
+        try {
+          await this.passes(spoolDir, log);
+        } finally {
+          await release();
+        }
+        // The lock is let go; an intake may have seen it held and started no runner: look again.
+        if (this.stopping || !(await somethingDue(spoolDir))) return;
+      }
+    } finally {
+      for (const w of watchers) w.close();
+      this.relay?.relay.close();
+      if (!this.options.log) await log.close();
+    }
+  }
+
+  /** serve waits for a background runner to leave and then holds the lock itself; a background runner takes it now or never. */
+  private async takeLock(spoolDir: string): Promise<(() => Promise<void>) | undefined> {
+    for (;;) {
+      const release = await takeRunnerLock(spoolDir);
+      if (release || this.options.lingerMs !== Infinity || this.stopping) return release;
+      await this.sleep(POLL_MS); // serve still passes while it waits: entry locks keep the two apart
+      await this.pass(this.options.loadConfig(), this.options.log!).catch((err) => this.options.onError?.(err));
+    }
+  }
+
+  private async passes(spoolDir: string, log: EventLog): Promise<void> {
+    let idleSince = Date.now();
+    while (!this.stopping) {
+      if (this.kicked) {
+        this.kicked = false;
+        idleSince = Date.now();
+        let config: Config;
+        try {
+          config = this.options.loadConfig();
+        } catch (err) {
+          this.options.onError?.(err); // a config broken meanwhile: try again on the next poll
+          await this.sleep(POLL_MS);
+          this.kicked = true;
+          continue;
+        }
+        await this.pass(config, log).catch((err) => this.options.onError?.(err));
+        continue;
+      }
+      const due = await nextDue(new Spool(spoolDir));
+      const now = Date.now();
+      if (due !== undefined && due <= now) {
+        this.kicked = true;
+        continue;
+      }
+      const lingerEnd = idleSince + this.options.lingerMs;
+      const dueSoon = due !== undefined && due - now <= DUE_LINGER_MS;
+      if (now >= lingerEnd && !dueSoon) return;
+      await this.sleep(Math.min(POLL_MS, Math.max(0, (dueSoon ? due : lingerEnd) - now)));
+      this.kicked ||= (await dropNames(spoolDir)).length > 0;
+    }
+  }
+
+  private async pass(config: Config, log: EventLog): Promise<void> {
+    const maintenance = Date.now() - this.lastMaintenance >= MAINTENANCE_MS;
+    if (maintenance) this.lastMaintenance = Date.now();
+    await runPass(config, { relay: this.pooledRelay(config), lockWaitMs: 0, maintenance, log, checkpoint: this.options.checkpoint });
+  }
+
+  /** One pool for the runner's life, made anew when [relay] changed. */
+  private pooledRelay(config: Config): Relay {
+    const key = JSON.stringify([config.relay, config.hostname]);
+    if (this.relay?.key !== key) {
+      this.relay?.relay.close();
+      this.relay = { key, relay: new Relay({ relay: config.relay, hostname: resolveHostname(config.hostname) }, PASS_CONCURRENCY) };
+    }
+    return this.relay.relay;
+  }
+
+  private watch(spoolDir: string): FSWatcher[] {
+    const watchers: FSWatcher[] = [];
+    for (const dir of [join(spoolDir, "meta"), join(spoolDir, "drop")]) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.kick());
+        w.on("error", () => undefined);
+        watchers.push(w);
+      } catch {
+        // not there yet: the poll sees what comes
+      }
+    }
+    return watchers;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
+/** When the next queued entry (single or digest) is due, or undefined when none is. */
+async function nextDue(spool: Spool): Promise<number | undefined> {
+  const times = (await spool.list().catch(() => [] as SpoolEntry[])).filter((e) => e.state === "queued").map((e) => Date.parse(e.nextAttempt));
+  return times.length === 0 ? undefined : Math.min(...times);
+}
+
+/** Whether a runner is needed right now: an entry due, or a drop waiting. */
+async function somethingDue(spoolDir: string): Promise<boolean> {
+  const due = await nextDue(new Spool(spoolDir));
+  if (due !== undefined && due <= Date.now()) return true;
+  return (await readdir(join(spoolDir, "drop")).catch(() => [] as string[])).some((n) => n.endsWith(".msg"));
+}
+
+/** For callers that want one line for a failed pass. */
+export function passFailure(err: unknown): string {
+  return `spool run failed: ${asSealpostError(err).publicMessage}`;
+}
