@@ -8,6 +8,8 @@ import { readKey, type PublicKey } from "openpgp";
 import type { RouteConfig } from "../config/schema.js";
 import { SealpostError, Status } from "../core/errors.js";
 import { fingerprintOf, unusableReason } from "./key-check.js";
+import { keyFileStamps } from "../store/key-index.js";
+import { expiryOf } from "./key-expiry.js";
 import { keyEmails } from "./user-ids.js";
 
 const KEY_FILE = /^([0-9A-F]{40})\.asc$/;
@@ -60,45 +62,71 @@ export async function loadKeyring(keysDir: string): Promise<StoredKey[]> {
  * Every recipient and every archive key must be usable, or nothing is sent.
  */
 export async function routeKeys(route: Pick<RouteConfig, "to" | "keys" | "alsoEncryptTo">, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
-  const keys = await recipientKeys(route, keysDir, now);
+  const ring = await checkedKeyring(keysDir, now);
+  const keys = recipientKeys(route, ring);
   for (const fpr of route.alsoEncryptTo ?? []) {
-    if (!keys.some((k) => fingerprintOf(k) === fpr)) keys.push(await pinnedKey(keysDir, fpr, "archive key", now));
+    if (!keys.some((k) => fingerprintOf(k) === fpr)) keys.push(pinnedKey(ring, fpr, "archive key"));
   }
   return keys;
 }
 
-async function pinnedKey(keysDir: string, fpr: string, what: string, now: Date): Promise<PublicKey> {
-  const stored = await loadKey(keysDir, fpr).catch(() => undefined);
-  const problem = stored ? await unusableReason(stored.key, now) : "is not in keys_dir";
-  if (problem || !stored) throw new SealpostError(Status.noKey, `no usable key: ${what} ${fpr} ${problem}`);
-  return stored.key;
+function pinnedKey(ring: readonly CheckedKey[], fpr: string, what: string): PublicKey {
+  const found = ring.find((k) => k.fingerprint === fpr);
+  const problem = found ? found.problem : "is not in keys_dir";
+  if (problem || !found) throw new SealpostError(Status.noKey, `no usable key: ${what} ${fpr} ${problem}`);
+  return found.key;
 }
 
-async function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, keysDir: string, now: Date): Promise<PublicKey[]> {
-  if (route.keys && route.keys.length > 0) {
-    const keys: PublicKey[] = [];
-    for (const fpr of route.keys) keys.push(await pinnedKey(keysDir, fpr, "pinned key", now));
-    return keys;
-  }
-  const ring = await loadKeyring(keysDir);
-  const emails = await Promise.all(ring.map(({ key }) => keyEmails(key, now)));
+function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, ring: readonly CheckedKey[]): PublicKey[] {
+  if (route.keys && route.keys.length > 0) return route.keys.map((fpr) => pinnedKey(ring, fpr, "pinned key"));
   const keys = new Map<string, PublicKey>();
   for (const recipient of route.to) {
     const wanted = recipient.toLowerCase();
-    const unusable: string[] = [];
-    let found = 0;
-    for (const [i, { fingerprint, key }] of ring.entries()) {
-      if (!emails[i]!.includes(wanted)) continue;
-      const problem = await unusableReason(key, now);
-      if (problem === undefined) {
-        keys.set(fingerprint, key);
-        found++;
-      } else {
-        unusable.push(`${fingerprint} ${problem}`);
-      }
-    }
+    const theirs = ring.filter((k) => k.emails.includes(wanted));
+    for (const k of theirs) if (k.problem === undefined) keys.set(k.fingerprint, k.key);
     // Say why when the recipient has keys that cannot be used (revoked, expired): that is what to fix.
-    if (found === 0) throw new SealpostError(Status.noKey, `no usable key for ${recipient}${unusable.length > 0 ? `: ${unusable.join("; ")}` : ""}`);
+    if (!theirs.some((k) => k.problem === undefined)) {
+      const unusable = theirs.map((k) => `${k.fingerprint} ${k.problem}`);
+      throw new SealpostError(Status.noKey, `no usable key for ${recipient}${unusable.length > 0 ? `: ${unusable.join("; ")}` : ""}`);
+    }
   }
   return [...keys.values()];
+}
+
+/** A stored key with what checking it found: its certified addresses, and why it cannot encrypt now, if so. */
+interface CheckedKey extends StoredKey {
+  emails: string[];
+  problem?: string;
+  /** Until when that answer holds: the next expiry among the key's parts (null: for as long as the files stay the same). */
+  validUntil: number | null;
+}
+
+/**
+ * The keyring, parsed and checked once and kept while its files stay the same: a warm runner
+ * seals hundreds of messages a minute, and parsing and verifying every key's signatures for each
+ * of them cost more than sealing. A key's answer is worked out again once it may have changed
+ * (an expiry passed); a key file changed, added or removed starts over (sizes and times, one stat each).
+ */
+const checkedRings = new Map<string, { stamps: string; keys: CheckedKey[] }>();
+
+async function checkedKeyring(keysDir: string, now: Date): Promise<CheckedKey[]> {
+  const stamps = JSON.stringify(await keyFileStamps(keysDir));
+  let ring = checkedRings.get(keysDir);
+  if (ring?.stamps !== stamps) {
+    const keys: CheckedKey[] = [];
+    for (const { fingerprint, key } of await loadKeyring(keysDir)) keys.push(await check(fingerprint, key, now));
+    ring = { stamps, keys };
+    checkedRings.set(keysDir, ring);
+  }
+  for (const [i, k] of ring.keys.entries()) {
+    if (k.validUntil !== null && now.getTime() >= k.validUntil) ring.keys[i] = await check(k.fingerprint, k.key, now);
+  }
+  return ring.keys;
+}
+
+async function check(fingerprint: string, key: PublicKey, now: Date): Promise<CheckedKey> {
+  const problem = await unusableReason(key, now);
+  const expiry = await expiryOf(key, now);
+  // an unusable key stays so (revoked, expired) until its file changes; a usable one until it expires
+  return { fingerprint, key, emails: await keyEmails(key, now), problem, validUntil: problem === undefined && expiry.expires ? expiry.expires.getTime() : null };
 }
