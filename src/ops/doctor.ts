@@ -12,6 +12,7 @@ import { resolveHostname } from "../core/hostname.js";
 import { printable } from "../core/printable.js";
 import { logDestination } from "../log/event-log.js";
 import { probeRelay } from "../relay/probe.js";
+import { runnerAlive } from "../store/runner-lock.js";
 import { Spool } from "../store/spool.js";
 import { ownershipFindings } from "./ownership.js";
 import { routeKeyStatus } from "./route-key-status.js";
@@ -143,7 +144,14 @@ async function spoolFindings(config: Config, now: Date): Promise<Finding[]> {
   if (oldest !== undefined && now.getTime() - oldest > 3_600_000) {
     out.push({ level: "warn", area: "spool", text: `${queued.length} message(s) waiting, the oldest since ${new Date(oldest).toISOString()}`, fix: "sealpost queue list; is serve or the queue run timer running?" });
   }
-  if (out.length === 0) out.push({ level: "ok", area: "spool", text: `${queued.length} queued, none held` });
+  // An entry due for a minute with no runner alive waits for the next message, serve, or the timer.
+  const waiting = queued.filter((e) => !e.batch?.waiting && now.getTime() - Date.parse(e.nextAttempt) > 60_000);
+  const alive = await runnerAlive(config.spoolDir, now.getTime());
+  if (waiting.length > 0 && !alive) {
+    out.push({ level: "warn", area: "spool", text: `${waiting.length} message(s) due and no runner is running to relay them`,
+      fix: "sealpost queue run now; for the future, run serve or a queue run timer (every 5 minutes)" });
+  }
+  if (out.length === 0) out.push({ level: "ok", area: "spool", text: `${queued.length} queued, none held; ${alive ? "a runner is working on the spool" : "no runner running (one starts with the next message)"}` });
   return out;
 }
 
