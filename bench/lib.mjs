@@ -17,7 +17,8 @@ export const KEY_UID = "ops@example.net";
 /**
  * An SMTP sink that answers at once, as Postfix's smtpd does: no greeting delay (smtp-server
  * waits 100 ms before every greeting), pipelined replies written together (separate small
- * writes meet delayed ACKs: 40 ms per transaction). Counts whole messages; `onMessage` gets each.
+ * writes meet delayed ACKs: 40 ms per transaction). Counts whole messages; `onMessage` gets each,
+ * with its envelope ({ from, to }) as the client gave it in MAIL FROM and RCPT TO.
  */
 export function startSink(onMessage = () => {}) {
   const sink = { count: 0, bytes: 0 };
@@ -25,6 +26,7 @@ export function startSink(onMessage = () => {}) {
     socket.write("220 sink ESMTP\r\n");
     let text = "";
     let data = null;
+    let envelope = { from: "", to: [] };
     socket.on("data", (chunk) => {
       socket.cork();
       text += chunk.toString("latin1");
@@ -43,14 +45,19 @@ export function startSink(onMessage = () => {}) {
           data = null;
           sink.count++;
           sink.bytes += message.length;
-          onMessage(message);
+          onMessage(message, envelope);
+          envelope = { from: "", to: [] };
           socket.write("250 2.0.0 Ok: queued\r\n");
           continue;
         }
         const eol = text.indexOf("\r\n");
         if (eol < 0) break;
-        const verb = text.slice(0, 4).toUpperCase();
+        const line = text.slice(0, eol);
+        const verb = line.slice(0, 4).toUpperCase();
         text = text.slice(eol + 2);
+        const address = /^(?:MAIL FROM|RCPT TO):\s*<([^>]*)>/i.exec(line)?.[1];
+        if (verb === "MAIL" || verb === "RSET") envelope = { from: address ?? "", to: [] };
+        else if (verb === "RCPT" && address !== undefined) envelope.to.push(address);
         if (verb === "EHLO") socket.write("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 104857600\r\n");
         else if (verb === "DATA") { data = []; text = "\r\n" + text; socket.write("354 End data with <CR><LF>.<CR><LF>\r\n"); }
         else if (verb === "QUIT") { socket.end("221 2.0.0 Bye\r\n"); break; }
