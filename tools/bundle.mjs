@@ -14,6 +14,23 @@ const out = resolve(root, "dist/bundle");
 /** What the light bundle must never hold: each costs a cold start tens of milliseconds. */
 export const HEAVY_PACKAGES = ["openpgp", "nodemailer", "smtp-server", "commander"];
 
+/**
+ * postal-mime declares no "sideEffects", so esbuild keeps (and the intake runs at start-up) all
+ * of its modules for one addressParser import: its full MIME parser with the HTML entity table.
+ * Its modules only define things; marked free of side effects, what the intake does not use is
+ * left out of its start-up (the classifier still loads the parser when a route needs it).
+ */
+const sideEffectFree = {
+  name: "side-effect-free",
+  setup(b) {
+    b.onResolve({ filter: /^postal-mime$|postal-mime\/dist\/esm\// }, async (args) => {
+      if (args.pluginData?.inner) return undefined;
+      const found = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { inner: true } });
+      return found.errors.length > 0 ? undefined : { path: found.path, namespace: found.namespace, sideEffects: false };
+    });
+  },
+};
+
 rmSync(out, { recursive: true, force: true });
 for (const [entry, name] of [["src/cli/main.ts", "sealpost"], ["src/cli/intake-main.ts", "intake"]]) {
   const outfile = resolve(out, `${name}.cjs`);
@@ -28,6 +45,7 @@ for (const [entry, name] of [["src/cli/main.ts", "sealpost"], ["src/cli/intake-m
     minifySyntax: true,
     legalComments: "eof",
     metafile: true,
+    plugins: [sideEffectFree],
     // libraries' ESM builds (openpgp) call createRequire(import.meta.url); CommonJS has no import.meta
     banner: { js: 'var __bundle_url = require("node:url").pathToFileURL(__filename).href;' },
     define: { "import.meta.url": "__bundle_url" },

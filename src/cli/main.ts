@@ -3,7 +3,7 @@
  * everything but deliver and sendmail, and the light bundle hands those over to it when they need
  * OpenPGP in-process (relay = "inline", a key index to rebuild, sendmail -q).
  */
-import type { PipeCommand } from "./pipe-scan.cjs";
+import type { PipeCommand } from "./pipe-command.js";
 import { finish, guardProcess } from "./process-guard.js";
 
 export interface EntryOptions {

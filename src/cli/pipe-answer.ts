@@ -1,17 +1,24 @@
-/** What deliver and sendmail say: nothing and 0, or exactly one line and 75 (SPEC §6). Their stderr is the MTA's bounce text. */
+/**
+ * What deliver and sendmail say: nothing and 0, or exactly one line and 75 (SPEC §6). Their
+ * stderr is the MTA's bounce text. Written to descriptor 2 directly: process.stderr would load
+ * the streams for one line.
+ */
+import { writeSync } from "node:fs";
 import { pipeAnswer, type Outcome } from "../core/outcome.js";
 
+function stderr(text: string): void {
+  writeSync(2, text);
+}
+
 export function answer(outcome: Outcome): number {
-  const { exitCode, stderr } = pipeAnswer(outcome);
-  if (stderr) process.stderr.write(stderr);
-  if (process.env.SEALPOST_DEBUG && outcome.kind === "deferred") {
-    process.stderr.write(`${String((outcome.error.cause as Error)?.stack ?? outcome.error.cause)}\n`);
-  }
+  const { exitCode, stderr: line } = pipeAnswer(outcome);
+  if (line) stderr(line);
+  if (process.env.SEALPOST_DEBUG && outcome.kind === "deferred") stderr(`${String((outcome.error.cause as Error)?.stack ?? outcome.error.cause)}\n`);
   return exitCode;
 }
 
 /** deliver/sendmail's answer when it cannot even start (bad flags): 75 and one line, so the MTA retries. */
 export function pipeFailure(message: string): number {
-  process.stderr.write(`4.3.5 sealpost: ${message.split("\n")[0]}\n`);
+  stderr(`4.3.5 sealpost: ${message.split("\n")[0]}\n`);
   return 75;
 }

@@ -4,10 +4,10 @@
  * so that the light bundle (cli/intake-main.ts) can run them with nothing else loaded.
  */
 import { deliverDoor, type DoorOptions } from "./deliver-door.js";
-import type { PipeCommand } from "./pipe-scan.cjs";
+import type { PipeCommand } from "./pipe-command.js";
 import { sendmailDoor } from "./sendmail-door.js";
 
-export { pipeCommand, type PipeCommand } from "./pipe-scan.cjs";
+export type { PipeCommand } from "./pipe-command.js";
 
 export function runPipe(command: PipeCommand, options: DoorOptions): Promise<number> {
   return command.door === "deliver"

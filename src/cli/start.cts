@@ -11,10 +11,9 @@
  * rejects (another node, a rebuilt bundle) costs speed, never correctness.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
-import { pipeCommand, type PipeCommand } from "./pipe-scan.cjs";
+import type { PipeCommand } from "./pipe-command.js";
 
 interface Bundle {
   run(options: { argv: string[]; invokedAs: string; pipe?: PipeCommand; loadFull?: () => Bundle }): void;
@@ -45,7 +44,8 @@ function load(name: "intake" | "sealpost"): Bundle {
     });
   }
   const bundleModule = { exports: {} as Bundle };
-  script.runInThisContext()(bundleModule.exports, createRequire(file), bundleModule, file, dirname(file));
+  // A bundle requires only Node's builtins, so this file's own require serves (node:module stays unloaded).
+  script.runInThisContext()(bundleModule.exports, require, bundleModule, file, dirname(file));
   return bundleModule.exports;
 }
 
@@ -55,6 +55,23 @@ function readCache(file: string): Buffer | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Which pipe door argv names: deliver, or sendmail (also when started under the name "sendmail").
+ * Read here once, the only place argv is read for the command, and handed to the bundle.
+ */
+export function pipeCommand(argv: readonly string[], invokedAs: string): PipeCommand | undefined {
+  if (invokedAs === "sendmail") return { door: "sendmail", args: [...argv] };
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-c" || a === "--config") config = argv[++i];
+    else if (a.startsWith("--config=")) config = a.slice("--config=".length);
+    else if (a.startsWith("-")) return undefined; // --help, --version: the full CLI's
+    else return a === "deliver" || a === "sendmail" ? { door: a, args: argv.slice(i + 1), config } : undefined;
+  }
+  return undefined;
 }
 
 const argv = process.argv.slice(2);

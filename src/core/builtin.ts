@@ -2,12 +2,9 @@
  * A Node builtin loaded when it is first used, not when the bundle starts. deliver and sendmail
  * run once per message, and each builtin they load at start-up costs every message (net, the
  * streams and child_process alone are about thirty internal modules); most runs never need them.
+ * process.getBuiltinModule (Node 20.16) needs no require: node:module is not loaded for it.
  */
-import { createRequire } from "node:module";
-
-const load = createRequire(import.meta.url);
-
 export function lazy<T>(id: string): () => T {
   let loaded: T | undefined;
-  return () => (loaded ??= load(id) as T);
+  return () => (loaded ??= process.getBuiltinModule(id) as T);
 }

@@ -9,7 +9,7 @@
  *   spool missing:    create it only where no one else could have created it first: its parent
  *                     belongs to us (or to root, when we are root) and nobody else may write there.
  */
-import { stat } from "node:fs/promises";
+import { stat } from "./fsp.js";
 import { dirname } from "node:path";
 import { lookupUser } from "./passwd.js";
 

@@ -3,7 +3,7 @@
  * spool for a digest instead of leaving one by one. The digest itself is made by the queue
  * runner (core/digest-run.ts); until then every message is a durable spool entry.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../core/digest.js";
 import type { RouteConfig } from "../config/schema.js";
 import type { BatchTag, SpoolEntry } from "../store/spool.js";
 
@@ -21,7 +21,7 @@ export function batches(route: RouteConfig): boolean {
 /** A route's identity across restarts and config reloads: what it matches and where it sends. */
 export function routeGroup(route: RouteConfig): string {
   const { matchRecipient, matchKind, to, keys, alsoEncryptTo } = route;
-  return createHash("sha256").update(JSON.stringify({ matchRecipient, matchKind, to, keys, alsoEncryptTo })).digest("hex").slice(0, 16);
+  return sha256Hex(JSON.stringify({ matchRecipient, matchKind, to, keys, alsoEncryptTo })).slice(0, 16);
 }
 
 /** The tag for a new entry of a batching route: with coalesce it waits at once; with only max_per_hour it may still go alone. */

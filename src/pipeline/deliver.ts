@@ -7,8 +7,8 @@
  * message's hash (its bytes without the mbox From_ line; the MTA's trace fields make distinct
  * messages distinct), makes every run after the first do only what is left.
  */
-import { createHash } from "node:crypto";
 import type { Config, RouteConfig } from "../config/schema.js";
+import { sha256Hex } from "../core/digest.js";
 import { isEximPipe, pipeEnvelope, type PipeArguments } from "../mail/envelope.js";
 import { asSealpostError } from "../core/errors.js";
 import { resolveHostname } from "../core/hostname.js";
@@ -71,7 +71,7 @@ async function prepare(req: DeliverRequest, log: EventLog): Promise<Delivery> {
   const now = req.now ?? new Date();
   const hostname = resolveHostname(req.config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
-  const hash = createHash("sha256").update(raw.bytes).digest("hex");
+  const hash = sha256Hex(raw.bytes);
   const arrival: Arrival = { via: "deliver", raw, envelope: pipeEnvelope(req.env, req.args, hostname), logId: hash.slice(0, 12) };
   const routed = await routeArrival(req.config, hostname, arrival);
   return { ctx: { config: req.config, hostname, now, log, checkpoint: req.checkpoint }, arrival, routed, hash };

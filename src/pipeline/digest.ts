@@ -9,7 +9,7 @@
  * updated, then the file goes. A runner killed in between leaves the file, and the next pass
  * finishes the members from it instead of sending them again.
  */
-import { readFile, readdir, stat, unlink } from "node:fs/promises";
+import { readFile, readdir, stat, unlink } from "../core/fsp.js";
 import { join } from "node:path";
 import { classify } from "../classify/classify.js";
 import { budgetOf } from "./batch.js";

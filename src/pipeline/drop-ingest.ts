@@ -8,7 +8,7 @@
  *   - each uid gets an hourly quota; past it its files are set aside (*.quota) and root is told;
  *   - the submitter is the uid the kernel gives the file, shown in trace fields on top of it.
  */
-import { stat, utimes } from "node:fs/promises";
+import { stat, utimes } from "../core/fsp.js";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { silentLog, type EventLog } from "../log/event-log.js";

@@ -2,7 +2,7 @@
  * Root's local notice when a route's key crosses 30, 7 or 1 days before expiry: once per key and
  * threshold (a marker file in spool_dir/key-warnings remembers), never off-host unsealed.
  */
-import { open } from "node:fs/promises";
+import { open } from "../core/fsp.js";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { expiryWarning, type Expiry } from "../crypto/key-expiry.js";

@@ -7,7 +7,7 @@
  * It is the light half of sealpost: nothing here loads OpenPGP, an SMTP library or a command-line
  * framework, because under an MTA it runs once per message. Sealing and relaying are the runner's.
  */
-import { stat } from "node:fs/promises";
+import { stat } from "../core/fsp.js";
 import type { Config, RouteConfig } from "../config/schema.js";
 import type { Envelope } from "../mail/envelope.js";
 import { SealpostError, Status } from "../core/errors.js";

@@ -13,7 +13,7 @@
  * while the lock was held can be left behind.
  */
 import { watch, type FSWatcher } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir } from "../core/fsp.js";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { asSealpostError } from "../core/errors.js";

@@ -4,7 +4,7 @@
  * -t (Bcc removed), From, Date and Message-ID added when missing, every address qualified.
  * The bytes the caller wrote are otherwise kept as they are.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../core/random.js";
 import { formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "../mail/address.js";
 import { rfc5322Date } from "../mail/dates.js";
 import type { Envelope } from "../mail/envelope.js";
@@ -46,7 +46,7 @@ export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submit
   }
   if (firstValue(fields, "date") === undefined) added.push(headerLine("Date", rfc5322Date(now)));
   if (firstValue(fields, "message-id") === undefined) {
-    added.push(headerLine("Message-ID", `<${now.getTime()}.${randomBytes(8).toString("hex")}@${who.hostname}>`));
+    added.push(headerLine("Message-ID", `<${now.getTime()}.${randomHex(8)}@${who.hostname}>`));
   }
   const kept = rewriteFields(header, fields, (f) => {
     if (f.lname === "bcc") return args.extractRecipients ? null : undefined;

@@ -3,7 +3,7 @@
  * is the last time one was let through. A flood of bounces then costs one relayed message an
  * hour, however many arrive; the rest stay in the local store.
  */
-import { stat, utimes, writeFile } from "node:fs/promises";
+import { stat, utimes, writeFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir } from "./durable-file.js";
 import { withDotlock } from "./dotlock.js";

@@ -4,11 +4,12 @@
  * Debian agree on and the one Node can take without a native addon. A lock whose holder
  * died is broken; a live one is waited for, with jitter, up to a deadline.
  */
-import { randomBytes } from "node:crypto";
-import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { randomHex } from "../core/random.js";
+import { link, readFile, stat, unlink, writeFile } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { SealpostError, Status } from "../core/errors.js";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const STALE_AFTER_MS = 5 * 60_000; // no holder keeps a lock this long: one message is written in milliseconds
 const DEAD_HOLDER_GRACE_MS = 2_000; // a fresh lock is never broken, even if its pid is gone
@@ -58,7 +59,7 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
  * or the disk is full in between.
  */
 async function tryLock(lockPath: string): Promise<boolean> {
-  const tmp = join(dirname(lockPath), `.${basename(lockPath)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const tmp = join(dirname(lockPath), `.${basename(lockPath)}.${process.pid}.${randomHex(4)}.tmp`);
   try {
     await writeFile(tmp, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
     await link(tmp, lockPath);

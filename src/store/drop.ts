@@ -11,9 +11,9 @@
  * oversized file or a bad envelope is set aside as *.bad, never followed or guessed at; a file
  * that vanishes while it is read (its writer may unlink it) is simply gone.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../core/random.js";
 import { constants } from "node:fs";
-import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "../core/fsp.js";
 import { join } from "node:path";
 import { isEnvelopeAddress } from "../mail/address.js";
 import { fsyncDir, writeSynced } from "./durable-file.js";
@@ -52,7 +52,7 @@ export async function prepareDropDir(spoolDir: string): Promise<void> {
 /** By any user: writes one message into drop/, complete or not at all. */
 export async function writeDrop(spoolDir: string, envelope: DropEnvelope, bytes: Buffer): Promise<string> {
   const dir = dropDir(spoolDir);
-  const name = randomBytes(16).toString("hex");
+  const name = randomHex(16);
   const tmp = join(dir, `.${name}.tmp`);
   // 0644: the spool's owner must read it; others cannot find it (no read permission on drop/).
   await writeSynced(tmp, Buffer.concat([Buffer.from(JSON.stringify(envelope) + "\n"), bytes]), 0o644);

@@ -3,8 +3,8 @@
  * directory. Nothing is visible under the final name before it is complete, and an aborted
  * write leaves no trace.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { randomHex } from "../core/random.js";
+import { mkdir, open, rename, unlink } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -37,7 +37,7 @@ export async function writeSynced(tmpPath: string, data: Uint8Array | string, mo
 /** Atomically replaces (or creates) `path` with `data`, durably. */
 export async function writeFileDurably(path: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomHex(6)}.tmp`);
   await writeSynced(tmp, data, mode);
   try {
     await rename(tmp, path);

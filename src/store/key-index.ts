@@ -8,7 +8,7 @@
  * It names the key files it was made from, with their sizes and times: a key file added,
  * changed or removed by hand makes it stale, and a stale index is never used.
  */
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readFile, readdir, stat } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
 

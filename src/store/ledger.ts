@@ -4,7 +4,7 @@
  * An MTA retry or a double run of `deliver` reads it and does only what is left.
  * Entries are kept 7 days.
  */
-import { readFile, readdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { readFile, readdir, stat, unlink, utimes, writeFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
 import { withDotlock } from "./dotlock.js";

@@ -1,6 +1,6 @@
 /** Maildir delivery: tmp -> fsync -> new, directory fsynced (the maildir(5) protocol). */
-import { randomBytes } from "node:crypto";
-import { access, readdir, rename, unlink } from "node:fs/promises";
+import { randomHex } from "../core/random.js";
+import { access, readdir, rename, unlink } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeSynced } from "./durable-file.js";
 
@@ -9,7 +9,7 @@ let counter = 0;
 /** A unique file name (maildir(5)): time, microseconds, pid, a counter and randomness, host, size. */
 export function maildirName(bytes: Buffer, hostname: string, now = Date.now()): string {
   const host = hostname.replace(/\//g, "\\057").replace(/:/g, "\\072");
-  return `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++counter}R${randomBytes(6).toString("hex")}.${host},S=${bytes.length}`;
+  return `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++counter}R${randomHex(6)}.${host},S=${bytes.length}`;
 }
 
 /** Delivers under `name` (chosen beforehand so a caller can record it first); returns the name. */

@@ -2,8 +2,8 @@
  * mbox delivery (mboxrd): a "From " line, ">From " quoting, a blank line after the message;
  * under a dot-lock, appended and fsynced, and cut back to the old size if anything fails.
  */
-import { createHash } from "node:crypto";
-import { open, type FileHandle } from "node:fs/promises";
+import { sha256Hex } from "../core/digest.js";
+import { open, type FileHandle } from "../core/fsp.js";
 import { dirname } from "node:path";
 import { asctime } from "../mail/dates.js";
 import { ensureDir } from "./durable-file.js";
@@ -88,7 +88,7 @@ export function fromLineSender(sender: string): string {
 }
 
 function sha256(b: Buffer): string {
-  return createHash("sha256").update(b).digest("hex");
+  return sha256Hex(b);
 }
 
 export function mboxEntry(bytes: Buffer, sender: string, now: Date): Buffer {

@@ -2,7 +2,7 @@
  * Notices sealpost writes for root (SPEC §5): plaintext, into the local store only,
  * from sealpost@<hostname>. They never leave the host unsealed.
  */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../core/random.js";
 import type { Config } from "../config/schema.js";
 import { headerLine } from "../mail/header-text.js";
 import { rfc5322Date } from "../mail/dates.js";
@@ -14,7 +14,7 @@ export async function writeNotice(local: Config["local"], hostname: string, subj
   const from = `sealpost@${hostname}`;
   const text = headerLine("From", `sealpost <${from}>`) + headerLine("To", `root@${hostname}`) +
     headerLine("Subject", `sealpost: ${subject.replace(/[^\x20-\x7e]/g, "?")}`) + headerLine("Date", rfc5322Date(now)) +
-    headerLine("Message-ID", `<${now.getTime()}.${randomBytes(6).toString("hex")}.notice@${hostname}>`) +
+    headerLine("Message-ID", `<${now.getTime()}.${randomHex(6)}.notice@${hostname}>`) +
     headerLine("Auto-Submitted", "auto-generated") + headerLine("MIME-Version", "1.0") +
     headerLine("Content-Type", "text/plain; charset=utf-8") + headerLine("Content-Transfer-Encoding", "8bit") +
     "\r\n" + lines.map((line) => line + "\r\n").join("");

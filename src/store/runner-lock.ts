@@ -5,7 +5,7 @@
  * touches the lock every HEARTBEAT_MS while it lives; one whose lock has not been touched for
  * ALIVE_MS, or whose pid is gone, is not there.
  */
-import { readFile, stat, utimes } from "node:fs/promises";
+import { readFile, stat, utimes } from "../core/fsp.js";
 import { join } from "node:path";
 import { tryDotlock } from "./dotlock.js";
 

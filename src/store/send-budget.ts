@@ -3,7 +3,7 @@
  * route group in spool/rate/. Taken under a lock, so concurrent deliveries never overspend.
  * Losing the file only forgets past sends (one hour's allowance more), never mail.
  */
-import { readFile } from "node:fs/promises";
+import { readFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { withDotlock } from "./dotlock.js";
 import { ensureDir, writeFileDurably } from "./durable-file.js";

@@ -3,8 +3,8 @@
  * An entry is msg/<id>.eml (the message as received, 0600) plus meta/<id>.json (its state);
  * the message is written first, so an entry exists exactly when its meta file does.
  */
-import { randomBytes } from "node:crypto";
-import { lstat, readFile, readdir, stat, unlink } from "node:fs/promises";
+import { randomHex } from "../core/random.js";
+import { lstat, readFile, readdir, stat, unlink } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 import type { LocalMark } from "./local-store.js";
@@ -67,7 +67,7 @@ export class Spool {
 
   /** A new entry id: its creation time (sortable) and randomness. */
   newId(now: Date): string {
-    return `${now.getTime().toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
+    return `${now.getTime().toString(36).padStart(9, "0")}-${randomHex(5)}`;
   }
 
   /** The message of an entry about to be committed, durably; runners do not see it before its meta file. */

@@ -5,7 +5,7 @@
  * bury root's alerts under their own. Only the drop ingestion writes these (one at a time, under
  * its lock), so no lock of their own is needed. Losing a file only forgets an hour's count.
  */
-import { readFile } from "node:fs/promises";
+import { readFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
 
