@@ -9,7 +9,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type * as Crypto from "node:crypto";
 import { lazy } from "./builtin.js";
 
-const NATIVE_FROM = Number(process.env.SEALPOST_NATIVE_FROM ?? 1 << 20);
+const NATIVE_FROM = 1 << 20;
 const crypto = lazy<typeof Crypto>("node:crypto");
 
 export function sha256Hex(data: Uint8Array | string): string {
