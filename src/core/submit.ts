@@ -4,14 +4,18 @@
  * The queue runner then makes the local copy, seals and relays. Routing and loop checks are
  * decided here, by the spool's owner, never by what a submitter wrote.
  */
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { silentLog, type EventLog } from "../log/event-log.js";
-import { readDrops, removeDrop } from "../store/drop.js";
+import { dropDir, readDrops, removeDrop } from "../store/drop.js";
 import { withDotlock } from "../store/dotlock.js";
 import { hasLocalCopy, storeLocally } from "../store/local-store.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import type { Envelope } from "./envelope.js";
+import { SealpostError, Status } from "./errors.js";
 import { firstValue, parseHeader } from "./header.js";
+import { checkHeaderSize } from "./header-limit.js";
 import { loopVerdict } from "./loop.js";
 import { readRawMessage } from "./raw-message.js";
 import { selectRoute } from "./routing.js";
@@ -26,6 +30,7 @@ export interface Submitted {
 
 export async function submitToSpool(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date,
   { via, client, log = silentLog }: Submitted): Promise<SpoolEntry> {
+  checkHeaderSize(bytes); // a drop file is written by its user: nothing in it has been checked
   const raw = readRawMessage(bytes);
   const kind = await kindOf(config, raw, envelope.sender, "route");
   const route = selectRoute(config.routes, envelope.recipients, kind);
@@ -79,7 +84,15 @@ export async function storePendingCopy(config: Config, hostname: string, spool: 
 export async function ingestDrops(config: Config, hostname: string, now: Date, log: EventLog = silentLog): Promise<number> {
   let count = 0;
   for (const drop of await readDrops(config.spoolDir, config.serve.maxSize)) {
-    await submitToSpool(config, hostname, drop.bytes, { sender: drop.envelope.sender, recipients: drop.envelope.recipients }, now, { via: "drop", log });
+    try {
+      await submitToSpool(config, hostname, drop.bytes, { sender: drop.envelope.sender, recipients: drop.envelope.recipients }, now, { via: "drop", log });
+    } catch (err) {
+      if (!(err instanceof SealpostError && err.status === Status.tooBig)) throw err;
+      // sendmail refuses such a header before it writes a drop: this one was made by hand. Set
+      // aside like a drop that cannot be read, or it would stop every pass.
+      await rename(join(dropDir(config.spoolDir), drop.name), join(dropDir(config.spoolDir), `${drop.name}.bad`)).catch(() => undefined);
+      continue;
+    }
     await removeDrop(config.spoolDir, drop.name);
     count++;
   }
