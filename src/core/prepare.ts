@@ -2,6 +2,7 @@
  * Shared by every entry point: from raw bytes and an envelope to what sealing needs
  * (header fields, the outer facts), and sealing one message for each external recipient.
  */
+import { setImmediate } from "node:timers/promises";
 import type { PublicKey } from "openpgp";
 import type { Config } from "../config/schema.js";
 import { loadHostKey } from "../crypto/host-key.js";
@@ -61,10 +62,25 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
   return sealed;
 }
 
-/** A failure while a streamed message is being sealed is a sealing error, not the relay's. */
+/** Sealed bytes after which a streamed message lets the event loop run: serve's other connections wait no longer than that takes. */
+const YIELD_EVERY = 64 * 1024;
+
+/**
+ * A failure while a streamed message is being sealed is a sealing error, not the relay's. The
+ * message is in memory and every stage answers at once, so without a pause the whole seal (about
+ * a second for 25 MB) would run as one chain of promises, and serve would answer no one meanwhile.
+ */
 async function* sealingErrors(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   try {
-    yield* pieces;
+    let since = 0;
+    for await (const piece of pieces) {
+      yield piece;
+      since += piece.length;
+      if (since >= YIELD_EVERY) {
+        since = 0;
+        await setImmediate();
+      }
+    }
   } catch (err) {
     throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
   }

@@ -3,6 +3,7 @@
  * field as a protected header, one HP-Outer field per outer field, and the original Content-*
  * fields and body bytes unchanged except for CRLF line ends. Made in pieces, as encryption reads it.
  */
+import { isAscii, isUtf8 } from "node:buffer";
 import { headerLine } from "../core/header-text.js";
 import type { HeaderField } from "../core/header.js";
 import { toCrlf, toCrlfChunks, type RawMessage } from "../core/raw-message.js";
@@ -45,13 +46,8 @@ function withLineEnd(b: Buffer): Buffer {
   return b.length >= 2 && b[b.length - 2] === 0x0d && b[b.length - 1] === 0x0a ? b : Buffer.concat([b, Buffer.from("\r\n")]);
 }
 
-/** For a body without Content-Type: us-ascii when it is, utf-8 when it decodes as such. */
+/** For a body without Content-Type: us-ascii when it is, utf-8 when it decodes as such (native checks: a byte loop held serve 0.5 s for 25 MB). */
 function guessCharset(body: Buffer): string {
-  if (!body.some((byte) => byte >= 0x80)) return "us-ascii";
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(body);
-    return "utf-8";
-  } catch {
-    return "unknown-8bit";
-  }
+  if (isAscii(body)) return "us-ascii";
+  return isUtf8(body) ? "utf-8" : "unknown-8bit";
 }
