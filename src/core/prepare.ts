@@ -2,7 +2,6 @@
  * Shared by every entry point: from raw bytes and an envelope to what sealing needs
  * (header fields, the outer facts), and sealing one message for each external recipient.
  */
-import { setImmediate } from "node:timers/promises";
 import type { PublicKey } from "openpgp";
 import type { Config } from "../config/schema.js";
 import { loadHostKey } from "../crypto/host-key.js";
@@ -13,6 +12,7 @@ import { outerFacts } from "../message/outer-facts.js";
 import { relayIdentity } from "../relay/relay.js";
 import type { Envelope } from "./envelope.js";
 import { SealpostError, Status } from "./errors.js";
+import { letOthersIn } from "./event-loop.js";
 import { parseHeader } from "./header.js";
 import type { RawMessage } from "./raw-message.js";
 
@@ -78,7 +78,7 @@ async function* sealingErrors(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buf
       since += piece.length;
       if (since >= YIELD_EVERY) {
         since = 0;
-        await setImmediate();
+        await letOthersIn();
       }
     }
   } catch (err) {

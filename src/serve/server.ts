@@ -8,11 +8,11 @@
  * CRLF.CRLF, so a bare LF can never end a message early (no smuggling); line ends are then
  * normalised to LF, as the local store keeps them.
  */
-import { setImmediate } from "node:timers/promises";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/schema.js";
 import { qualify } from "../core/address.js";
 import { Status, asSealpostError } from "../core/errors.js";
+import { letOthersIn } from "../core/event-loop.js";
 import { resolveHostname } from "../core/hostname.js";
 import { smtpReply, type SmtpReply } from "../core/outcome.js";
 import { prepareSubmission } from "../core/submission.js";
@@ -177,7 +177,7 @@ export class SealpostServer {
     const { bytes, envelope } = prepareSubmission(data, {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
     }, { user: "MAILER-DAEMON", hostname: this.hostname }, now, { maxSize: this.config.serve.maxSize });
-    await setImmediate(); // each step reads the header once more: let the other connections in between
+    await letOthersIn(); // each step reads the header once more: let the other connections in between
     const entry = await submitToSpool(this.config, this.hostname, bytes, envelope, now, { via: "serve", client: session.remoteAddress, log: this.events });
     return entry.id;
   }
