@@ -15,14 +15,26 @@ export function* innerEntity(raw: RawMessage, fields: readonly HeaderField[], fa
   outer: Array<[string, string]>, warnings: readonly string[] = []): Generator<Buffer> {
   const parts: Buffer[] = [];
   let sawContentType = false;
+  // Fields that lie one after another in the raw header go out as one piece: a piece per field
+  // made a header of 10,000 fields hold serve for 50 ms.
+  let run: Buffer | undefined;
+  const endRun = () => {
+    if (run) parts.push(withLineEnd(toCrlf(run)));
+    run = undefined;
+  };
   for (const field of fields) {
     if (field.lname === "content-type" && !sawContentType) {
       sawContentType = true;
+      endRun();
       parts.push(Buffer.from(withHpParams(field), "utf8"));
+    } else if (run && run.buffer === field.raw.buffer && run.byteOffset + run.length === field.raw.byteOffset) {
+      run = Buffer.from(run.buffer, run.byteOffset, run.length + field.raw.length);
     } else {
-      parts.push(withLineEnd(toCrlf(field.raw)));
+      endRun();
+      run = field.raw;
     }
   }
+  endRun();
   const added: string[] = [];
   if (!sawContentType) added.push(headerLine("Content-Type", `text/plain; charset=${guessCharset(raw.body)}; ${HP_PARAMS}`));
   if (facts.synthesized.from) added.push(headerLine("From", facts.from));
