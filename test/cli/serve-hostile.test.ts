@@ -16,7 +16,7 @@ import { createTransport } from "nodemailer";
 import type { Home, HomeOptions } from "../helpers/home.js";
 import { RCPT } from "../helpers/paths.js";
 import { lf, openSealed } from "../helpers/sealed.js";
-import { NoopProbe, Served, freePort } from "../helpers/serve.js";
+import { NoopProbe, type Served, whileServing } from "../helpers/serve.js";
 import { inHome, useWorld } from "../helpers/world.js";
 
 const MB = 1024 * 1024;
@@ -75,18 +75,8 @@ class RawClient {
 describe("serve against hostile clients", () => {
   const world = useWorld();
 
-  async function serving(fn: (served: Served, home: Home, relayed: () => Buffer[]) => Promise<void>, serveToml = "",
-    options: HomeOptions = {}): Promise<void> {
-    await inHome(world, options, async (home, relayed) => {
-      const port = await freePort();
-      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n${serveToml}` });
-      const served = await new Served(home, port).start();
-      try {
-        await fn(served, home, relayed);
-      } finally {
-        await served.stop();
-      }
-    });
+  function serving(fn: (served: Served, home: Home, relayed: () => Buffer[]) => Promise<void>, serveToml = "", options: HomeOptions = {}) {
+    return inHome(world, options, (home, relayed) => whileServing(home, serveToml, (served) => fn(served, home, relayed)));
   }
 
   async function relayedSoon(relayed: () => Buffer[], count: number, timeoutMs = 60_000): Promise<Buffer[]> {

@@ -14,7 +14,7 @@ import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
 import { canRunAs, type Home } from "../helpers/home.js";
 import { lf, openSealed } from "../helpers/sealed.js";
 import { clientLimit } from "../../src/serve/capacity.js";
-import { Served, freePort, rawSmtp } from "../helpers/serve.js";
+import { type Served, rawSmtp, whileServing } from "../helpers/serve.js";
 import { NEEDS_ROOT, tmpfs } from "../helpers/tmpfs.js";
 import { inHome, useWorld } from "../helpers/world.js";
 
@@ -37,15 +37,11 @@ describe("serve", () => {
   async function serving(fn: (served: Served, home: Home, relayed: () => Buffer[]) => Promise<void>, serveToml = "", t?: TestContext,
     mount?: boolean): Promise<void> {
     await inHome(world, {}, async (home, relayed) => {
-      const port = await freePort();
       const fs = mount ? tmpfs(home.spool) : undefined;
       if (mount && !fs) return void t?.skip(NEEDS_ROOT);
-      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n${serveToml}` });
-      const served = await new Served(home, port).start();
       try {
-        await fn(served, home, relayed);
+        await whileServing(home, serveToml, (served) => fn(served, home, relayed));
       } finally {
-        await served.stop();
         fs?.unmount();
       }
     });

@@ -38,6 +38,18 @@ export class Served {
   }
 }
 
+/** Runs `fn` while `home` serves on a free port with `serveToml` in its [serve] table; serve is stopped afterwards whatever happens. */
+export async function whileServing<T>(home: Home, serveToml: string, fn: (served: Served) => Promise<T>): Promise<T> {
+  const port = await freePort();
+  home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n${serveToml}` });
+  const served = await new Served(home, port).start();
+  try {
+    return await fn(served);
+  } finally {
+    await served.stop();
+  }
+}
+
 /** A raw SMTP session: sends `lines` (CRLF-joined, as written) and returns everything the server said. */
 export async function rawSmtp(port: number, script: string[], pauseMs = 100): Promise<string> {
   const socket = createConnection(port, "127.0.0.1");

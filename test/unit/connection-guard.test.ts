@@ -52,6 +52,15 @@ describe("serve's connection deadlines", () => {
     return { client, session: smtpSession, said: () => said, closed: () => closed };
   }
 
+  /** The clock at `at`, once the guard has looked: the client must be cut, told `reason`, or still open when `reason` is null. */
+  async function lookAt(c: { said: () => string; closed: () => boolean }, at: number, reason: RegExp | null): Promise<void> {
+    clock = at;
+    await sleep(SWEPT_MS);
+    if (reason === null) return assert.ok(!c.closed(), `still open at ${at} ms`);
+    assert.ok(c.closed(), `cut at ${at} ms`);
+    assert.match(c.said(), reason);
+  }
+
   /** The client writes `text`, which reaches the guard at the clock's present time. */
   async function write(client: Socket, text: string): Promise<void> {
     client.write(text);
@@ -62,20 +71,14 @@ describe("serve's connection deadlines", () => {
     clock = 0;
     const c = await session();
     for (clock = 20_000; clock < ENVELOPE_MS; clock += 20_000) await write(c.client, "NOOP\r\n");
-    clock = ENVELOPE_MS + 1_000;
-    await sleep(SWEPT_MS);
-    assert.ok(c.closed(), "cut");
-    assert.match(c.said(), /^421 4\.4\.2 timeout: no DATA within 60 s/);
+    await lookAt(c, ENVELOPE_MS + 1_000, /^421 4\.4\.2 timeout: no DATA within 60 s/);
   });
 
   it("a line that is not complete within 30 s is cut, however many of its bytes trickle in", async () => {
     clock = 0;
     const c = await session();
     for (clock = 5_000; clock <= LINE_MS; clock += 5_000) await write(c.client, "E");
-    clock = LINE_MS + 1_000;
-    await sleep(SWEPT_MS);
-    assert.ok(c.closed(), "cut");
-    assert.match(c.said(), /^421 4\.4\.2 timeout: no complete line for 30 s/);
+    await lookAt(c, LINE_MS + 1_000, /^421 4\.4\.2 timeout: no complete line for 30 s/);
   });
 
   it("a message must be in within 5 minutes of DATA, however steadily its lines come", async () => {
@@ -83,12 +86,8 @@ describe("serve's connection deadlines", () => {
     const c = await session();
     guard.receiving(c.session);
     for (clock = 20_000; clock < DATA_MS; clock += 20_000) await write(c.client, "a line of the message\r\n");
-    await sleep(SWEPT_MS);
-    assert.ok(!c.closed(), "not yet");
-    clock = DATA_MS + 1_000;
-    await sleep(SWEPT_MS);
-    assert.ok(c.closed(), "cut");
-    assert.match(c.said(), /^421 4\.4\.2 timeout: message not in within 300 s/);
+    await lookAt(c, clock, null);
+    await lookAt(c, DATA_MS + 1_000, /^421 4\.4\.2 timeout: message not in within 300 s/);
   });
 
   it("a client waiting for our reply is never cut, whatever the clock says; once answered, the deadlines hold again", async () => {
@@ -96,13 +95,9 @@ describe("serve's connection deadlines", () => {
     const c = await session();
     guard.receiving(c.session);
     guard.replying(c.session);
-    clock = 10 * SESSION_MS;
-    await sleep(SWEPT_MS);
-    assert.ok(!c.closed(), "still open while the commit runs");
+    await lookAt(c, 10 * SESSION_MS, null); // the commit may take its time
     guard.answered(c.session);
-    await sleep(SWEPT_MS);
-    assert.ok(c.closed(), "cut once answered");
-    assert.match(c.said(), /^421 4\.4\.2 timeout: session longer than 600 s/);
+    await lookAt(c, 10 * SESSION_MS, /^421 4\.4\.2 timeout: session longer than 600 s/);
   });
 
   it("the whole session ends after 10 minutes, however busy", async () => {
@@ -116,11 +111,7 @@ describe("serve's connection deadlines", () => {
         guard.answered(c.session);
       }
     }
-    await sleep(SWEPT_MS);
-    assert.ok(!c.closed(), "not before");
-    clock = SESSION_MS + 1_000;
-    await sleep(SWEPT_MS);
-    assert.ok(c.closed(), "cut");
-    assert.match(c.said(), /^421 4\.4\.2 timeout: session longer than 600 s/);
+    await lookAt(c, clock, null);
+    await lookAt(c, SESSION_MS + 1_000, /^421 4\.4\.2 timeout: session longer than 600 s/);
   });
 });
