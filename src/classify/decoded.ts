@@ -11,6 +11,11 @@ const TEXT_LIMIT = 64 * 1024;
  * enough for the header, the text and a bounce's delivery-status part, which comes first.
  */
 const PARSE_LIMIT = 96 * 1024;
+/**
+ * And at most this much of the Subject: every daemon's subject is a line, and a rule's pattern run
+ * over 96 KB of hostile Subject is where a slip into quadratic time would cost seconds.
+ */
+const SUBJECT_LIMIT = 2_000;
 
 export interface Decoded {
   subject: string;
@@ -22,7 +27,7 @@ export interface Decoded {
   /** Header values by lower-case name, every occurrence. */
   headers: Map<string, string[]>;
   contentType: string;
-  /** The text body (or the first text part), at most TEXT_LIMIT characters. */
+  /** The text body (or the first text part), at most TEXT_LIMIT characters. Every rule's pattern must be linear in it. */
   text: string;
   /** The text of message/delivery-status parts (a bounce's machine-readable report). */
   deliveryStatus: string;
@@ -37,7 +42,7 @@ export async function decodeMessage(bytes: Buffer): Promise<Decoded> {
   // "To: deploy" (atd) parses as a name without an address: the bare word is the local part.
   const toAddress = (to && "address" in to ? to.address : undefined) || (headers.get("to")?.[0] ?? "").trim();
   return {
-    subject: (email.subject ?? "").replace(/\s+/g, " ").trim(),
+    subject: (email.subject ?? "").slice(0, 2 * SUBJECT_LIMIT).replace(/\s+/g, " ").trim().slice(0, SUBJECT_LIMIT),
     from: (from?.address ?? "").toLowerCase(),
     fromName: from?.name ?? "",
     toLocal: /^[\w.+-]+(@\S+)?$/.test(toAddress) ? toAddress.split("@")[0]!.toLowerCase() : "",

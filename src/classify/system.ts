@@ -13,10 +13,11 @@ export function bounce(m: Decoded, envelopeSender: string | undefined): Classifi
   if (!report && !(daemon && envelopeSender === "")) return undefined;
   const ds = m.deliveryStatus;
   return found("bounce", {
-    recipient: capture(ds, /^Final-Recipient:\s*[^;]*;\s*(\S+)/im) ?? capture(m.text, /^<([^>\s]+@[^>\s]+)>:/m),
+    // Each pattern linear: no two neighbouring parts may match the same characters ("\s*[^;]*", "[^>\s]+@" over "@@@…").
+    recipient: capture(ds, /^Final-Recipient:[^;\n]*;\s*(\S+)/im) ?? capture(m.text, /^<([^>\s@]+@[^>\s]+)>:/m),
     action: capture(ds, /^Action:\s*(\S+)/im),
     status: capture(ds, /^Status:\s*(\S+)/im),
-    host: hostOrUndefined(capture(ds, /^Reporting-MTA:\s*[^;]*;\s*(\S+)/im)) ?? domainOf(m.from),
+    host: hostOrUndefined(capture(ds, /^Reporting-MTA:[^;\n]*;\s*(\S+)/im)) ?? domainOf(m.from),
   });
 }
 
@@ -39,7 +40,7 @@ export function logwatch(m: Decoded): Classification | undefined {
 
 /** mdadm --monitor: "<Event> event on <device>:<host>" and /proc/mdstat in the body. */
 export function raid(m: Decoded): Classification | undefined {
-  const subject = /^(\w+) event on (\/dev\/\S+?)(?::(\S+))?$/.exec(m.subject);
+  const subject = /^(\w+) event on (\/dev\/[^\s:]+)(?::(\S+))?$/.exec(m.subject); // the device ends at the first ":" (a lazy \S+? was quadratic)
   const byBody = /event detected on md device (\S+)/i.exec(m.text);
   if (!subject && !byBody) return undefined;
   if (!subject && !/mdadm|\/proc\/mdstat/i.test(m.fromName + m.text)) return undefined;
@@ -59,7 +60,7 @@ export function disk(m: Decoded): Classification | undefined {
 
 /** unattended-upgrades, and apticron's "N package update(s) for <host>". */
 export function updates(m: Decoded): Classification | undefined {
-  const uu = /unattended-upgrades result for (\S+?):\s*(\S+)$/i.exec(m.subject);
+  const uu = /unattended-upgrades result for ([^\s:]+):\s*(\S+)$/i.exec(m.subject);
   if (uu) return found("updates", { host: hostOrUndefined(uu[1]), result: uu[2], reboot: /\[reboot required\]/i.test(m.subject) ? "required" : undefined });
   const apticron = /^(\d+) package updates? for (\S+)/i.exec(m.subject);
   if (apticron) return found("updates", { host: hostOrUndefined(apticron[2]), packages: apticron[1] });

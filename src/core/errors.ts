@@ -34,6 +34,7 @@ export const Status = {
   relay: "4.4.1",
   relayRefused: "5.0.0",
   usage: "4.5.0",
+  tooBig: "5.3.4", // over max_size or the header limit: serve answers 552, the pipe commands 75 (4.3.4)
 } as const;
 
 /** Any thrown value as a SealpostError; what we did not foresee is a temporary internal error. */

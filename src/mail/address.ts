@@ -9,14 +9,23 @@ export interface Mailbox {
 
 const BARE_LOCAL_PART = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+$/;
 
-/** Every mailbox in an address-list value, groups flattened; empty when nothing parses. */
+/**
+ * parseMailboxes reads at most this much of a value: postal-mime parses about 2 MB/s, so a 20 MB
+ * To would hold the caller for ten seconds. 16 KB is some 400 addresses, far more than system
+ * mail carries; a longer value is read that far (see MAILBOX_VALUE_LIMIT's callers).
+ */
+export const MAILBOX_VALUE_LIMIT = 16 * 1024;
+
+/** Every mailbox in an address-list value, groups flattened; empty when nothing parses. Of a value over MAILBOX_VALUE_LIMIT, those that end within it. */
 export function parseMailboxes(value: string): Mailbox[] {
+  const cut = value.length > MAILBOX_VALUE_LIMIT;
   let parsed: ReturnType<typeof addressParser>;
   try {
-    parsed = addressParser(value, { flatten: true });
+    parsed = addressParser(cut ? value.slice(0, MAILBOX_VALUE_LIMIT) : value, { flatten: true });
   } catch {
     return [];
   }
+  if (cut) parsed.pop(); // the last one may be cut in half
   const out: Mailbox[] = [];
   for (const item of parsed) {
     if (!("address" in item) || typeof item.address !== "string") continue;

@@ -20,6 +20,7 @@
  * protection hides the element there (and shows the protected Subject), while one that does not
  * (Claws Mail, mutt without protected-header support) shows "Subject: ..." above the original.
  */
+import { isAscii, isUtf8 } from "node:buffer";
 import { headerLine } from "../mail/header-text.js";
 import { wellFormed, type HeaderField } from "../mail/header.js";
 import { toCrlf, toCrlfChunks, type RawMessage } from "../mail/raw-message.js";
@@ -70,18 +71,42 @@ export function* innerEntity(raw: RawMessage, fields: readonly HeaderField[], fa
 function* flat(raw: RawMessage, fields: readonly HeaderField[], added: string[]): Generator<Buffer> {
   const parts: Buffer[] = [];
   let sawContentType = false;
+  // Well-formed fields that lie one after another in the raw header go out as one piece: a piece
+  // per field made a header of 10,000 fields hold serve for 50 ms.
+  let run: Buffer | undefined;
+  const endRun = () => {
+    if (run) parts.push(withLineEnd(toCrlf(run)));
+    run = undefined;
+  };
   for (const field of fields) {
     if (field.lname === "content-type" && !sawContentType) {
       sawContentType = true;
+      endRun();
       parts.push(Buffer.from(withHpParams(field), "latin1"));
-    } else {
+    } else if (!asIs(field)) {
+      endRun();
       parts.push(wellFormed(field));
+    } else if (run && run.buffer === field.raw.buffer && run.byteOffset + run.length === field.raw.byteOffset) {
+      run = Buffer.from(run.buffer, run.byteOffset, run.length + field.raw.length);
+    } else {
+      endRun();
+      run = field.raw;
     }
   }
+  endRun();
   if (!sawContentType) parts.push(Buffer.from(headerLine("Content-Type", `${defaultContentType(raw.body)}; ${HP_PARAMS}`)));
   parts.push(Buffer.from(added.join(""), "utf8"), Buffer.from("\r\n"));
   yield Buffer.concat(parts);
   yield* toCrlfChunks(raw.body); // the body in slices: a 25 MB report is never copied whole
+}
+
+/** A field wellFormed() would leave as it is but for line ends: no stray line in it, no white space before its colon. */
+function asIs(field: HeaderField): boolean {
+  return field.sureValue === field.value && !/^[^:\n]*[ \t]:/.test(field.raw.toString("latin1", 0, Math.min(field.raw.length, 200)));
+}
+
+function withLineEnd(b: Buffer): Buffer {
+  return b.length >= 2 && b[b.length - 2] === 0x0d && b[b.length - 1] === 0x0a ? b : Buffer.concat([b, Buffer.from("\r\n")]);
 }
 
 /** The original Content-Type field with the RFC 9788 parameters appended. */
@@ -117,15 +142,10 @@ function textPart(text: string, legacy: boolean): Buffer {
     `Content-Disposition: inline\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n${content}`, "utf8");
 }
 
-/** For a body without Content-Type: text/plain, us-ascii when it is, utf-8 when it decodes as such. */
+/** For a body without Content-Type: text/plain, us-ascii when it is, utf-8 when it decodes as such (native checks: a byte loop held serve 0.5 s for 25 MB). */
 function defaultContentType(body: Buffer): string {
-  if (!body.some((byte) => byte >= 0x80)) return "text/plain; charset=us-ascii";
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(body);
-    return "text/plain; charset=utf-8";
-  } catch {
-    return "text/plain; charset=unknown-8bit";
-  }
+  if (isAscii(body)) return "text/plain; charset=us-ascii";
+  return isUtf8(body) ? "text/plain; charset=utf-8" : "text/plain; charset=unknown-8bit";
 }
 
 function withoutBom(bytes: Buffer): Buffer {

@@ -17,6 +17,7 @@ import { DropFile, DropRefused, dropDir, dropNames, removeDrop, setAsideDrop } f
 import { writeNotice } from "../store/notice.js";
 import { UserQuota } from "../store/user-quota.js";
 import { userName } from "../core/passwd.js";
+import { SealpostError } from "../core/errors.js";
 import { submit } from "./submit.js";
 import { fieldLines, traceFields } from "../mail/trace.js";
 
@@ -78,6 +79,8 @@ async function ingestOne(config: Config, hostname: string, now: Date, log: Event
     report.taken++;
   } catch (err) {
     if (err instanceof DropRefused) return refuse("bad", err.message, drop?.uid);
+    // refused for good (a header over the limit): set aside, or it would be tried again every pass
+    if (err instanceof SealpostError && err.permanence === "permanent") return refuse("bad", err.publicMessage, drop?.uid);
     // The store or the spool failed, not the file: it stays for the next pass.
     log.event("deferred", { id: name.slice(0, 12), via: "drop", reason: (err as Error).message });
   } finally {

@@ -14,6 +14,7 @@ import type { Envelope } from "../mail/envelope.js";
 import { SealpostError, Status } from "../core/errors.js";
 import { parseHeader } from "../mail/header.js";
 import type { RawMessage } from "../mail/raw-message.js";
+import { letOthersIn } from "../core/event-loop.js";
 
 /** From this size on, a message is sealed while it is relayed, never held sealed as a whole. */
 export const STREAM_FROM = 1 << 20;
@@ -67,10 +68,25 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
   return sealed;
 }
 
-/** A failure while a streamed message is being sealed is a sealing error, not the relay's. */
+/** Sealed bytes after which a streamed message lets the event loop run: serve's other connections wait no longer than that takes. */
+const YIELD_EVERY = 64 * 1024;
+
+/**
+ * A failure while a streamed message is being sealed is a sealing error, not the relay's. The
+ * message is in memory and every stage answers at once, so without a pause the whole seal (about
+ * a second for 25 MB) would run as one chain of promises, and serve would answer no one meanwhile.
+ */
 async function* sealingErrors(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   try {
-    yield* pieces;
+    let since = 0;
+    for await (const piece of pieces) {
+      yield piece;
+      since += piece.length;
+      if (since >= YIELD_EVERY) {
+        since = 0;
+        await letOthersIn();
+      }
+    }
   } catch (err) {
     throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
   }

@@ -3,13 +3,18 @@
  * (sendmail(8), Postfix's cleanup): cut at a lone "." unless -i, recipients from the header with
  * -t (Bcc removed), From, Date and Message-ID added when missing, every address qualified.
  * The bytes the caller wrote are otherwise kept as they are.
+ *
+ * Bounded for hostile input (issue 15): a header over HEADER_MAX is refused; qualification
+ * rewrites at most QUALIFIED_FIELDS fields and never makes the message outgrow max_size or its
+ * header outgrow HEADER_MAX (a field it cannot qualify within that stays as written).
  */
 import { randomHex } from "../core/random.js";
-import { formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "../mail/address.js";
+import { MAILBOX_VALUE_LIMIT, formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "../mail/address.js";
 import { rfc5322Date } from "../mail/dates.js";
 import type { Envelope } from "../mail/envelope.js";
 import { SealpostError, Status } from "../core/errors.js";
 import { firstValue, parseHeader, type HeaderField } from "../mail/header.js";
+import { HEADER_MAX, checkHeaderSize, headerTooBig } from "./header-limit.js";
 import { headerLine } from "../mail/header-text.js";
 import { splitHeaderBody } from "../mail/raw-message.js";
 import type { SendmailArgs } from "../mail/sendmail-args.js";
@@ -24,8 +29,17 @@ export interface Submission {
   envelope: Envelope;
 }
 
-export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submitter, now: Date): Submission {
+export interface SubmissionLimits {
+  /** The most the message may be once prepared (serve's max_size); unbounded when not given. */
+  maxSize?: number;
+}
+
+/** A message has one From, To, Cc...; 10,000 "To: a" fields would cost 300 ms of parsing and folding. */
+const QUALIFIED_FIELDS = 32;
+
+export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submitter, now: Date, limits: SubmissionLimits = {}): Submission {
   const text = args.dotEndsMessage ? cutAtLoneDot(input) : input;
+  checkHeaderSize(text);
   const { header, body } = splitHeaderBody(text);
   const fields = parseHeader(header);
 
@@ -48,14 +62,31 @@ export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submit
   if (firstValue(fields, "message-id") === undefined) {
     added.push(headerLine("Message-ID", `<${now.getTime()}.${randomHex(8)}@${who.hostname}>`));
   }
-  const kept = rewriteFields(header, fields, (f) => {
-    if (f.lname === "bcc") return args.extractRecipients ? null : undefined;
-    return ADDRESS_FIELDS.has(f.lname) ? qualifiedField(f, who.hostname, nl) : undefined;
-  });
+  const addedBytes = Buffer.from(added.join("").replace(/\r\n/g, nl), "latin1");
   const between = text.subarray(header.length, text.length - body.length);
   const separator = between.length > 0 ? between : Buffer.from(nl); // a header without its blank line gets one
-  const bytes = Buffer.concat([Buffer.from(added.join("").replace(/\r\n/g, nl), "latin1"), kept, separator, body]);
+  const sizeRoom = (limits.maxSize ?? Infinity) - (text.length - between.length + separator.length + addedBytes.length);
+  const headerRoom = HEADER_MAX - (addedBytes.length + header.length);
+  if (sizeRoom < 0) throw tooBig(limits.maxSize!);
+  if (headerRoom < 0) throw headerTooBig();
+  let room = Math.min(sizeRoom, headerRoom);
+  let qualifiable = QUALIFIED_FIELDS;
+  const kept = rewriteFields(header, fields, (f) => {
+    if (f.lname === "bcc") return args.extractRecipients ? null : undefined;
+    // A field whose addresses cannot all be read is kept as written: rewriting it would drop the rest.
+    if (!ADDRESS_FIELDS.has(f.lname) || f.value.length > MAILBOX_VALUE_LIMIT || qualifiable === 0) return undefined;
+    qualifiable--;
+    const qualified = qualifiedField(f, who.hostname, nl);
+    if (!qualified || qualified.length - f.raw.length > room) return undefined; // qualified, it would not fit
+    room -= qualified.length - f.raw.length;
+    return qualified;
+  });
+  const bytes = Buffer.concat([addedBytes, kept, separator, body]);
   return { bytes, envelope: { sender, recipients } };
+}
+
+function tooBig(maxSize: number): SealpostError {
+  return new SealpostError(Status.tooBig, `message exceeds the maximum size of ${maxSize} bytes`, { permanence: "permanent" });
 }
 
 function envelopeAddress(value: string, hostname: string): string {

@@ -10,6 +10,7 @@ import { readRawMessage } from "../mail/raw-message.js";
 import type { Submitter } from "../mail/trace.js";
 import { silentLog, type EventLog } from "../log/event-log.js";
 import { commitSubmission, type Committed } from "./commit.js";
+import { checkHeaderSize } from "./header-limit.js";
 import { entryFields, routeArrival, type Door } from "./intake.js";
 
 export interface Submitted {
@@ -21,6 +22,7 @@ export interface Submitted {
 
 export async function submit(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date,
   { via, client, submitter, log = silentLog }: Submitted): Promise<Committed> {
+  checkHeaderSize(bytes); // a drop file, or what serve and sendmail prepared: a header over 64 KB is refused
   const arrival = { via, raw: readRawMessage(bytes), envelope, client, submitter };
   const routed = await routeArrival(config, hostname, arrival);
   // No ledger here to hold a bounce slot: our own sealed mail and bounces of it stay local.

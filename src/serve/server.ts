@@ -1,28 +1,37 @@
 /**
  * `sealpost serve`: SMTP on loopback for hosts without an MTA (SPEC §1, §6, §7). No AUTH, no
  * STARTTLS (loopback only); local recipients only; 250 only after the durable commit; max_size
- * enforced while the data streams in; bounded clients and timeouts. smtp-server ends DATA only at
+ * enforced while the data streams in, and again once the message is prepared. Hostile clients
+ * are bounded (issue 15): deadlines no trickle of bytes can extend (connection-guard.ts), as many
+ * connections as the descriptors allow (capacity.ts), one memory budget for all messages in
+ * DATA (data-collector.ts), at most MAX_RECIPIENTS per message. smtp-server ends DATA only at
  * CRLF.CRLF, so a bare LF can never end a message early (no smuggling); line ends are then
  * normalised to LF, as the local store keeps them.
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/schema.js";
 import { qualify } from "../mail/address.js";
-import { asSealpostError } from "../core/errors.js";
+import { Status, asSealpostError } from "../core/errors.js";
+import { letOthersIn } from "../core/event-loop.js";
 import { resolveHostname } from "../core/hostname.js";
-import { smtpReply } from "../core/outcome.js";
+import { smtpReply, type SmtpReply } from "../core/outcome.js";
 import { prepareSubmission } from "../pipeline/submission.js";
 import { submit } from "../pipeline/submit.js";
 import { isLoopbackHost } from "../config/loopback.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
 import { prepareDropDir } from "../store/drop.js";
+import { MAX_CLIENTS, clientLimit } from "./capacity.js";
+import { ConnectionGuard, LINE_MS } from "./connection-guard.js";
+import { DataCollector, MemoryBudget } from "./data-collector.js";
 import { isLocalRecipient } from "./recipients.js";
 import { Runner, passFailure } from "../pipeline/runner.js";
 import { loadConfig } from "../config/load.js";
 
-const MAX_CLIENTS = 32;
-const SOCKET_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 10_000; // SIGTERM: sessions still open after this are cut (no 250 was given for them)
+/** Postfix's smtpd_recipient_limit, and what a drop file may carry; RFC 5321 asks for at least 100. */
+const MAX_RECIPIENTS = 1000;
+/** Messages in DATA share this much memory: four of max_size at once, and never less than 64 MB for many small ones. */
+const DATA_MEMORY = (maxSize: number) => Math.max(4 * maxSize, 64 * 1024 * 1024);
 
 export type Log = (line: string) => void;
 
@@ -34,11 +43,14 @@ export class SealpostServer {
   private inFlight = 0;
   private idle?: () => void;
   private readonly events: EventLog;
+  private readonly guard = new ConnectionGuard();
+  private readonly memory: MemoryBudget;
 
   /** `log` takes the lifecycle lines; message events go to config [log], or to `log` when that names nowhere. */
   constructor(private readonly config: Config, private readonly log: Log) {
     this.hostname = resolveHostname(config.hostname);
     this.events = openEventLog(config.log, log);
+    this.memory = new MemoryBudget(DATA_MEMORY(config.serve.maxSize));
     // serve's own runner: it holds the runner lock while serve lives, so no intake starts another
     this.runner = new Runner({ loadConfig: () => reloaded(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
   }
@@ -48,7 +60,7 @@ export class SealpostServer {
     const { listenHost, listenPort } = this.config.serve;
     await prepareDropDir(this.config.spoolDir); // before the first client: users' sendmail needs drop/
     await this.listen(listenHost, listenPort, true);
-    if (listenHost === "127.0.0.1") await this.listen("::1", listenPort, false);
+    if (this.alsoIpv6()) await this.listen("::1", listenPort, false);
     void this.runner.start();
   }
 
@@ -57,16 +69,24 @@ export class SealpostServer {
     this.closing = true;
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.guard.stop();
     await this.runner.stop();
     await this.events.close();
   }
 
+  /** 127.0.0.1 is served on ::1 as well, where the host has IPv6. */
+  private alsoIpv6(): boolean {
+    return this.config.serve.listenHost === "127.0.0.1";
+  }
+
   private async listen(host: string, port: number, required: boolean): Promise<void> {
     const server = this.create();
+    this.guard.attach(server.server);
     try {
       await new Promise<void>((resolve, reject) => {
         server.server.once("error", reject);
-        server.listen(port, host, () => resolve());
+        // A burst of connections waits in the kernel's queue until accepted: node's default of 511 would drop the rest.
+        server.listen(port, host, MAX_CLIENTS, () => resolve());
       });
     } catch (err) {
       if (required) throw err;
@@ -85,18 +105,21 @@ export class SealpostServer {
       authOptional: true,
       disableReverseLookup: true,
       size: maxSize,
-      maxClients: MAX_CLIENTS,
-      socketTimeout: SOCKET_TIMEOUT_MS,
+      maxClients: clientLimit(this.alsoIpv6() ? 2 : 1),
+      socketTimeout: LINE_MS, // the guard's deadlines are stricter; this is smtp-server's own idle timeout behind them
       closeTimeout: CLOSE_TIMEOUT_MS,
       logger: false,
       onConnect: (session, cb) => {
         if (!isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(smtpError(554, "5.7.1 loopback clients only"));
+        this.guard.begin(session);
         cb();
       },
       onMailFrom: (_address, _session, cb) => (this.closing ? cb(smtpError(421, "4.3.2 shutting down, try again later")) : cb()),
-      onRcptTo: (address, _session, cb) => {
+      onRcptTo: (address, session, cb) => {
         if (this.closing) return cb(smtpError(421, "4.3.2 shutting down, try again later"));
         if (!isLocalRecipient(address.address, this.hostname, localDomains)) return cb(smtpError(550, "5.7.1 relaying denied: local recipients only"));
+        // RFC 5321 4.5.3.1.10: the client sends the rest in another transaction.
+        if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return cb(smtpError(452, "4.5.3 too many recipients"));
         cb();
       },
       onData: (stream, session, cb) => this.receive(stream, session, cb),
@@ -105,38 +128,58 @@ export class SealpostServer {
 
   private receive(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
     this.inFlight++;
-    const chunks: Buffer[] = [];
+    this.guard.receiving(session);
+    const collector = new DataCollector(this.memory);
+    let ended = false;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      collector.release();
+      if (--this.inFlight === 0) this.idle?.();
+    };
     stream.on("data", (c: Buffer) => {
-      if (!stream.sizeExceeded) chunks.push(c); // over max_size: read on to the end, keep nothing
+      if (stream.sizeExceeded) collector.release(); // over max_size: read on to the end, keep nothing
+      else collector.add(c);
+    });
+    stream.on("close", () => {
+      if (!ended) settle(); // the client went away (or was cut) in the middle of the message
     });
     stream.on("end", () => {
+      ended = true;
+      this.guard.replying(session);
       const done = (err?: Error | null, message?: string) => {
+        this.guard.answered(session);
         cb(err, message);
-        if (--this.inFlight === 0) this.idle?.();
+        settle();
       };
       if (stream.sizeExceeded) return done(smtpError(552, `5.3.4 message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
-      this.commit(Buffer.concat(chunks), session).then((id) => {
+      const collected = collector.finish();
+      if (collected.kind === "over-budget") return done(smtpError(452, "4.3.1 too many messages arriving at once, try again later"));
+      this.commit(collected.bytes, session).then((id) => {
         this.runner.kick();
         done(null, id ? `2.0.0 queued as ${id}` : "2.0.0 kept locally");
       }, (err) => {
-        const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) });
-        this.events.event("deferred", {
-          via: "serve", from: `<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}>`, status: reply.code, reason: reply.text,
-        });
+        const reply = refusal(err);
+        if (reply.code < 500) {
+          this.events.event("deferred", {
+            via: "serve", from: `<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}>`, status: reply.code, reason: reply.text,
+          });
+        }
         done(smtpError(reply.code, reply.text));
       });
     });
   }
 
-  /** The id of the spool entry it went into; undefined when it stays local only. */
+  /** `data`: the message with LF line ends. The id of the spool entry it went into; undefined when it stays local only. */
   private async commit(data: Buffer, session: SMTPServerSession): Promise<string | undefined> {
     const now = new Date();
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const recipients = session.envelope.rcptTo.map((r) => qualify(r.address, this.hostname));
-    const lf = Buffer.from(data.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
-    const { bytes, envelope } = prepareSubmission(lf, {
+    const { bytes, envelope } = prepareSubmission(data, {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
-    }, { user: "MAILER-DAEMON", hostname: this.hostname }, now);
+    }, { user: "MAILER-DAEMON", hostname: this.hostname }, now, { maxSize: this.config.serve.maxSize });
+    await letOthersIn(); // each step reads the header once more: let the other connections in between
     const committed = await submit(this.config, this.hostname, bytes, envelope, now, { via: "serve", client: session.remoteAddress, log: this.events });
     return committed.kind === "stored-only" ? undefined : committed.entry.id;
   }
@@ -149,6 +192,13 @@ function reloaded(started: Config): Config {
   } catch {
     return started;
   }
+}
+
+/** A message too big (over max_size once prepared, or a header over its limit) is refused for good; anything else is temporary. */
+function refusal(err: unknown): SmtpReply {
+  const error = asSealpostError(err);
+  if (error.status === Status.tooBig) return { code: 552, text: `${error.status} ${error.publicMessage}` };
+  return smtpReply({ kind: "deferred", error });
 }
 
 function smtpError(code: number, text: string): Error {

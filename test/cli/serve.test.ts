@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync } from "node:fs";
-import { createConnection } from "node:net";
+import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
@@ -13,7 +13,8 @@ import { createTransport } from "nodemailer";
 import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
 import { canRunAs, type Home } from "../helpers/home.js";
 import { lf, openSealed } from "../helpers/sealed.js";
-import { Served, freePort, rawSmtp } from "../helpers/serve.js";
+import { clientLimit } from "../../src/serve/capacity.js";
+import { type Served, rawSmtp, whileServing } from "../helpers/serve.js";
 import { NEEDS_ROOT, tmpfs } from "../helpers/tmpfs.js";
 import { inHome, useWorld } from "../helpers/world.js";
 
@@ -36,15 +37,11 @@ describe("serve", () => {
   async function serving(fn: (served: Served, home: Home, relayed: () => Buffer[]) => Promise<void>, serveToml = "", t?: TestContext,
     mount?: boolean): Promise<void> {
     await inHome(world, {}, async (home, relayed) => {
-      const port = await freePort();
       const fs = mount ? tmpfs(home.spool) : undefined;
       if (mount && !fs) return void t?.skip(NEEDS_ROOT);
-      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n${serveToml}` });
-      const served = await new Served(home, port).start();
       try {
-        await fn(served, home, relayed);
+        await whileServing(home, serveToml, (served) => fn(served, home, relayed));
       } finally {
-        await served.stop();
         fs?.unmount();
       }
     });
@@ -118,14 +115,21 @@ describe("serve", () => {
       assert.ok(relayed().length <= 1);
     }));
 
-  it("bounds its clients: the 33rd connection at once is told 421 and closed", () => serving(async (served) => {
-    const sockets = Array.from({ length: 33 }, () => createConnection(served.port, "127.0.0.1"));
-    const greetings = await Promise.all(sockets.map((socket) => new Promise<string>((resolve) => {
-      socket.once("data", (c: Buffer) => resolve(c.toString().slice(0, 3)));
-      socket.once("error", () => resolve("err"));
-    })));
+  it("bounds its clients by the descriptors it may open: one connection past the limit is told 421 and closed", () => serving(async (served) => {
+    const limit = clientLimit(2); // 127.0.0.1 and ::1; the same /proc limits as the serve it started
+    const sockets: Socket[] = [];
+    const greetings: string[] = [];
+    for (let opened = 0; opened <= limit; opened += 256) { // a few hundred at a time, as the kernel's queue takes them
+      const batch = Array.from({ length: Math.min(256, limit + 1 - opened) }, () => createConnection(served.port, "127.0.0.1"));
+      sockets.push(...batch);
+      greetings.push(...await Promise.all(batch.map((socket) => new Promise<string>((resolve) => {
+        socket.once("data", (c: Buffer) => resolve(c.toString().slice(0, 3)));
+        socket.once("error", () => resolve("err"));
+      }))));
+    }
     for (const socket of sockets) socket.destroy();
-    assert.equal(greetings.filter((g) => g === "220").length, 32);
+    assert.ok(limit >= 1000, `a thousand idle connections fit (limit ${limit})`);
+    assert.equal(greetings.filter((g) => g === "220").length, limit);
     assert.equal(greetings.filter((g) => g === "421").length, 1);
   }));
 

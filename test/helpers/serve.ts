@@ -1,6 +1,6 @@
 /** A `sealpost serve` process for a test: started on a free loopback port, its stdout at hand. */
 import type { ChildProcess } from "node:child_process";
-import { createServer, createConnection } from "node:net";
+import { createServer, createConnection, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Home } from "./home.js";
 
@@ -38,6 +38,18 @@ export class Served {
   }
 }
 
+/** Runs `fn` while `home` serves on a free port with `serveToml` in its [serve] table; serve is stopped afterwards whatever happens. */
+export async function whileServing<T>(home: Home, serveToml: string, fn: (served: Served) => Promise<T>): Promise<T> {
+  const port = await freePort();
+  home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n${serveToml}` });
+  const served = await new Served(home, port).start();
+  try {
+    return await fn(served);
+  } finally {
+    await served.stop();
+  }
+}
+
 /** A raw SMTP session: sends `lines` (CRLF-joined, as written) and returns everything the server said. */
 export async function rawSmtp(port: number, script: string[], pauseMs = 100): Promise<string> {
   const socket = createConnection(port, "127.0.0.1");
@@ -55,4 +67,54 @@ export async function rawSmtp(port: number, script: string[], pauseMs = 100): Pr
   socket.end();
   await closed;
   return said;
+}
+
+/**
+ * Another client of the same serve, asking NOOP every 10 ms: the longest wait for an answer is
+ * how long serve kept its other connections waiting (its event loop, seen from outside). serve
+ * cuts a session that sends no DATA for a minute; the probe then connects again.
+ */
+export class NoopProbe {
+  private socket?: Socket;
+  private timer?: NodeJS.Timeout;
+  private sentAt = 0;
+  private waiting = false;
+  private stopped = false;
+  /** The longest wait for an answer so far, in ms. */
+  longestMs = 0;
+
+  async start(port: number): Promise<this> {
+    const socket = createConnection(port, "127.0.0.1");
+    this.socket = socket;
+    socket.on("error", () => undefined);
+    await new Promise((resolve) => socket.once("data", resolve)); // the greeting
+    socket.write("EHLO probe.example\r\n");
+    await new Promise((resolve) => socket.once("data", resolve));
+    this.waiting = false;
+    socket.on("data", () => {
+      this.longestMs = Math.max(this.longestMs, Date.now() - this.sentAt);
+      this.waiting = false;
+    });
+    socket.once("close", () => {
+      clearInterval(this.timer);
+      if (!this.stopped) void this.start(port);
+    });
+    this.timer = setInterval(() => {
+      if (this.waiting) this.longestMs = Math.max(this.longestMs, Date.now() - this.sentAt);
+      else {
+        this.waiting = true;
+        this.sentAt = Date.now();
+        socket.write("NOOP\r\n");
+      }
+    }, 10);
+    return this;
+  }
+
+  /** Stops asking; returns the longest wait. */
+  stop(): number {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.socket?.destroy();
+    return this.longestMs;
+  }
 }

@@ -98,3 +98,45 @@ export function withCanary(input: Buffer, canary: string, at: number | null): Bu
   const sep = cut > 0 && input[cut - 1] !== 0x0a ? "\n" : "";
   return Buffer.concat([input.subarray(0, cut), Buffer.from(`${sep}${canary}\n`), input.subarray(cut)]);
 }
+
+/**
+ * What a hostile local user submits to serve or sendmail (issue 15, item 11): a header of
+ * megabytes in one field (bare addresses, a Subject) or in a million fields, thousands of address
+ * fields, Subjects and bodies built from the tokens that make a careless pattern quadratic, a
+ * large body. Sizes run log-uniformly from harmless to the attack's own. A case is a short
+ * description (so a counterexample prints in a line); hostileBytes() makes the message, LF-ended.
+ */
+export interface HostileCase {
+  shape: keyof typeof HOSTILE_SHAPES;
+  size: number;
+  token: string;
+}
+
+const HOSTILE_SHAPES = {
+  "bare addresses in To": { max: 20 << 20, make: (n: number) => `From: a@b.example\nTo: ${"u1, ".repeat(Math.ceil(n / 4))}u2\nSubject: to\n\nbody\n` },
+  "long Subject": { max: 20 << 20, make: (n: number) => `From: a@b.example\nSubject: ${"x ".repeat(Math.ceil(n / 2))}\n\nbody\n` },
+  "many fields": { max: 1_000_000, make: (n: number) => `From: a@b.example\n${"X-F: y\n".repeat(n)}\nbody\n` },
+  "many To fields": { max: 12_000, make: (n: number) => `From: a@b.example\n${"To: a\n".repeat(n)}Subject: t\n\nbody\n` },
+  "login Subject": { max: 45_000, make: (n: number, t: string) => `From: a@b.example\nSubject: login: ${spell(t, n)}\n\nbody\n` },
+  "mdadm Subject": { max: 45_000, make: (n: number, t: string) => `From: mdadm@b.example\nSubject: Fail event on /dev/${spell(t, n)}\n\nbody\n` },
+  "sshd body": { max: 45_000, make: (n: number, t: string) => `From: a@b.example\nSubject: login alert\n\nuser: ${spell(t, n)}\nAccepted ${spell(t, n)}\nNov 1 1 ${spell(t, n)}\n` },
+  "bounce": { max: 45_000, make: (n: number, t: string) => `From: MAILER-DAEMON@b.example\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n` +
+    `--b\nContent-Type: text/plain\n\n<${spell(t, n)}\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient:${spell(t, n)}\nReporting-MTA:${spell(t, n)}\n--b--\n` },
+  "large body": { max: 8 << 20, make: (n: number) => `From: a@b.example\nSubject: backup\n\n${`${"z".repeat(76)}\n`.repeat(Math.ceil(n / 77))}` },
+};
+
+/** `token` over and over, `n` characters of it. */
+function spell(token: string, n: number): string {
+  return token.repeat(Math.ceil(n / token.length)).slice(0, n);
+}
+
+export function hostileInput(): fc.Arbitrary<HostileCase> {
+  const shapes = Object.keys(HOSTILE_SHAPES) as Array<HostileCase["shape"]>;
+  const token = fc.constantFrom("a.", "a ", ".", ":", "@", "for ", "from ", "a from ", ":x", "; ", "<", ">", "x:", " : ", "TTY=", "banned ");
+  return fc.tuple(fc.constantFrom(...shapes), fc.double({ min: 0.3, max: 1, noNaN: true }), token).map(([shape, at, t]) =>
+    ({ shape, size: Math.floor(HOSTILE_SHAPES[shape].max ** at), token: t })); // log-uniform sizes
+}
+
+export function hostileBytes(c: HostileCase): Buffer {
+  return Buffer.from(HOSTILE_SHAPES[c.shape].make(c.size, c.token), "latin1");
+}

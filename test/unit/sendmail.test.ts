@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SealpostError } from "../../src/core/errors.js";
 import { parseSendmailArgs, SendmailUsageError, type SendmailArgs } from "../../src/mail/sendmail-args.js";
+import { MAILBOX_VALUE_LIMIT, parseMailboxes } from "../../src/mail/address.js";
 import { prepareSubmission } from "../../src/pipeline/submission.js";
 
 const NOW = new Date(Date.UTC(2026, 10, 21, 11, 31, 48));
@@ -77,5 +78,50 @@ describe("what sendmail makes of the message", () => {
   it("output with no header at all gets one; no recipients is a temporary usage error", () => {
     assert.match(prepare("just output\n", { recipients: ["root"] }).bytes.toString(), /^From: deploy@web01\.example\.org\nDate: .*\nMessage-ID: .*\n\njust output\n$/);
     assert.throws(() => prepare("Subject: s\n\nb\n", { extractRecipients: true }), (e: unknown) => e instanceof SealpostError && e.status === "4.5.0");
+  });
+});
+
+describe("what sendmail and serve make of a hostile message: bounded (issue 15)", () => {
+  const args: SendmailArgs = { mode: "send", extractRecipients: false, dotEndsMessage: false, recipients: ["root"] };
+  const prepare = (text: string, maxSize?: number) => prepareSubmission(Buffer.from(text), args, WHO, NOW, { maxSize });
+  const tooBig = (e: unknown) => e instanceof SealpostError && e.status === "5.3.4" && e.permanence === "permanent";
+
+  it("a header over 64 KB is refused as too big (5.3.4), whether it ends at an empty line, at a body line, or not at all", () => {
+    const fields = "X-F: y\n".repeat(10_000); // 70 KB
+    assert.throws(() => prepare(`${fields}\nbody\n`), tooBig);
+    assert.throws(() => prepare(`${fields}a body line without a colon\n`), tooBig);
+    assert.throws(() => prepare(fields), tooBig);
+    assert.throws(() => prepare(`Subject: ${"x".repeat(20 << 20)}\n\nbody\n`), tooBig);
+  });
+
+  it("a header under 64 KB is taken with a body of any size, and a short header ended by a body line too", () => {
+    assert.ok(prepare(`${"X-F: y\n".repeat(9_000)}\n${"z".repeat(1 << 20)}\n`).bytes.length > 1 << 20);
+    assert.ok(prepare(`Subject: s\nno empty line, just output\n${"z\n".repeat(1 << 19)}`).bytes.includes("no empty line"));
+  });
+
+  it("only as many address fields are qualified as a message has: the 33rd and later stay as written", () => {
+    const text = prepare(`${"To: a\n".repeat(40)}Subject: s\n\nb\n`).bytes.toString();
+    assert.equal(text.match(/^To: a@web01\.example\.org$/gm)?.length, 32);
+    assert.equal(text.match(/^To: a$/gm)?.length, 8);
+  });
+
+  it("a 20 MB address list is read only to 16 KB, and the address the cut went through is left out", () => {
+    const boxes = parseMailboxes(`${"alice@example.org, ".repeat(1 << 20)}`);
+    assert.equal(boxes.length, Math.floor(MAILBOX_VALUE_LIMIT / 19));
+    assert.ok(boxes.every((b) => b.address === "alice@example.org"));
+  });
+
+  it("an address field longer than 16 KB stays as written: read only in part, rewriting it would lose addresses", () => {
+    const to = Array.from({ length: 3_000 }, (_, i) => `u${i}`).join(", "); // 20 KB
+    assert.ok(prepare(`To: ${to}\nSubject: s\n\nb\n`).bytes.toString().includes(`To: ${to}\n`));
+  });
+
+  it("qualification never takes the message past max_size: the fields that would not fit stay as written", () => {
+    const message = `From: a@b.example\nTo: ${Array.from({ length: 2_000 }, (_, i) => `u${i}`).join(", ")}\nSubject: s\n\n${"y".repeat(40_000)}\n`;
+    const s = prepare(message, message.length + 300); // room for Date and Message-ID, not for 2,000 "@web01.example.org"
+    assert.ok(s.bytes.length <= message.length + 300);
+    assert.ok(s.bytes.toString().includes("To: u0, u1, "));
+    assert.ok(prepare(message).bytes.toString().includes("To: u0@web01.example.org, u1@web01.example.org"), "without a limit it is qualified");
+    assert.throws(() => prepare("Subject: s\n\nb\n", 10), tooBig, "over max_size with its Date and Message-ID added");
   });
 });
