@@ -7,13 +7,13 @@
  * connections pooled across passes.
  *
  * A background runner stays while mail keeps coming (RUNNER_LINGER_MS after the last), and while
- * something is due within the hour (a digest's window ending, a retry); then it leaves. Leaving is the delicate part: an intake that
+ * anything is queued (a retry, a digest's window); then it leaves. Leaving is the delicate part: an intake that
  * saw the lock held did not start a runner, so after letting the lock go the runner looks at the
  * spool once more and, if anything is due, takes the lock back and goes on. No entry committed
  * while the lock was held can be left behind.
  */
 import { watch, type FSWatcher } from "node:fs";
-import { readdir } from "../core/fsp.js";
+import { readdir, stat } from "../core/fsp.js";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { asSealpostError } from "../core/errors.js";
@@ -27,8 +27,6 @@ import { PASS_CONCURRENCY, runPass } from "./pass.js";
 
 /** A background runner stays this long after the last entry came in, for the rest of a wave. */
 export const RUNNER_LINGER_MS = 3_000;
-/** And for what is due within this long; later things are left to serve or the queue run timer. */
-const DUE_LINGER_MS = 3_600_000;
 /** The watch is the fast way; this poll catches what a watch can miss (a directory made after it started). */
 const POLL_MS = 1_000;
 const MAINTENANCE_MS = 3_600_000;
@@ -108,10 +106,15 @@ export class Runner {
 
   private async passes(spoolDir: string, log: EventLog): Promise<void> {
     let idleSince = Date.now();
+    // When the next queued entry is due, read from the entries only when the meta directory
+    // changed: a spool with a thousand entries waiting for a relay that is down is not re-read
+    // every second.
+    let due: { at: number | undefined; stamp: number } | undefined;
     while (!this.stopping) {
       if (this.kicked) {
         this.kicked = false;
         idleSince = Date.now();
+        due = undefined;
         let config: Config;
         try {
           config = this.options.loadConfig();
@@ -124,16 +127,17 @@ export class Runner {
         await this.pass(config, log).catch((err) => this.options.onError?.(err));
         continue;
       }
-      const due = await nextDue(new Spool(spoolDir));
+      const stamp = await metaStamp(spoolDir);
+      if (due?.stamp !== stamp) due = { at: await nextDue(new Spool(spoolDir)), stamp };
       const now = Date.now();
-      if (due !== undefined && due <= now) {
+      if (due.at !== undefined && due.at <= now) {
         this.kicked = true;
         continue;
       }
-      const lingerEnd = idleSince + this.options.lingerMs;
-      const dueSoon = due !== undefined && due - now <= DUE_LINGER_MS;
-      if (now >= lingerEnd && !dueSoon) return;
-      await this.sleep(Math.min(POLL_MS, Math.max(0, (dueSoon ? due : lingerEnd) - now)));
+      // Leave only when nothing is queued: an entry waiting for a relay that is down is retried
+      // by this runner, not left for the next message to come along.
+      if (now >= idleSince + this.options.lingerMs && due.at === undefined) return;
+      await this.sleep(Math.min(POLL_MS, Math.max(0, (due.at ?? idleSince + this.options.lingerMs) - now)));
       this.kicked ||= (await dropNames(spoolDir)).length > 0;
     }
   }
@@ -181,6 +185,11 @@ export class Runner {
       };
     });
   }
+}
+
+/** Changes whenever an entry is committed, saved or removed (each is a rename in meta/). */
+async function metaStamp(spoolDir: string): Promise<number> {
+  return (await stat(join(spoolDir, "meta")).catch(() => undefined))?.mtimeMs ?? 0;
 }
 
 /** When the next queued entry (single or digest) is due, or undefined when none is. */

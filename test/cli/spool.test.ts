@@ -2,12 +2,14 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
 import { runPass as runQueue } from "../../src/pipeline/pass.js";
 import { backoffSeconds } from "../../src/pipeline/policy.js";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
-import { Home } from "../helpers/home.js";
+import { backgroundRunners, Home } from "../helpers/home.js";
+import { Sink } from "../helpers/sink.js";
 import { openSealed } from "../helpers/sealed.js";
 import { useWorld } from "../helpers/world.js";
 
@@ -149,4 +151,30 @@ describe("the spool", () => {
     assert.ok(existsSync(uncommitted), "a message without meta younger than 8 days may still be committed");
     assert.ok(existsSync(join(msg, `${entry!.id}.eml`)), "a committed entry stays");
   }));
+
+  it("the background runner a deliver started keeps retrying while the relay refuses, relays once it takes mail, then leaves", async () => {
+    const sink = await new Sink("tempfail").start();
+    // The first retry comes after the runner's 3 s linger: it has to stay for it.
+    const home = new Home({ relayPort: sink.port, extra: '[spool]\nretry_min = "5s"\n' });
+    try {
+      await home.importTestKey();
+      const r = await home.deliver(RAW, ENV);
+      assert.equal(r.code, 0, r.stderr.toString());
+      for (let i = 0; i < 100 && sink.mailFroms.length === 0; i++) await sleep(50);
+      assert.equal(sink.mailFroms.length, 1, "the first attempt met the 451");
+      sink.mode = "accept";
+      await sleep(4_000);
+      assert.equal(backgroundRunners(home).length, 1, "past its linger, the runner stays for the queued entry");
+      for (let i = 0; i < 200 && sink.messages.length === 0; i++) await sleep(50);
+      assert.equal(sink.messages.length, 1);
+      openSealed(sink.messages[0]!.raw, world.gpg);
+      assert.deepEqual(await list(home), []);
+      for (let i = 0; i < 200 && backgroundRunners(home).length > 0; i++) await sleep(50);
+      assert.deepEqual(backgroundRunners(home), [], "with nothing queued, it leaves");
+    } finally {
+      await home.cleanup();
+      await sink.stop();
+    }
+  });
 });
+
