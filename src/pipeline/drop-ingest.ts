@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { silentLog, type EventLog } from "../log/event-log.js";
 import { tryDotlock } from "../store/dotlock.js";
-import { DropFile, DropRefused, dropDir, dropNames, removeDrop, setAsideDrop } from "../store/drop.js";
+import { DropFile, DropRefused, ReadBuffer, dropDir, dropNames, removeDrop, setAsideDrop } from "../store/drop.js";
 import { writeNotice } from "../store/notice.js";
 import { UserQuota } from "../store/user-quota.js";
 import { userName } from "../core/passwd.js";
@@ -34,9 +34,11 @@ export async function ingestDrops(config: Config, hostname: string, now: Date, l
   try {
     const owner = (await stat(config.spoolDir)).uid;
     const quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
+    const buffer = new ReadBuffer(); // one drop at a time: each is committed before the next is read
+
     for (const name of await dropNames(config.spoolDir)) {
       await utimes(`${lock}.lock`, now, new Date()).catch(() => undefined); // a live holder's lock never looks stale
-      await ingestOne(config, hostname, now, log, { name, owner, quota, report });
+      await ingestOne(config, hostname, now, log, { name, owner, quota, report, buffer });
     }
   } finally {
     await release();
@@ -49,9 +51,10 @@ interface One {
   owner: number;
   quota: UserQuota;
   report: IngestReport;
+  buffer: ReadBuffer;
 }
 
-async function ingestOne(config: Config, hostname: string, now: Date, log: EventLog, { name, owner, quota, report }: One): Promise<void> {
+async function ingestOne(config: Config, hostname: string, now: Date, log: EventLog, { name, owner, quota, report, buffer }: One): Promise<void> {
   const spoolDir = config.spoolDir;
   const refuse = async (why: "bad" | "quota", reason: string, uid?: number) => {
     await setAsideDrop(spoolDir, name, why);
@@ -73,7 +76,7 @@ async function ingestOne(config: Config, hostname: string, now: Date, log: Event
     }
     const submitter = { uid: drop.uid, user: userName(drop.uid), trusted };
     // The trace fields go on top as the file is read: a drop file's bytes are held once.
-    const { envelope, bytes } = await drop.read(config.serve.maxSize, (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf));
+    const { envelope, bytes } = await drop.read(config.serve.maxSize, (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf), buffer);
     await submit(config, hostname, bytes, envelope, now, { via: "drop", submitter, log });
     await removeDrop(spoolDir, name);
     report.taken++;
