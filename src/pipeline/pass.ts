@@ -13,14 +13,14 @@ import { mustWait, windowEnd } from "./batch.js";
 import { kindOf } from "./kind.js";
 import { storePendingCopy } from "./legacy-copy.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
-import { Relay } from "../relay/relay.js";
+import { Relay, RelayUnreachable } from "../relay/relay.js";
 import { withDotlock } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { eachConcurrently } from "./concurrency.js";
 import { digestGroups, sendDigest } from "./digest.js";
 import type { Pass } from "./pass-context.js";
-import { settleEntry, type RunReport } from "./policy.js";
+import { failEntries, settleEntry, type RunReport } from "./policy.js";
 import { send, type SendResult } from "./send.js";
 
 /** Entries in flight at once in a pass; a runner's pooled relay keeps as many connections. */
@@ -100,6 +100,10 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, now, report, log } = pass;
   if (!entry.localPending && entry.recipients.length === 0) return spool.remove(entry.id); // kept locally only: done
+  if (pass.relayDown && !entry.localPending && !entry.batch) {
+    entry.attempts++; // it met the relay as it is: down
+    return failEntries(pass, [entry], pass.relayDown, entry.logId ?? entry.id);
+  }
   const bytes = await spool.message(entry.id).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return undefined; // removed half-way (the message goes first): it was sent
     throw err;
@@ -121,6 +125,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     id: entry.logId ?? entry.id, raw, sender: entry.sender, recipients: entry.recipients, keys: { keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo },
     seal: { bounce: entry.bounce === true, kind, mayBeSigned: entry.submitter?.trusted !== false }, about: { attempt: entry.attempts },
   }, (result) => recordResult(pass, entry, result));
+  for (const r of results) if (!r.relayed && r.error instanceof RelayUnreachable) pass.relayDown ??= r.error;
   await settleEntry(pass, entry, raw.bytes, results);
 }
 

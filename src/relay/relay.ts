@@ -144,6 +144,12 @@ async function readPassword(file: string | undefined): Promise<string> {
 }
 
 /**
+ * The relay itself failed (no connection, TLS, login, a refusal at the greeting), not this
+ * message: the next message would meet the same, so a pass defers the rest without trying.
+ */
+export class RelayUnreachable extends SealpostError {}
+
+/**
  * The one place that decides temporary vs permanent. Permanent only for a reply >= 500 to the
  * message itself (MAIL, RCPT, DATA: nodemailer's EENVELOPE and EMESSAGE). A 5xx to STARTTLS,
  * AUTH or the greeting is about our set-up or the relay, not the message: it stays temporary,
@@ -158,10 +164,12 @@ export function relayError(err: unknown, relay: Config["relay"]): SealpostError 
     // RFC 5321 4.5.3.1.10: 552 to RCPT is the old "too many recipients", to be treated as 452.
     const tooManyRecipients = e.responseCode === 552 && e.command === "RCPT TO";
     const permanent = aboutMessage && e.responseCode >= 500 && !tooManyRecipients;
+    if (!aboutMessage) return new RelayUnreachable(Status.relay, `${where} answered: ${reply}`, { cause: err });
     return new SealpostError(permanent ? Status.relayRefused : Status.relay, `${where} answered: ${reply}`,
       { cause: err, permanence: permanent ? "permanent" : "temporary" });
   }
-  return new SealpostError(Status.relay, `${where} ${failureKind(e)}`, { cause: err });
+  const kind = failureKind(e);
+  return new (kind === "failed" ? SealpostError : RelayUnreachable)(Status.relay, `${where} ${kind}`, { cause: err });
 }
 
 function failureKind(e: { code?: string; message?: string }): string {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
-import { runPass as runQueue } from "../../src/pipeline/pass.js";
+import { PASS_CONCURRENCY, runPass as runQueue } from "../../src/pipeline/pass.js";
 import { backoffSeconds } from "../../src/pipeline/policy.js";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { backgroundRunners, Home } from "../helpers/home.js";
@@ -80,6 +80,21 @@ describe("the spool", () => {
     const base = 300 * 2 ** (entry!.attempts - 1); // retry_min, doubling with each attempt
     assert.ok(wait >= base * 0.9 - 1 && wait <= base * 1.1 + 1, `next attempt in ${wait}s after attempt ${entry!.attempts}`);
     assert.deepEqual(await runQueue(config, { now }), { relayed: 0, deferred: 0, held: 0 }, "not due yet: not tried");
+  }));
+
+  it("with the relay down, a pass stops sealing at the first failed connection and defers the rest unread", () => withSpooled(20, "", async (home) => {
+    const events: Array<[string, Record<string, unknown>]> = [];
+    const log = { event: (name: string, fields: Record<string, unknown>) => void events.push([name, fields]), close: async () => undefined };
+    const before = await list(home);
+    const report = await runQueue(loadConfig(home.config), { now: new Date(), force: true, log });
+    assert.deepEqual(report, { relayed: 0, deferred: 20, held: 0 });
+    const sealed = events.filter(([name]) => name === "sealed").length;
+    assert.ok(sealed >= 1 && sealed <= PASS_CONCURRENCY, `sealed ${sealed} of 20: only those already under way when the relay was found down`);
+    assert.equal(events.filter(([name]) => name === "deferred").length, 20);
+    for (const entry of await list(home)) {
+      assert.equal(entry.attempts, before.find((e) => e.id === entry.id)!.attempts + 1);
+      assert.match(entry.lastError ?? "", /cannot connect/);
+    }
   }));
 
   it("an entry older than max_age is held with a notice to root, and relayed after release", () => withSpooled(1, '[spool]\nmax_age = "2d"\n', async (home) => {
