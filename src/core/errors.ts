@@ -34,6 +34,7 @@ export const Status = {
   relay: "4.4.1",
   relayRefused: "5.0.0",
   usage: "4.5.0",
+  overQuota: "4.7.0", // a local user past spool.per_user_*_per_hour: serve answers 451
   tooBig: "5.3.4", // over max_size or the header limit: serve answers 552, the pipe commands 75 (4.3.4)
 } as const;
 

@@ -9,6 +9,7 @@
 import { rfc5322Date } from "./dates.js";
 
 export interface Submitter {
+  /** -1: the kernel did not say (a connection whose socket it no longer shows). */
   uid: number;
   /** Login name for the uid, when /etc/passwd has one. */
   user?: string;
@@ -16,12 +17,15 @@ export interface Submitter {
   trusted: boolean;
 }
 
-export function traceFields(who: Submitter, envelopeSender: string, hostname: string, now: Date): string[] {
-  const name = who.user !== undefined && /^[\x21-\x7e]{1,64}$/.test(who.user) ? who.user : `uid ${who.uid}`;
-  const fields = [`Received: by ${hostname} (sealpost, from userid ${who.uid});\r\n\t${rfc5322Date(now)}`];
+/** `how`: what set the sender, "-f" (sendmail) or "MAIL FROM" (serve). */
+export function traceFields(who: Submitter, envelopeSender: string, hostname: string, now: Date, how = "-f"): string[] {
+  const known = who.uid >= 0;
+  const name = who.user !== undefined && /^[\x21-\x7e]{1,64}$/.test(who.user) ? who.user : known ? `uid ${who.uid}` : "an unknown user";
+  const from = known ? `from userid ${who.uid}` : "from an unknown user";
+  const fields = [`Received: by ${hostname} (sealpost, ${from});\r\n\t${rfc5322Date(now)}`];
   const ownAddress = `${name}@${hostname}`.toLowerCase();
   if (!who.trusted && envelopeSender.toLowerCase() !== ownAddress) {
-    fields.push(`X-Authentication-Warning: ${hostname}: ${name} set sender to ${envelopeSender || "<>"} using -f`);
+    fields.push(`X-Authentication-Warning: ${hostname}: ${name} set sender to ${envelopeSender || "<>"} using ${how}`);
   }
   return fields;
 }

@@ -13,10 +13,9 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { silentLog, type EventLog } from "../log/event-log.js";
 import { tryDotlock } from "../store/dotlock.js";
-import { DropFile, DropRefused, ReadBuffer, dropDir, dropNames, removeDrop, setAsideDrop } from "../store/drop.js";
-import { writeNotice } from "../store/notice.js";
+import { DropFile, DropRefused, ReadBuffer, dropNames, removeDrop, setAsideDrop } from "../store/drop.js";
 import { UserQuota } from "../store/user-quota.js";
-import { userName } from "../core/passwd.js";
+import { localSubmitter, withinQuota } from "./local-user.js";
 import { SealpostError } from "../core/errors.js";
 import { submit } from "./submit.js";
 import { fieldLines, traceFields } from "../mail/trace.js";
@@ -65,16 +64,8 @@ async function ingestOne(config: Config, hostname: string, now: Date, log: Event
   try {
     drop = await DropFile.open(spoolDir, name);
     if (!drop) return; // its writer took it back, or it was taken in already
-    const trusted = drop.uid === 0 || drop.uid === owner;
-    if (!trusted) {
-      const verdict = await quota.take(drop.uid, drop.size, now);
-      if (!verdict.ok) {
-        await refuse("quota", "over the hourly quota of its user", drop.uid);
-        if (verdict.tellRoot) await quotaNotice(config, hostname, drop.uid, now).catch(() => undefined);
-        return;
-      }
-    }
-    const submitter = { uid: drop.uid, user: userName(drop.uid), trusted };
+    const submitter = localSubmitter(drop.uid, owner);
+    if (!(await withinQuota(config, hostname, quota, submitter, drop.size, now))) return refuse("quota", "over the hourly quota of its user", drop.uid);
     // The trace fields go on top as the file is read: a drop file's bytes are held once.
     const { envelope, bytes } = await drop.read(config.serve.maxSize, (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf), buffer);
     await submit(config, hostname, bytes, envelope, now, { via: "drop", submitter, log });
@@ -89,20 +80,4 @@ async function ingestOne(config: Config, hostname: string, now: Date, log: Event
   } finally {
     await drop?.close();
   }
-}
-
-async function quotaNotice(config: Config, hostname: string, uid: number, now: Date): Promise<void> {
-  const who = `${userName(uid) ?? "an unknown user"} (uid ${uid})`;
-  const mb = Math.round(config.spool.perUserBytesPerHour / 1024 / 1024);
-  await writeNotice(config.local, hostname, `mail from ${who} set aside: over its hourly quota`, [
-    `sealpost set aside mail that ${who} submitted with sendmail: more than`,
-    `${config.spool.perUserMessagesPerHour} messages or ${mb} MB within an hour (spool.per_user_messages_per_hour,`,
-    "spool.per_user_bytes_per_hour). A local user must not be able to fill this disk or bury root's alerts.",
-    "",
-    `Its messages are kept, unread, in ${dropDir(config.spoolDir)}/*.msg.quota (only the spool's`,
-    "owner can list them). To let them through after all, rename them back to *.msg; the next",
-    "`sealpost queue run` takes them in, within the quota of the hour it runs in.",
-    "",
-    "You get this notice at most once an hour for each user.",
-  ], now);
 }

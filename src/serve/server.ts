@@ -11,7 +11,12 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/schema.js";
 import { qualify } from "../mail/address.js";
-import { Status, asSealpostError } from "../core/errors.js";
+import { SealpostError, Status, asSealpostError } from "../core/errors.js";
+import { stat } from "../core/fsp.js";
+import { loopbackPeerUid } from "../core/loopback-peer.js";
+import { prependFields, traceFields, type Submitter } from "../mail/trace.js";
+import { localSubmitter, withinQuota } from "../pipeline/local-user.js";
+import { UserQuota } from "../store/user-quota.js";
 import { letOthersIn } from "../core/event-loop.js";
 import { resolveHostname } from "../core/hostname.js";
 import { smtpReply, type SmtpReply } from "../core/outcome.js";
@@ -45,12 +50,14 @@ export class SealpostServer {
   private readonly events: EventLog;
   private readonly guard = new ConnectionGuard();
   private readonly memory: MemoryBudget;
+  private readonly quota: UserQuota;
 
   /** `log` takes the lifecycle lines; message events go to config [log], or to `log` when that names nowhere. */
   constructor(private readonly config: Config, private readonly log: Log) {
     this.hostname = resolveHostname(config.hostname);
     this.events = openEventLog(config.log, log);
     this.memory = new MemoryBudget(DATA_MEMORY(config.serve.maxSize));
+    this.quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
     // serve's own runner: it holds the runner lock while serve lives, so no intake starts another
     this.runner = new Runner({ loadConfig: () => reloaded(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
   }
@@ -180,8 +187,21 @@ export class SealpostServer {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
     }, { user: "MAILER-DAEMON", hostname: this.hostname }, now, { maxSize: this.config.serve.maxSize });
     await letOthersIn(); // each step reads the header once more: let the other connections in between
-    const committed = await submit(this.config, this.hostname, bytes, envelope, now, { via: "serve", client: session.remoteAddress, log: this.events });
+    const submitter = await this.submitterOf(session);
+    if (!(await withinQuota(this.config, this.hostname, this.quota, submitter, bytes.length, now))) {
+      throw new SealpostError(Status.overQuota, "over this user's hourly quota, try again later");
+    }
+    // Another local user's mail says who sent it, as their sendmail's does (pipeline/drop-ingest.ts).
+    const traced = submitter.trusted ? bytes : prependFields(bytes, traceFields(submitter, envelope.sender, this.hostname, now, "MAIL FROM"));
+    const committed = await submit(this.config, this.hostname, traced, envelope, now, { via: "serve", client: session.remoteAddress, submitter, log: this.events });
     return committed.kind === "stored-only" ? undefined : committed.entry.id;
+  }
+
+  /** The local user on the other end, by the uid the kernel shows for the client's socket; -1 (untrusted) when it shows none. */
+  private async submitterOf(session: SMTPServerSession): Promise<Submitter> {
+    const uid = await loopbackPeerUid({ address: session.remoteAddress, port: session.remotePort }, { address: session.localAddress, port: session.localPort });
+    const owner = (await stat(this.config.spoolDir)).uid;
+    return localSubmitter(uid ?? -1, owner);
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * What each local user (uid) submitted through drop/ in the last hour: one small file per uid in
  * spool/quota/. A user past spool.per_user_messages_per_hour or per_user_bytes_per_hour has
- * further drops set aside, so no local user can fill the disk through root's local store or
- * bury root's alerts under their own. Only the drop ingestion writes these (one at a time, under
- * its lock), so no lock of their own is needed. Losing a file only forgets an hour's count.
+ * further submissions refused (drops set aside, serve's answered 451), so no local user can fill
+ * the disk through root's local store or bury root's alerts under their own. Counts are taken one
+ * at a time within a process (serve's connections, its drop ingestion); a foreground `queue run`
+ * beside serve may lose one count in a race, which costs at most a message over the hour's limit.
+ * Losing a file only forgets an hour's count.
  */
 import { readFile } from "../core/fsp.js";
 import { join } from "node:path";
@@ -32,8 +34,18 @@ export class UserQuota {
     this.dir = join(spoolDir, "quota");
   }
 
-  /** Counts a drop of `bytes` when it fits the user's hour; otherwise says whether root must be told now. */
-  async take(uid: number, bytes: number, now: Date): Promise<QuotaVerdict> {
+  /** Counts a submission of `bytes` when it fits the user's hour; otherwise says whether root must be told now. */
+  take(uid: number, bytes: number, now: Date): Promise<QuotaVerdict> {
+    // One count at a time in this process: a user's hundred parallel SMTP connections must not
+    // all read the same hour's usage before any writes it.
+    const turn = UserQuota.turn.then(() => this.takeNow(uid, bytes, now));
+    UserQuota.turn = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private static turn: Promise<unknown> = Promise.resolve();
+
+  private async takeNow(uid: number, bytes: number, now: Date): Promise<QuotaVerdict> {
     const usage = await this.read(uid, now);
     const count = usage.taken.length;
     const total = usage.taken.reduce((sum, [, b]) => sum + b, 0);

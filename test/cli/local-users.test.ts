@@ -27,6 +27,23 @@ function shellAs(uid: number, cwd: string, script: string): string {
   return r.stdout.toString() + r.stderr.toString();
 }
 
+/**
+ * An SMTP session to 127.0.0.1:`port` from a process running as `uid`: each line is sent once
+ * the server has given one more final reply. Everything the server said.
+ */
+function smtpAs(uid: number, port: number, lines: string[]): Promise<string> {
+  const script = `const s = require("net").connect(+process.argv[1], "127.0.0.1"); const lines = JSON.parse(process.argv[2]); let out = "", sent = 0;
+s.on("data", (d) => { out += d; const replies = out.split("\\r\\n").filter((l) => /^\\d{3} /.test(l)).length;
+  while (sent < replies && sent < lines.length) s.write(lines[sent++]); if (replies > lines.length) s.end(); });
+s.on("error", () => undefined); s.on("close", () => process.stdout.write(out));`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["-e", script, String(port), JSON.stringify(lines)], { uid, gid: uid, cwd: "/" });
+    let said = "";
+    child.stdout.on("data", (c: Buffer) => (said += c.toString()));
+    child.on("close", () => resolve(said));
+  });
+}
+
 /** A drop file written by hand, as an attacker can: the envelope line says whatever they like. */
 function plantDrop(home: Home, uid: number, envelope: string, message: string, sparseSize?: number): string {
   const name = execFileSync("od", ["-An", "-tx1", "-N16", "/dev/urandom"]).toString().replace(/\s/g, "");
@@ -46,6 +63,14 @@ const dropped = (home: Home, suffix = ".msg") => readdirSync(join(home.spool, "d
 
 describe("local users against the drop and the spool", () => {
   const world = useWorld();
+
+  /** A host signing key for `home`, its public part in the test's GnuPG, so a signature shows as VALIDSIG. */
+  async function hostKeyKnownToGpg(home: Home): Promise<void> {
+    assert.equal((await home.run(["keys", "host", "generate"])).code, 0);
+    const pub = join(home.root, "host.pub.asc");
+    writeFileSync(pub, (await home.run(["keys", "host", "export"])).stdout);
+    execFileSync("gpg", ["--homedir", world.gpg.home, "--batch", "--quiet", "--import", pub], { stdio: "ignore" });
+  }
 
   /** A home whose spool root has set up (drop/ 1733), with nobody able to reach it; skipped unless we are root. */
   async function withUsers(t: TestContext, options: Parameters<typeof inHome>[1], fn: (home: Home, relayed: () => Buffer[]) => Promise<void>) {
@@ -104,7 +129,7 @@ describe("local users against the drop and the spool", () => {
       assert.equal(copies.filter((c) => /^Subject: flood \d$/m.test(c)).length, 3);
       const notices = () => home.localCopies().map((c) => c.toString()).filter((c) => /^From: sealpost <sealpost@/m.test(c));
       assert.equal(notices().length, 1);
-      assert.match(notices()[0]!, /set aside mail that nobody \(uid 65534\) submitted/);
+      assert.match(notices()[0]!, /refused mail that nobody \(uid 65534\) submitted/);
       assert.equal((await relayedSoon(relayed, 3)).length, 3);
       assert.equal((await home.runAs(NOBODY, ["sendmail", "-t"], note("flood 5"))).code, 0);
       assert.equal((await home.run(["queue", "run"])).code, 0);
@@ -114,10 +139,7 @@ describe("local users against the drop and the spool", () => {
 
   it("root mail forged by a user says who wrote it, in the local copy, the sealed copy and the log, and is not signed", (t) =>
     withUsers(t, { log: `syslog = ""\nfile = "sealpost.log"` }, async (home, relayed) => {
-      assert.equal((await home.run(["keys", "host", "generate"])).code, 0);
-      const pub = join(home.root, "host.pub.asc");
-      writeFileSync(pub, (await home.run(["keys", "host", "export"])).stdout);
-      execFileSync("gpg", ["--homedir", world.gpg.home, "--batch", "--quiet", "--import", pub], { stdio: "ignore" });
+      await hostKeyKnownToGpg(home);
       home.enableSigning();
       const forged = "From: root@web01.example.org\nTo: root\nSubject: all is well\n\nnothing happened tonight\n";
       assert.equal((await home.runAs(NOBODY, ["sendmail", "-f", "root@web01.example.org", "root"], forged)).code, 0);
@@ -137,6 +159,42 @@ describe("local users against the drop and the spool", () => {
       assert.match(openSealed(own, world.gpg).innerHeader, /from userid 0\)/);
       assert.doesNotMatch(openSealed(own, world.gpg).innerHeader, /X-Authentication-Warning/);
       assert.match(world.gpg.decrypt(armored(own)).status, /VALIDSIG/, "root's mail is signed");
+    }));
+
+  it("root mail forged over serve by a user says who wrote it and is not signed; past the user's quota serve answers 451", (t) =>
+    withUsers(t, { log: `syslog = ""\nfile = "sealpost.log"` }, async (home, relayed) => {
+      await hostKeyKnownToGpg(home);
+      const port = await freePort();
+      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n\n[spool]\nper_user_messages_per_hour = 2\n` });
+      home.enableSigning();
+      const served = await new Served(home, port).start();
+      try {
+        const forged = (n: number) => ["EHLO cron\r\n", "MAIL FROM:<root@web01.example.org>\r\n", "RCPT TO:<root@localhost>\r\n", "DATA\r\n",
+          `From: root@web01.example.org\r\nSubject: all is well ${n}\r\n\r\nnothing happened tonight\r\n.\r\n`, "QUIT\r\n"];
+        for (const n of [1, 2]) assert.match(await smtpAs(NOBODY, port, forged(n)), /^250 2\.0\.0 queued/m);
+        const refused = await smtpAs(NOBODY, port, forged(3));
+        assert.match(refused, /^451 4\.7\.0 over this user's hourly quota/m, refused);
+        const out = await relayedSoon(relayed, 2);
+        assert.equal(out.length, 2, "the third was refused, not relayed");
+        const armored = (m: Buffer) => /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(m.toString("latin1"))![0];
+        for (const sealed of out) {
+          const inner = openSealed(sealed, world.gpg).innerHeader;
+          assert.match(inner, /^Received: by web01\.example\.org \(sealpost, from userid 65534\);/m);
+          assert.match(inner, /^X-Authentication-Warning: web01\.example\.org: nobody set sender to root@web01\.example\.org using MAIL FROM$/m);
+          assert.doesNotMatch(world.gpg.decrypt(armored(sealed)).status, /GOODSIG|VALIDSIG/, "the host key does not vouch for a user's mail");
+        }
+        assert.match(readFileSync(join(home.root, "sealpost.log"), "utf8"), /event=received id=\S+ via=serve client=127\.0\.0\.1 uid=65534 /);
+        const notices = home.localCopies().map(String).filter((c) => /refused mail that nobody \(uid 65534\) submitted/.test(c));
+        assert.equal(notices.length, 1, "root is told");
+
+        // root's own mail over serve: trusted, signed, no warning
+        assert.match(await smtpAs(0, port, forged(4)), /^250 2\.0\.0 queued/m);
+        const own = (await relayedSoon(relayed, 3))[2]!;
+        assert.doesNotMatch(openSealed(own, world.gpg).innerHeader, /X-Authentication-Warning|from userid/);
+        assert.match(world.gpg.decrypt(armored(own)).status, /VALIDSIG/, "root's mail is signed");
+      } finally {
+        await served.stop();
+      }
     }));
 
   it("a newline in a drop's envelope sender cannot write a forged record into root's mbox", (t) =>

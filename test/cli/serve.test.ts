@@ -59,7 +59,7 @@ describe("serve", () => {
       assert.equal(relayed().length, 1);
       const received = served.stdout.filter((l) => l.startsWith("event=received "));
       assert.equal(received.length, 1, served.stdout.join("\n"));
-      assert.match(received[0]!, /^event=received id=\S+ via=serve client=127\.0\.0\.1 size=\d+ from=<wordpress@www\.example\.org> to=root@localhost msgid=<\S+>$/);
+      assert.match(received[0]!, /^event=received id=\S+ via=serve client=127\.0\.0\.1 uid=0 size=\d+ from=<wordpress@www\.example\.org> to=root@localhost msgid=<\S+>$/);
       const events = served.stdout.filter((l) => l.startsWith("event=")).map((l) => l.split(" ")[0]);
       assert.deepEqual(events, ["event=received", "event=stored", "event=spooled", "event=sealed", "event=relayed"]);
       assert.ok(!served.stdout.join("\n").includes("Login failure"), "no body text in the log");
