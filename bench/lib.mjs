@@ -97,7 +97,21 @@ export function scratchSetup(port, extra = "") {
   const env = cleanEnv({ SEALPOST_CONFIG: config });
   const imported = spawnSync(sealpost, ["keys", "import", KEY_FILE], { env, encoding: "utf8" });
   if (imported.status !== 0) throw new Error(`keys import failed: ${imported.stderr}`);
-  return { dir, config, env, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, config, env, cleanup: () => { stopRunner(join(dir, "spool")); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** The background runner a set-up's intakes started (its pid is in the runner lock): stopped, and waited for, before its spool is removed. */
+function stopRunner(spoolDir) {
+  let pid;
+  try {
+    pid = Number.parseInt(readFileSync(join(spoolDir, "runner.lock"), "utf8"), 10);
+  } catch {
+    return; // no runner ever, or gone
+  }
+  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
+  process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 100 && alive(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 }
 
 export function cleanEnv(extra = {}) {
