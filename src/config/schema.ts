@@ -48,7 +48,8 @@ export interface Config {
    * failure does: exit 75, or spool it and exit 0). With "queued" every failure is the spool's.
    */
   deliver: { relay: "queued" | "inline"; onRelayFailure: "defer" | "spool" };
-  serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[] };
+  /** lmtp: the unix socket to take LMTP on, or undefined for none. */
+  serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[]; lmtp?: string };
   spool: {
     retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number;
     /** What one local user (uid) may submit through drop/ an hour; past it, their drops are set aside with a notice. */
@@ -82,7 +83,7 @@ export function buildConfig(table: Table, file: string, dir: string): Config {
     relay: buildRelay(subTable(table, "relay", ""), path),
     message: buildMessage(subTable(table, "message", ""), path),
     deliver: buildDeliver(subTable(table, "deliver", "")),
-    serve: buildServe(subTable(table, "serve", "")),
+    serve: buildServe(subTable(table, "serve", ""), path),
     spool: buildSpool(subTable(table, "spool", "")),
     log: buildLog(subTable(table, "log", ""), path),
     routes: buildRoutes(table.route),
@@ -154,9 +155,9 @@ function buildDeliver(t: Table): Config["deliver"] {
   };
 }
 
-function buildServe(t: Table): Config["serve"] {
+function buildServe(t: Table, path: (p: string) => string): Config["serve"] {
   const p = "serve.";
-  rejectUnknownKeys(t, ["listen", "max_size", "local_domains"], p);
+  rejectUnknownKeys(t, ["listen", "max_size", "local_domains", "lmtp"], p);
   const listen = str(t, "listen", p, "127.0.0.1:2525");
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
   const listenHost = m ? (m[1] ?? m[2])! : "";
@@ -170,7 +171,16 @@ function buildServe(t: Table): Config["serve"] {
     listenPort,
     maxSize: size(t, "max_size", p, 25 * 1024 * 1024),
     localDomains: stringList(t, "local_domains", p, []),
+    lmtp: lmtpSocket(str(t, "lmtp", p, ""), path),
   };
+}
+
+/** A unix socket path (relative to the config's directory), or undefined for "": LMTP off. */
+function lmtpSocket(value: string, path: (p: string) => string): string | undefined {
+  if (value === "") return undefined;
+  // sun_path holds 108 bytes with its NUL; a longer path cannot be bound
+  if (/[\0\n]/.test(value) || Buffer.byteLength(path(value)) > 107) throw new ConfigError("serve.lmtp", "a unix socket path of at most 107 bytes, or \"\"", value);
+  return path(value);
 }
 
 function buildSpool(t: Table): Config["spool"] {

@@ -1,5 +1,6 @@
 /**
- * `deliver`: one piped message from the MTA (SPEC §1, §5, §6), through the one intake. With
+ * `deliver`: one piped message from the MTA (SPEC §1, §5, §6), through the one intake; also
+ * what serve's LMTP listener does with each message the MTA hands it. With
  * relay = "queued" (the default) it answers 0 once the local copy and the spool entry are
  * durable and the runner relays; "inline" (pipeline/deliver-inline.ts) relays before answering.
  *
@@ -9,7 +10,7 @@
  */
 import type { Config, RouteConfig } from "../config/schema.js";
 import { sha256Hex } from "../core/digest.js";
-import { isEximPipe, pipeEnvelope, type PipeArguments } from "../mail/envelope.js";
+import { isEximPipe, pipeEnvelope, type Envelope, type PipeArguments } from "../mail/envelope.js";
 import { asSealpostError } from "../core/errors.js";
 import { resolveHostname } from "../core/hostname.js";
 import type { LoopVerdict } from "../mail/loop.js";
@@ -28,6 +29,13 @@ export interface DeliverRequest {
   input: Buffer;
   env: Record<string, string | undefined>;
   args: PipeArguments;
+  /**
+   * LMTP (serve): the MTA hands the message over on a socket instead of a pipe, with the envelope
+   * from MAIL FROM and RCPT TO; it retries after a 4xx as after 75, so the ledger serves it too.
+   */
+  lmtp?: { envelope: Envelope };
+  /** Where events go (serve's log); otherwise one opened from config [log] for this delivery. */
+  log?: EventLog;
   now?: Date;
   /** The key index as this process can have it (store/key-index.ts); throws when it cannot. */
   keyIndex: () => Promise<KeyIndex>;
@@ -52,7 +60,7 @@ export async function deliver(req: DeliverRequest): Promise<Outcome> {
 
 /** The delivery's log around `fn`; any failure becomes a deferral (75) with its one line, logged. */
 export async function withDeliveryLog(req: DeliverRequest, fn: (delivery: Delivery) => Promise<Outcome>): Promise<Outcome> {
-  const log = openEventLog(req.config.log);
+  const log = req.log ?? openEventLog(req.config.log);
   let id: string | undefined;
   try {
     const delivery = await prepare(req, log);
@@ -63,7 +71,7 @@ export async function withDeliveryLog(req: DeliverRequest, fn: (delivery: Delive
     log.event("deferred", { id, status: error.status, reason: error.publicMessage });
     return { kind: "deferred", error };
   } finally {
-    await log.close();
+    if (!req.log) await log.close();
   }
 }
 
@@ -72,7 +80,8 @@ async function prepare(req: DeliverRequest, log: EventLog): Promise<Delivery> {
   const hostname = resolveHostname(req.config.hostname);
   const raw = readRawMessage(req.input, { eximSuffix: isEximPipe(req.env) });
   const hash = sha256Hex(raw.bytes);
-  const arrival: Arrival = { via: "deliver", raw, envelope: pipeEnvelope(req.env, req.args, hostname), logId: hash.slice(0, 12) };
+  const envelope = req.lmtp?.envelope ?? pipeEnvelope(req.env, req.args, hostname);
+  const arrival: Arrival = { via: req.lmtp ? "lmtp" : "deliver", raw, envelope, logId: hash.slice(0, 12) };
   const routed = await routeArrival(req.config, hostname, arrival);
   return { ctx: { config: req.config, hostname, now, log, checkpoint: req.checkpoint }, arrival, routed, hash };
 }

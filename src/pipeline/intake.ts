@@ -21,7 +21,7 @@ import { kindOf } from "./kind.js";
 import { routeKeyProblem, type KeyIndex } from "../store/key-index.js";
 import type { NewEntry } from "../store/spool.js";
 
-export type Door = "deliver" | "sendmail" | "serve" | "drop";
+export type Door = "deliver" | "sendmail" | "serve" | "lmtp" | "drop";
 
 /** A message as a door hands it over. */
 export interface Arrival {

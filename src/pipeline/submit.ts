@@ -14,7 +14,7 @@ import { checkHeaderSize } from "./header-limit.js";
 import { entryFields, routeArrival, type Door } from "./intake.js";
 
 export interface Submitted {
-  via: Exclude<Door, "deliver">;
+  via: Exclude<Door, "deliver" | "lmtp">;
   client?: string;
   submitter?: Submitter;
   log?: EventLog;

@@ -13,6 +13,8 @@
  *
  * The raw socket comes from the net.Server that smtp-server exposes; smtp-server gives its
  * handlers the session, with the same four addresses and ports, which ties the two together.
+ * Connections on a unix socket (LMTP) all have the same empty addresses: they are taken in the
+ * order they were accepted, which is the order smtp-server begins their sessions in.
  */
 import type { Server, Socket } from "node:net";
 import type { SMTPServerSession } from "smtp-server";
@@ -38,8 +40,9 @@ interface Watch {
 }
 
 export class ConnectionGuard {
-  /** Sockets accepted whose session has not started yet (smtp-server greets after 100 ms). */
-  private readonly pending = new Map<string, Socket>();
+  /** Sockets accepted whose session has not started yet, oldest first for each four-tuple. */
+  private readonly pending = new Map<string, Socket[]>();
+  /** By session id. */
   private readonly watches = new Map<string, Watch>();
   private timer?: NodeJS.Timeout;
 
@@ -49,10 +52,12 @@ export class ConnectionGuard {
   attach(server: Server): void {
     server.on("connection", (socket: Socket) => {
       const key = socketKey(socket);
-      this.pending.set(key, socket);
+      const waiting = this.pending.get(key) ?? [];
+      waiting.push(socket);
+      this.pending.set(key, waiting);
       socket.once("close", () => {
-        if (this.pending.get(key) === socket) this.pending.delete(key);
-        if (this.watches.get(key)?.socket === socket) this.watches.delete(key);
+        this.takePending(key, socket);
+        for (const [id, watch] of this.watches) if (watch.socket === socket) this.watches.delete(id);
       });
     });
     this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
@@ -60,13 +65,11 @@ export class ConnectionGuard {
 
   /** onConnect: the session has begun; its clocks start. */
   begin(session: SMTPServerSession): void {
-    const key = sessionKey(session);
-    const socket = this.pending.get(key);
+    const socket = this.takePending(sessionKey(session));
     if (!socket) return; // gone already
-    this.pending.delete(key);
     const at = this.now();
     const watch: Watch = { socket, connectedAt: at, phase: "envelope", since: at, lastLine: at };
-    this.watches.set(key, watch);
+    this.watches.set(watchKey(session), watch);
     // Attached only now, when smtp-server's parser already reads the socket: this listener only watches.
     socket.on("data", (chunk: Buffer) => {
       if (chunk.includes(LF)) watch.lastLine = this.now();
@@ -92,8 +95,18 @@ export class ConnectionGuard {
     clearInterval(this.timer);
   }
 
+  /** The oldest socket waiting under `key` (or `socket` itself), no longer waiting. */
+  private takePending(key: string, socket?: Socket): Socket | undefined {
+    const waiting = this.pending.get(key);
+    if (!waiting) return undefined;
+    const i = socket ? waiting.indexOf(socket) : 0;
+    const [taken] = i < 0 ? [] : waiting.splice(i, 1);
+    if (waiting.length === 0) this.pending.delete(key);
+    return taken;
+  }
+
   private enter(session: SMTPServerSession, phase: Phase): void {
-    const watch = this.watches.get(sessionKey(session));
+    const watch = this.watches.get(watchKey(session));
     if (!watch) return;
     watch.phase = phase;
     watch.since = watch.lastLine = this.now();
@@ -130,6 +143,11 @@ function cut(socket: Socket, why: string): void {
 
 function socketKey(socket: Socket): string {
   return tupleKey(socket.remoteAddress, socket.remotePort, socket.localAddress, socket.localPort);
+}
+
+/** smtp-server's session id; the four-tuple for a session made by hand (the unit test). */
+function watchKey(session: SMTPServerSession): string {
+  return (session as { id?: string }).id ?? sessionKey(session);
 }
 
 function sessionKey(session: SMTPServerSession): string {

@@ -7,6 +7,12 @@
  * DATA (data-collector.ts), at most MAX_RECIPIENTS per message. smtp-server ends DATA only at
  * CRLF.CRLF, so a bare LF can never end a message early (no smuggling); line ends are then
  * normalised to LF, as the local store keeps them.
+ *
+ * With [serve] lmtp it also takes LMTP from the MTA on a unix socket (unix-socket.ts says who may
+ * connect): LHLO, one reply per recipient after DATA, each only after the durable commit. Its
+ * clients are the MTA delivering mail it already took in, trusted as deliver's MTA is. Neither
+ * listener waits before its greeting: smtp-server's 100 ms early-talker pause protects servers
+ * facing the internet, and ours face only this host (greetingDelay, patches/smtp-server+*.patch).
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/schema.js";
@@ -17,6 +23,11 @@ import { loopbackPeerUid } from "../core/loopback-peer.js";
 import { prependFields, traceFields, type Submitter } from "../mail/trace.js";
 import { localSubmitter, withinQuota } from "../pipeline/local-user.js";
 import { UserQuota } from "../store/user-quota.js";
+import { readKeyIndex } from "../store/key-index.js";
+import { refreshKeyIndex } from "../crypto/key-index.js";
+import { deliver } from "../pipeline/deliver.js";
+import type { Envelope } from "../mail/envelope.js";
+import { prepareSocketPath, removeSocket, restrictSocket } from "./unix-socket.js";
 import { letOthersIn } from "../core/event-loop.js";
 import { resolveHostname } from "../core/hostname.js";
 import { smtpReply, type SmtpReply } from "../core/outcome.js";
@@ -39,6 +50,7 @@ const MAX_RECIPIENTS = 1000;
 const DATA_MEMORY = (maxSize: number) => Math.max(4 * maxSize, 64 * 1024 * 1024);
 
 export type Log = (line: string) => void;
+type Protocol = "smtp" | "lmtp";
 
 export class SealpostServer {
   private readonly servers: SMTPServer[] = [];
@@ -62,12 +74,17 @@ export class SealpostServer {
     this.runner = new Runner({ loadConfig: () => reloaded(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
   }
 
-  /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6). */
+  /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6), and on serve.lmtp when set. */
   async start(): Promise<void> {
-    const { listenHost, listenPort } = this.config.serve;
+    const { listenHost, listenPort, lmtp } = this.config.serve;
     await prepareDropDir(this.config.spoolDir); // before the first client: users' sendmail needs drop/
-    await this.listen(listenHost, listenPort, true);
-    if (this.alsoIpv6()) await this.listen("::1", listenPort, false);
+    await this.listen("smtp", [listenPort, listenHost], true);
+    if (this.alsoIpv6()) await this.listen("smtp", [listenPort, "::1"], false);
+    if (lmtp) {
+      await prepareSocketPath(lmtp);
+      await this.listen("lmtp", [lmtp], true);
+      await restrictSocket(lmtp);
+    }
     void this.runner.start();
   }
 
@@ -75,6 +92,7 @@ export class SealpostServer {
   async stop(): Promise<void> {
     this.closing = true;
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    if (this.config.serve.lmtp) await removeSocket(this.config.serve.lmtp);
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     this.guard.stop();
     await this.runner.stop();
@@ -86,14 +104,16 @@ export class SealpostServer {
     return this.config.serve.listenHost === "127.0.0.1";
   }
 
-  private async listen(host: string, port: number, required: boolean): Promise<void> {
-    const server = this.create();
+  /** `where`: [port, host] or [socket path]. */
+  private async listen(protocol: Protocol, where: [number, string] | [string], required: boolean): Promise<void> {
+    const server = this.create(protocol);
     this.guard.attach(server.server);
     try {
       await new Promise<void>((resolve, reject) => {
         server.server.once("error", reject);
         // A burst of connections waits in the kernel's queue until accepted: node's default of 511 would drop the rest.
-        server.listen(port, host, MAX_CLIENTS, () => resolve());
+        if (where.length === 1) server.listen(where[0], MAX_CLIENTS, () => resolve());
+        else server.listen(where[0], where[1], MAX_CLIENTS, () => resolve());
       });
     } catch (err) {
       if (required) throw err;
@@ -103,21 +123,23 @@ export class SealpostServer {
     this.servers.push(server);
   }
 
-  private create(): SMTPServer {
-    const { maxSize, localDomains } = this.config.serve;
+  private create(protocol: Protocol): SMTPServer {
+    const { maxSize, localDomains, lmtp } = this.config.serve;
     return new SMTPServer({
       name: this.hostname,
       banner: "sealpost",
+      lmtp: protocol === "lmtp",
+      greetingDelay: 0,
       disabledCommands: ["AUTH", "STARTTLS"],
       authOptional: true,
       disableReverseLookup: true,
       size: maxSize,
-      maxClients: clientLimit(this.alsoIpv6() ? 2 : 1),
+      maxClients: clientLimit((this.alsoIpv6() ? 2 : 1) + (lmtp ? 1 : 0)),
       socketTimeout: LINE_MS, // the guard's deadlines are stricter; this is smtp-server's own idle timeout behind them
       closeTimeout: CLOSE_TIMEOUT_MS,
       logger: false,
       onConnect: (session, cb) => {
-        if (!isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(smtpError(554, "5.7.1 loopback clients only"));
+        if (protocol === "smtp" && !isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(smtpError(554, "5.7.1 loopback clients only"));
         this.guard.begin(session);
         cb();
       },
@@ -129,11 +151,11 @@ export class SealpostServer {
         if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return cb(smtpError(452, "4.5.3 too many recipients"));
         cb();
       },
-      onData: (stream, session, cb) => this.receive(stream, session, cb),
+      onData: (stream, session, cb) => this.receive(protocol, stream, session, cb),
     });
   }
 
-  private receive(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
+  private receive(protocol: Protocol, stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
     this.inFlight++;
     this.guard.receiving(session);
     const collector = new DataCollector(this.memory);
@@ -163,9 +185,9 @@ export class SealpostServer {
       if (stream.sizeExceeded) return done(smtpError(552, `5.3.4 message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
       const collected = collector.finish();
       if (collected.kind === "over-budget") return done(smtpError(452, "4.3.1 too many messages arriving at once, try again later"));
-      this.commit(collected.bytes, session).then((id) => {
+      this.commit(protocol, collected.bytes, session).then((reply) => {
         this.runner.kick();
-        done(null, id ? `2.0.0 queued as ${id}` : "2.0.0 kept locally");
+        done(null, reply);
       }, (err) => {
         const reply = refusal(err);
         if (reply.code < 500) {
@@ -178,11 +200,12 @@ export class SealpostServer {
     });
   }
 
-  /** `data`: the message with LF line ends. The id of the spool entry it went into; undefined when it stays local only. */
-  private async commit(data: Buffer, session: SMTPServerSession): Promise<string | undefined> {
+  /** `data`: the message with LF line ends. The text of the 250: the spool entry it went into, or that it stays local only. */
+  private async commit(protocol: Protocol, data: Buffer, session: SMTPServerSession): Promise<string> {
     const now = new Date();
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const recipients = session.envelope.rcptTo.map((r) => qualify(r.address, this.hostname));
+    if (protocol === "lmtp") return this.handedOver(data, { sender: from, recipients }, now);
     const { bytes, envelope } = prepareSubmission(data, {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
     }, { user: "MAILER-DAEMON", hostname: this.hostname }, now, { maxSize: this.config.serve.maxSize });
@@ -194,7 +217,21 @@ export class SealpostServer {
     // Another local user's mail says who sent it, as their sendmail's does (pipeline/drop-ingest.ts).
     const traced = submitter.trusted ? bytes : prependFields(bytes, traceFields(submitter, envelope.sender, this.hostname, now, "MAIL FROM"));
     const committed = await submit(this.config, this.hostname, traced, envelope, now, { via: "serve", client: session.remoteAddress, submitter, log: this.events });
-    return committed.kind === "stored-only" ? undefined : committed.entry.id;
+    return committed.kind === "stored-only" ? "2.0.0 kept locally" : `2.0.0 queued as ${committed.entry.id}`;
+  }
+
+  /**
+   * A message the MTA hands over by LMTP: what `deliver` does with one it pipes (the key check,
+   * the ledger that makes the MTA's retry a no-op, the commit), answered per recipient alike.
+   */
+  private async handedOver(data: Buffer, envelope: Envelope, now: Date): Promise<string> {
+    const { keysDir } = this.config;
+    const outcome = await deliver({
+      config: this.config, input: data, env: {}, args: { recipients: [] }, now, lmtp: { envelope }, log: this.events,
+      keyIndex: async () => (await readKeyIndex(keysDir)) ?? refreshKeyIndex(keysDir, now),
+    });
+    if (outcome.kind === "deferred") throw outcome.error;
+    return outcome.kind === "stored-only" ? "2.0.0 kept locally" : outcome.kind === "duplicate" ? "2.0.0 taken already" : "2.0.0 queued";
   }
 
   /** The local user on the other end, by the uid the kernel shows for the client's socket; -1 (untrusted) when it shows none. */
