@@ -1,13 +1,38 @@
 /**
  * The one durable write: temp file (O_EXCL, 0600) -> write -> fsync -> rename -> fsync the
- * directory. Nothing is visible under the final name before it is complete, and an aborted
- * write leaves no trace.
+ * directory (shared with the writers beside it: fsyncDir). Nothing is visible under the final
+ * name before it is complete, and an aborted write leaves no trace.
  */
 import { randomHex } from "../core/random.js";
 import { mkdir, open, rename, unlink } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
 
-export async function fsyncDir(dir: string): Promise<void> {
+/**
+ * Makes the names in `dir` durable: every rename into it that finished before the call.
+ * Group commit: callers that come while a sync of the directory is under way (that sync may
+ * have begun before their rename) share the next one, so a burst of messages costs a couple of
+ * directory syncs, not one each; no caller returns before a sync that began after its call.
+ */
+export function fsyncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  if (!state) return startDirSync(dir);
+  state.next ??= state.running.then(noop, noop).then(() => startDirSync(dir));
+  return state.next;
+}
+
+const dirSyncs = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+const noop = () => undefined;
+
+function startDirSync(dir: string): Promise<void> {
+  const running = syncNow(dir).finally(() => {
+    const state = dirSyncs.get(dir);
+    if (state?.running === running && !state.next) dirSyncs.delete(dir); // with a next, it takes the place
+  });
+  dirSyncs.set(dir, { running });
+  return running;
+}
+
+async function syncNow(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
     await handle.sync();

@@ -31,6 +31,12 @@ export class Served {
     throw new Error(`serve did not start: ${this.stdout.join("\n")}`);
   }
 
+  /** kill -9 (the launcher execs node: the child is serve itself); resolves once it is gone. */
+  async kill(): Promise<void> {
+    this.child?.kill("SIGKILL");
+    await this.exit;
+  }
+
   /** SIGTERM; resolves with the exit status. */
   async stop(): Promise<number | null> {
     this.child?.kill("SIGTERM");
