@@ -35,7 +35,7 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
     .option("-c, --config <file>", "config file")
     .addOption(new Option("--background", "started by sendmail: one such runner at a time").hideHelp())
     .addHelpText("after", "\nExample (cron, every 5 minutes):\n  */5 * * * * sealpost sealpost queue run")
-    .action((opts: { config?: string; background?: boolean }) => withConfig("run", opts, (c) => (opts.background ? background(c, c.file) : run(c, false))));
+    .action((opts: { config?: string; background?: boolean }) => withConfig("run", opts, (c) => (opts.background ? background(c) : run(c, false))));
   queue.command("flush").description("try every queued entry now, due or not")
     .option("-c, --config <file>", "config file")
     .action((opts: { config?: string }) => withConfig("flush", opts, (c) => run(c, true)));
@@ -81,19 +81,11 @@ async function run(config: Config, force: boolean): Promise<number> {
 }
 
 /** The runner an intake starts when none is alive: one at a time, lingering for the rest of a wave. */
-async function background(config: Config, configFile: string): Promise<number> {
+async function background(config: Config): Promise<number> {
   const { Runner, RUNNER_LINGER_MS } = await import("../pipeline/runner.js");
-  const { loadConfig } = await import("../config/load.js");
-  let current = config;
-  const loadFresh = () => {
-    try {
-      current = loadConfig(configFile); // re-read for each pass: an admin's fix to [relay] is used at once
-    } catch {
-      // broken meanwhile: keep going with the last good one; the intake defers new mail until it is fixed
-    }
-    return current;
-  };
-  await new Runner({ loadConfig: loadFresh, lingerMs: RUNNER_LINGER_MS, checkpoint: crashSeam() }).start();
+  const { configFollower } = await import("../config/load.js");
+  // re-read for each pass when it changed: an admin's fix to [relay] is used at once
+  await new Runner({ loadConfig: configFollower(config), lingerMs: RUNNER_LINGER_MS, checkpoint: crashSeam() }).start();
   return 0;
 }
 

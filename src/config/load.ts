@@ -1,5 +1,5 @@
 /** Finds, reads and validates the config file (SPEC §2, §3). */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { ConfigError, isTable } from "./fields.js";
@@ -42,5 +42,35 @@ export function loadConfig(file: string): Config {
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigLoadError(`config ${file}: ${err.message}`, { cause: err });
     throw err;
+  }
+}
+
+/**
+ * The config for each pass of a long-lived runner: `started` until the file changes, then the
+ * file as it is now, read again only when its stat changes (a pass comes with every message).
+ * A file broken meanwhile keeps the last good config: an admin's half-saved edit stops nothing.
+ */
+export function configFollower(started: Config): () => Config {
+  let current = started;
+  let stamp = fileStamp(started.file);
+  return () => {
+    const now = fileStamp(started.file);
+    if (now === stamp) return current;
+    stamp = now;
+    try {
+      current = loadConfig(started.file);
+    } catch {
+      // broken meanwhile: the last good one
+    }
+    return current;
+  };
+}
+
+function fileStamp(file: string): string {
+  try {
+    const s = statSync(file);
+    return `${s.ino}:${s.mtimeMs}:${s.ctimeMs}:${s.size}`;
+  } catch {
+    return "missing";
   }
 }

@@ -171,13 +171,14 @@ function buildServe(t: Table, path: (p: string) => string): Config["serve"] {
     listenPort,
     maxSize: size(t, "max_size", p, 25 * 1024 * 1024),
     localDomains: stringList(t, "local_domains", p, []),
-    lmtp: lmtpSocket(str(t, "lmtp", p, ""), path),
+    lmtp: lmtpSocket(t.lmtp, path),
   };
 }
 
 /** A unix socket path (relative to the config's directory), or undefined for "": LMTP off. */
-function lmtpSocket(value: string, path: (p: string) => string): string | undefined {
-  if (value === "") return undefined;
+function lmtpSocket(value: unknown, path: (p: string) => string): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string") throw new ConfigError("serve.lmtp", "a unix socket path, or \"\"", value);
   // sun_path holds 108 bytes with its NUL; a longer path cannot be bound
   if (/[\0\n]/.test(value) || Buffer.byteLength(path(value)) > 107) throw new ConfigError("serve.lmtp", "a unix socket path of at most 107 bytes, or \"\"", value);
   return path(value);

@@ -1,9 +1,17 @@
-/** Users from /etc/passwd: uid and gid by name, name by uid. Read afresh each time: it is small, and a user may be added meanwhile. */
-import { readFileSync } from "node:fs";
+/**
+ * Users from /etc/passwd: uid and gid by name, name by uid. Read again whenever the file changed
+ * (a user may be added meanwhile); serve asks for every message from a local user.
+ */
+import { readFileSync, statSync } from "node:fs";
+
+let known: { stamp: string; rows: string[][] } | undefined;
 
 function passwd(): string[][] {
   try {
-    return readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":"));
+    const s = statSync("/etc/passwd");
+    const stamp = `${s.ino}:${s.mtimeMs}:${s.size}`;
+    if (known?.stamp !== stamp) known = { stamp, rows: readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")) };
+    return known.rows;
   } catch {
     return []; // no passwd file (a container): nobody is known by name
   }

@@ -28,13 +28,13 @@ export interface IngestReport {
 export async function ingestDrops(config: Config, hostname: string, now: Date, log: EventLog = silentLog): Promise<IngestReport> {
   const report: IngestReport = { taken: 0, setAside: 0 };
   const lock = join(config.spoolDir, "drop");
+  if ((await dropNames(config.spoolDir)).length === 0) return report; // the common case: no lock to take for nothing
   const release = await tryDotlock(lock).catch(() => undefined);
   if (!release) return report; // another runner is taking them in; or no spool yet
   try {
     const owner = (await stat(config.spoolDir)).uid;
     const quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
     const buffer = new ReadBuffer(); // one drop at a time: each is committed before the next is read
-
     for (const name of await dropNames(config.spoolDir)) {
       await utimes(`${lock}.lock`, now, new Date()).catch(() => undefined); // a live holder's lock never looks stale
       await ingestOne(config, hostname, now, log, { name, owner, quota, report, buffer });

@@ -162,7 +162,10 @@ export class Runner {
     const watchers: FSWatcher[] = [];
     for (const dir of [join(spoolDir, "meta"), join(spoolDir, "drop")]) {
       try {
-        const w = watch(dir, { persistent: false }, () => this.kick());
+        // an entry committed or saved (ID.json), a drop in (NAME.msg); not the locks and temp files beside them
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (name === null || /^[0-9a-z-]+\.(?:json|msg)$/.test(String(name))) this.kick();
+        });
         w.on("error", () => undefined);
         watchers.push(w);
       } catch {

@@ -19,7 +19,7 @@ import type { Config } from "../config/schema.js";
 import { qualify } from "../mail/address.js";
 import { SealpostError, Status, asSealpostError } from "../core/errors.js";
 import { stat } from "../core/fsp.js";
-import { loopbackPeerUid } from "../core/loopback-peer.js";
+import { LoopbackPeers, type Endpoint } from "../core/loopback-peer.js";
 import { prependFields, traceFields, type Submitter } from "../mail/trace.js";
 import { localSubmitter, withinQuota } from "../pipeline/local-user.js";
 import { UserQuota } from "../store/user-quota.js";
@@ -41,7 +41,7 @@ import { ConnectionGuard, LINE_MS } from "./connection-guard.js";
 import { DataCollector, MemoryBudget } from "./data-collector.js";
 import { isLocalRecipient } from "./recipients.js";
 import { Runner, passFailure } from "../pipeline/runner.js";
-import { loadConfig } from "../config/load.js";
+import { configFollower } from "../config/load.js";
 
 const CLOSE_TIMEOUT_MS = 10_000; // SIGTERM: sessions still open after this are cut (no 250 was given for them)
 /** Postfix's smtpd_recipient_limit, and what a drop file may carry; RFC 5321 asks for at least 100. */
@@ -63,6 +63,9 @@ export class SealpostServer {
   private readonly guard = new ConnectionGuard();
   private readonly memory: MemoryBudget;
   private readonly quota: UserQuota;
+  private readonly peers = new LoopbackPeers();
+  /** By session id: the uid the kernel gives the client's socket, looked up when it connected. */
+  private readonly peerUids = new Map<string, Promise<number | undefined>>();
 
   /** `log` takes the lifecycle lines; message events go to config [log], or to `log` when that names nowhere. */
   constructor(private readonly config: Config, private readonly log: Log) {
@@ -71,7 +74,7 @@ export class SealpostServer {
     this.memory = new MemoryBudget(DATA_MEMORY(config.serve.maxSize));
     this.quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
     // serve's own runner: it holds the runner lock while serve lives, so no intake starts another
-    this.runner = new Runner({ loadConfig: () => reloaded(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
+    this.runner = new Runner({ loadConfig: configFollower(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
   }
 
   /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6), and on serve.lmtp when set. */
@@ -141,8 +144,11 @@ export class SealpostServer {
       onConnect: (session, cb) => {
         if (protocol === "smtp" && !isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(smtpError(554, "5.7.1 loopback clients only"));
         this.guard.begin(session);
+        // who it is, asked for now (answered in a batch with other connections) and needed once the message is in
+        if (protocol === "smtp") this.peerUids.set(session.id, this.peers.uidOf(...ends(session)));
         cb();
       },
+      onClose: (session) => void this.peerUids.delete(session.id),
       onMailFrom: (_address, _session, cb) => (this.closing ? cb(smtpError(421, "4.3.2 shutting down, try again later")) : cb()),
       onRcptTo: (address, session, cb) => {
         if (this.closing) return cb(smtpError(421, "4.3.2 shutting down, try again later"));
@@ -236,18 +242,9 @@ export class SealpostServer {
 
   /** The local user on the other end, by the uid the kernel shows for the client's socket; -1 (untrusted) when it shows none. */
   private async submitterOf(session: SMTPServerSession): Promise<Submitter> {
-    const uid = await loopbackPeerUid({ address: session.remoteAddress, port: session.remotePort }, { address: session.localAddress, port: session.localPort });
+    const uid = await (this.peerUids.get(session.id) ?? this.peers.uidOf(...ends(session)));
     const owner = (await stat(this.config.spoolDir)).uid;
     return localSubmitter(uid ?? -1, owner);
-  }
-}
-
-/** The config for the runner's next pass: read afresh, or the one serve started with while the file is broken. */
-function reloaded(started: Config): Config {
-  try {
-    return loadConfig(started.file);
-  } catch {
-    return started;
   }
 }
 
@@ -256,6 +253,11 @@ function refusal(err: unknown): SmtpReply {
   const error = asSealpostError(err);
   if (error.status === Status.tooBig) return { code: 552, text: `${error.status} ${error.publicMessage}` };
   return smtpReply({ kind: "deferred", error });
+}
+
+/** The client's end and ours, as the kernel's tables name them. */
+function ends(session: SMTPServerSession): [Endpoint, Endpoint] {
+  return [{ address: session.remoteAddress, port: session.remotePort }, { address: session.localAddress, port: session.localPort }];
 }
 
 function smtpError(code: number, text: string): Error {

@@ -41,13 +41,29 @@ async function syncNow(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The directory there, made when missing. Once made (or found) in this process it is taken to
+ * stay: a long-lived serve would otherwise ask for the spool's directories a few times for every
+ * message. One removed meanwhile is made again by writeSynced.
+ */
 export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
+  if (ensured.get(dir) === mode) return;
   await mkdir(dir, { recursive: true, mode });
+  ensured.set(dir, mode);
 }
+
+const ensured = new Map<string, number>();
 
 /** Writes `data` to `tmpPath` with O_EXCL and fsyncs it; removes it again on any failure. */
 export async function writeSynced(tmpPath: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
-  const handle = await open(tmpPath, "wx", mode);
+  const handle = await open(tmpPath, "wx", mode).catch(async (err: NodeJS.ErrnoException) => {
+    const dir = dirname(tmpPath);
+    const made = ensured.get(dir);
+    if (err.code !== "ENOENT" || made === undefined) throw err;
+    ensured.delete(dir); // removed since ensureDir: make it again, once
+    await ensureDir(dir, made);
+    return open(tmpPath, "wx", mode);
+  });
   try {
     await handle.writeFile(data);
     await handle.sync();

@@ -56,6 +56,18 @@ const SET_ASIDE_AGE_MS = 7 * 86_400_000;
 
 export type NewEntry = Omit<SpoolEntry, "id" | "created" | "attempts"> & { attempts?: number };
 
+/**
+ * Meta files as last read, by path: a runner lists the spool for every pass, and with a backlog
+ * of hundreds of entries reading each one every time was most of a pass. A stat tells whether a
+ * file changed (a save renames a new file into place: a new inode, new times).
+ */
+const metaCache = new Map<string, { stamp: string; text: string }>();
+
+function forgetAllBut(metaDir: string, present: readonly string[]): void {
+  const keep = new Set(present.map((n) => join(metaDir, n)));
+  for (const path of metaCache.keys()) if (path.startsWith(metaDir + "/") && !keep.has(path)) metaCache.delete(path);
+}
+
 export class Spool {
   private readonly msgDir: string;
   private readonly metaDir: string;
@@ -119,17 +131,28 @@ export class Spool {
       throw err;
     }
     const entries: SpoolEntry[] = [];
-    for (const name of names.filter((n) => /^[0-9a-z]+-[0-9a-f]+\.json$/.test(n)).sort()) {
+    const present = names.filter((n) => /^[0-9a-z]+-[0-9a-f]+\.json$/.test(n)).sort();
+    for (const name of present) {
       const entry = await this.get(name.slice(0, -5));
       if (entry) entries.push(entry);
     }
+    forgetAllBut(this.metaDir, present);
     return entries;
   }
 
+  /** The entry as its meta file has it now (read again only when the file changed: every save is a new file). */
   async get(id: string): Promise<SpoolEntry | undefined> {
     if (!/^[0-9a-z]+-[0-9a-f]+$/.test(id)) return undefined;
+    const path = join(this.metaDir, `${id}.json`);
     try {
-      return JSON.parse(await readFile(join(this.metaDir, `${id}.json`), "utf8")) as SpoolEntry;
+      const info = await stat(path);
+      const stamp = `${info.ino}:${info.mtimeMs}:${info.ctimeMs}:${info.size}`;
+      let known = metaCache.get(path);
+      if (known?.stamp !== stamp) {
+        known = { stamp, text: await readFile(path, "utf8") };
+        metaCache.set(path, known);
+      }
+      return JSON.parse(known.text) as SpoolEntry;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;

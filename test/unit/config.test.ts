@@ -36,7 +36,7 @@ describe("config", () => {
     assert.deepEqual(c.relay, { host: "smtp.example.net", port: 587, security: "starttls", user: undefined, passwordFile: undefined, envelopeFrom: undefined, timeoutSeconds: 30 });
     assert.deepEqual(c.message, { format: "pgp-mime", protectSubject: false, from: "original", sign: false, hostKey: join(dir, "host-key.asc") });
     assert.deepEqual(c.deliver, { relay: "queued", onRelayFailure: "defer" });
-    assert.deepEqual(c.serve, { listen: "127.0.0.1:2525", listenHost: "127.0.0.1", listenPort: 2525, maxSize: 25 * 1024 * 1024, localDomains: [] });
+    assert.deepEqual(c.serve, { listen: "127.0.0.1:2525", listenHost: "127.0.0.1", listenPort: 2525, maxSize: 25 * 1024 * 1024, localDomains: [], lmtp: undefined });
     assert.equal(c.user, "sealpost");
     assert.deepEqual(c.spool, { retryMinSeconds: 60, retryMaxSeconds: 3600, maxAgeSeconds: 5 * 86_400, perUserMessagesPerHour: 100, perUserBytesPerHour: 50 * 1024 * 1024 });
     assert.deepEqual(c.log, { level: "info", syslog: "/dev/log", facility: "mail" });
@@ -48,6 +48,12 @@ describe("config", () => {
       '[[route]]\nto = ["a@b.c"]\nmatch_kind = ["fail2ban.*", "login.failure"]\ncoalesce = "2m"\nmax_per_hour = 20\n');
     assert.equal(c.message.subjectTemplate, "[{host}] {kind}");
     assert.deepEqual(c.routes[0], { matchRecipient: undefined, to: ["a@b.c"], keys: undefined, matchKind: ["fail2ban.*", "login.failure"], coalesceSeconds: 120, maxPerHour: 20 });
+  });
+
+  it("serve.lmtp: a socket path, relative to the config's directory; too long for a socket is refused", () => {
+    assert.equal(load(MINIMAL + '[serve]\nlmtp = "run/lmtp"\n').serve.lmtp, join(dir, "run/lmtp"));
+    assert.equal(load(MINIMAL + '[serve]\nlmtp = ""\n').serve.lmtp, undefined);
+    assert.match(loadError(MINIMAL + `[serve]\nlmtp = "/run/${"x".repeat(120)}"\n`), /^serve\.lmtp: expected a unix socket path of at most 107 bytes/);
   });
 
   it("security = tls defaults to port 465", () => {
