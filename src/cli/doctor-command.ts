@@ -5,9 +5,11 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
-import { lookupUser, userName } from "../core/passwd.js";
+import { homeOf, lookupUser, userName } from "../core/passwd.js";
 import type { Registration } from "./registration.js";
 import type { MtaFacts } from "../ops/doctor.js";
+import type { LmtpFacts } from "../ops/lmtp-check.js";
+import { readFile } from "node:fs/promises";
 
 export function doctorCommand(program: Command, { set, globalConfig }: Registration): void {
   program.command("doctor")
@@ -23,7 +25,7 @@ export function doctorCommand(program: Command, { set, globalConfig }: Registrat
         fail("doctor", (e as Error).message);
         return 2;
       }
-      const findings = await doctor(config, { aliases: readAliases, postfixAliasUser, eximAliasPipes, userIds: lookupUser });
+      const findings = await doctor(config, { aliases: readAliases, postfixAliasUser, eximAliasPipes, userIds: lookupUser, lmtp: lmtpFacts(config.user) });
       for (const f of findings) {
         out(`${f.level === "ok" ? "ok   " : f.level === "warn" ? "WARN " : "ERROR"} ${f.area}: ${f.text}`);
         if (f.fix) out(`      fix: ${f.fix}`);
@@ -53,3 +55,25 @@ function eximAliasPipes(): boolean | undefined {
   return files.some((f) => existsSync(f) && /^\s*SYSTEM_ALIASES_PIPE_TRANSPORT\s*=\s*\S/m.test(readFileSync(f, "utf8")));
 }
 
+
+/** The MTA's LMTP set-up as its own tools say it (postconf, postmap, exim4 -bt). */
+function lmtpFacts(user: string): LmtpFacts {
+  const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" };
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: "utf8", env });
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  };
+  const home = homeOf(user);
+  return {
+    postfix: existsSync("/usr/sbin/postconf") ? (local) => {
+      const maps = (run("/usr/sbin/postconf", ["-h", "mailbox_transport_maps"]) ?? "").split(/[\s,]+/).filter(Boolean);
+      const route = maps.map((m) => run("/usr/sbin/postmap", ["-q", local, m])).find(Boolean);
+      const service = route?.split(":")[0];
+      const entry = service ? run("/usr/sbin/postconf", ["-M", `${service}/unix`])?.split(/\s+/) : undefined;
+      const group = readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith("postfix:"));
+      return { route, chrooted: entry ? entry[4] !== "n" : undefined, gid: group ? Number(group.split(":")[2]) : undefined };
+    } : undefined,
+    exim: existsSync("/usr/sbin/exim4") ? (address) => /transport = (\S+)/.exec(run("/usr/sbin/exim4", ["-bt", address]) ?? "")?.[1] : undefined,
+    forward: async () => (home ? readFile(join(home, ".forward"), "utf8").catch(() => undefined) : undefined),
+  };
+}

@@ -24,7 +24,7 @@ Examples:
         const { SealpostServer } = await import("../serve/server.js");
         server = new SealpostServer(config, out);
         await server.start();
-        out(`sealpost serve: listening on ${config.serve.listen}`);
+        out(`sealpost serve: listening on ${config.serve.listen}${config.serve.lmtp ? `, LMTP on ${config.serve.lmtp}` : ""}`);
       } catch (e) {
         return fail("serve", (e as Error).message);
       }

@@ -25,3 +25,8 @@ export function lookupUser(user: string): { uid: number; gid: number } | undefin
   const [, , uid, gid] = passwd().find((f) => f[0] === user) ?? [];
   return uid === undefined ? undefined : { uid: Number(uid), gid: Number(gid) };
 }
+
+/** The user's home directory, as /etc/passwd has it. */
+export function homeOf(user: string): string | undefined {
+  return passwd().find((f) => f[0] === user)?.[5] || undefined;
+}

@@ -2,7 +2,7 @@
  * `sealpost doctor`: what is wrong, in plain words, with what to do about it (issue 6).
  * Keys for every route, the relay (connect, verified TLS, AUTH, MAIL FROM and RCPT TO, never a
  * message), storage as the user the MTA runs sealpost as (the Postfix default_privs trap, Exim's
- * pipes in /etc/aliases), and the spool.
+ * pipes in /etc/aliases), the LMTP route when [serve] lmtp is set, and the spool.
  */
 import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
@@ -16,15 +16,10 @@ import { runnerAlive } from "../store/runner-lock.js";
 import { Spool } from "../store/spool.js";
 import { ownershipFindings } from "./ownership.js";
 import { routeKeyStatus } from "./route-key-status.js";
+import { lmtpFindings, type LmtpFacts } from "./lmtp-check.js";
+import type { Finding } from "./finding.js";
 
-export type Level = "ok" | "warn" | "error";
-
-export interface Finding {
-  level: Level;
-  area: "keys" | "relay" | "storage" | "mta" | "spool" | "log";
-  text: string;
-  fix?: string;
-}
+export type { Finding, Level } from "./finding.js";
 
 /** What doctor reads of the host's MTA; tests give their own. */
 export interface MtaFacts {
@@ -36,10 +31,13 @@ export interface MtaFacts {
   postfixAliasUser: () => { user: string; as: "default_privs" | "the alias database's owner" } | undefined;
   eximAliasPipes: () => boolean | undefined; // whether Debian's Exim runs pipes from /etc/aliases; undefined without Exim
   userIds: (user: string) => { uid: number; gid: number } | undefined;
+  /** The MTA's LMTP set-up, looked at when [serve] lmtp is set. */
+  lmtp?: LmtpFacts;
 }
 
 export async function doctor(config: Config, mta: MtaFacts, now = new Date()): Promise<Finding[]> {
-  return [...await keyFindings(config, now), await relayFinding(config), ...await storageFindings(config, mta), ...await spoolFindings(config, now), await logFinding(config)];
+  const lmtp = mta.lmtp ? await lmtpFindings(config, config.user, resolveHostname(config.hostname), mta.lmtp) : [];
+  return [...await keyFindings(config, now), await relayFinding(config), ...await storageFindings(config, mta), ...lmtp, ...await spoolFindings(config, now), await logFinding(config)];
 }
 
 async function logFinding(config: Config): Promise<Finding> {

@@ -8,6 +8,7 @@ import { copyFile, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } 
 import { dirname, join } from "node:path";
 import { UnsafePath, changeNoFollow, checkNoLink, ensureDirectory, entryAt, replaceFile, type Owner } from "./no-follow.js";
 import { ownershipFindings } from "./ownership.js";
+import { setUpLmtp, type MtaTools } from "./init-lmtp.js";
 
 export interface InitOptions {
   user: string;
@@ -19,6 +20,8 @@ export interface InitOptions {
   writeAliases: boolean;
   sendmailLink: boolean;
   systemd: boolean;
+  /** The MTA hands root's mail to serve over LMTP (init-lmtp.ts) instead of a .forward pipe. */
+  lmtp: boolean;
 }
 
 export interface Host {
@@ -26,6 +29,7 @@ export interface Host {
   lookupUser(user: string): { uid: number; gid: number } | undefined;
   createUser(user: string, home: string): void;
   newaliases(): void;
+  mta: MtaTools;
 }
 
 export type Step = { state: "done" | "ok" | "would" | "note"; text: string };
@@ -79,12 +83,16 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
   await dir("/var/log/sealpost", 0o750, true); // for [log] file on hosts without a syslog socket
   await handBack(o, at, owner, act);
   const forward = `${home}/.forward`;
-  const forwardLine = `"|${o.launcher} -c ${config} deliver"\n`;
-  await checkNoLink(at(forward), forward, "file");
-  const current = await readFile(at(forward), "utf8").catch(() => undefined);
-  const forwardOwner = (await entryAt(at(forward)))?.uid;
-  await act(current === forwardLine && forwardOwner === owner.uid, `${forward}: ${forwardLine.trim()}`,
-    () => replaceFile(at(forward), forward, forwardLine, 0o644, owner));
+  if (o.lmtp) {
+    await setUpLmtp({ user: o.user, owner, configPath: config, forwardPath: forward, at, act, note: (text) => void steps.push({ state: "note", text }), tools: host.mta });
+  } else {
+    const forwardLine = `"|${o.launcher} -c ${config} deliver"\n`;
+    await checkNoLink(at(forward), forward, "file");
+    const current = await readFile(at(forward), "utf8").catch(() => undefined);
+    const forwardOwner = (await entryAt(at(forward)))?.uid;
+    await act(current === forwardLine && forwardOwner === owner.uid, `${forward}: ${forwardLine.trim()}`,
+      () => replaceFile(at(forward), forward, forwardLine, 0o644, owner));
+  }
   const aliases = await readFile(at("/etc/aliases"), "utf8").catch(() => "");
   const aliased = new RegExp(`^root:.*\\b${o.user}\\b`, "m").test(aliases);
   if (!o.writeAliases && !aliased) {
@@ -105,7 +113,7 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
       await symlink(o.launcher, at(link));
     });
   }
-  if (o.systemd) {
+  if (o.systemd || o.lmtp) {
     const unit = "/etc/systemd/system/sealpost.service";
     await act(await exists(at(unit)), `${unit} (then: systemctl daemon-reload && systemctl enable --now sealpost)`, async () => {
       await mkdir(dirname(at(unit)), { recursive: true });

@@ -53,6 +53,65 @@ describe("sealpost init", () => {
       assert.deepEqual(again.stdout.toString().trim().split("\n").filter((l) => !l.startsWith("ok ")), [], "idempotent");
     }));
 
+  describe("--lmtp", () => {
+    const postfixHere = existsSync("/usr/sbin/postconf") && existsSync("/etc/postfix/master.cf");
+    const groupId = (name: string) => Number(readFileSync("/etc/group", "utf8").split("\n").find((l) => l.startsWith(`${name}:`))?.split(":")[2]);
+
+    it("Postfix: the socket directory in postfix's group, [serve] lmtp, no .forward, a non-chrooted lmtp service and mailbox_transport_maps; a second run changes nothing", (t) =>
+      scratch(async (root, home) => {
+        if (process.getuid?.() !== 0 || !postfixHere) return void t.skip("needs root and Postfix's postconf (.ci/run's e2e installs it)");
+        mkdirSync(join(root, "etc/postfix"), { recursive: true });
+        writeFileSync(join(root, "etc/postfix/main.cf"), "myhostname = web01.example.org\n");
+        // Debian's master.cf, as a fresh install has it (without a service an earlier run of ours added)
+        writeFileSync(join(root, "etc/postfix/master.cf"), readFileSync("/etc/postfix/master.cf", "utf8").replace(/^sealpost-lmtp .*\n/m, ""));
+        const dry = await init(home, root, "--write-aliases", "--lmtp", "--dry-run");
+        assert.equal(dry.code, 0, dry.stderr.toString());
+        assert.match(dry.stdout.toString(), /^would Postfix master\.cf: sealpost-lmtp unix - - n - - lmtp/m);
+        assert.ok(!existsSync(join(root, "run")), "a dry run writes nothing");
+
+        const r = await init(home, root, "--write-aliases", "--lmtp");
+        assert.equal(r.code, 0, r.stderr.toString());
+        const dir = statSync(join(root, "run/sealpost"));
+        assert.equal(dir.mode & 0o7777, 0o2750);
+        assert.equal(dir.uid, NOBODY);
+        assert.equal(dir.gid, groupId("postfix"));
+        assert.equal(readFileSync(join(root, "etc/tmpfiles.d/sealpost.conf"), "utf8"), "d /run/sealpost 2750 nobody postfix -\n");
+        assert.match(readFileSync(join(root, "etc/sealpost/sealpost.toml"), "utf8"), /^lmtp = "\/run\/sealpost\/lmtp"/m);
+        assert.ok(!existsSync(join(root, "var/lib/sealpost/.forward")), "no .forward: Postfix would run its pipe first");
+        assert.match(readFileSync(join(root, "etc/postfix/master.cf"), "utf8"), /^sealpost-lmtp\s+unix\s+-\s+-\s+n\s+-\s+-\s+lmtp$/m);
+        assert.equal(readFileSync(join(root, "etc/postfix/sealpost_transport"), "utf8"), "sealpost sealpost-lmtp:unix:/run/sealpost/lmtp\n");
+        assert.ok(existsSync(join(root, "etc/postfix/sealpost_transport.db")));
+        assert.match(readFileSync(join(root, "etc/postfix/main.cf"), "utf8"), /^mailbox_transport_maps = hash:\/etc\/postfix\/sealpost_transport$/m);
+        assert.ok(existsSync(join(root, "etc/systemd/system/sealpost.service")), "serve's unit");
+        const again = await init(home, root, "--write-aliases", "--lmtp");
+        assert.equal(again.code, 0, again.stderr.toString());
+        assert.deepEqual(again.stdout.toString().trim().split("\n").filter((l) => !/^(ok|note) /.test(l)), [], "idempotent");
+      }));
+
+    it("Exim: a router and an lmtp transport in conf.d, and a note when Debian's one-file configuration would not read them", (t) =>
+      scratch(async (root, home) => {
+        if (process.getuid?.() !== 0) return void t.skip("needs root");
+        mkdirSync(join(root, "etc/exim4"), { recursive: true });
+        writeFileSync(join(root, "etc/exim4/update-exim4.conf.conf"), "dc_eximconfig_configtype='local'\ndc_use_split_config='false'\n");
+        const r = await init(home, root, "--lmtp");
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.match(readFileSync(join(root, "etc/exim4/conf.d/router/350_sealpost_lmtp"), "utf8"), /driver = accept\n\s+domains = \+local_domains\n\s+local_parts = nobody\n\s+transport = sealpost_lmtp/);
+        assert.match(readFileSync(join(root, "etc/exim4/conf.d/transport/30_sealpost_lmtp"), "utf8"), /driver = lmtp\n\s+socket = \/run\/sealpost\/lmtp\n\s+user = nobody/);
+        assert.match(r.stdout.toString(), /^note  Debian's exim4 here builds its configuration from the one-file template.*dc_use_split_config='true'/m);
+        assert.equal(statSync(join(root, "run/sealpost")).gid, NOBODY, "Exim's transport connects as the sealpost user: its own group will do");
+      }));
+
+    it("a .forward with anything but sealpost's pipe stops init, naming it", (t) => scratch(async (root, home) => {
+      if (process.getuid?.() !== 0) return void t.skip("needs root");
+      mkdirSync(join(root, "var/lib/sealpost"), { recursive: true });
+      writeFileSync(join(root, "var/lib/sealpost/.forward"), "ops@example.net\n");
+      const r = await init(home, root, "--lmtp");
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr.toString(), /\/var\/lib\/sealpost\/\.forward holds something other than sealpost's pipe/);
+      assert.equal(readFileSync(join(root, "var/lib/sealpost/.forward"), "utf8"), "ops@example.net\n");
+    }));
+  });
+
   describe("a sealpost user who plants links or files for root to follow", () => {
     const asRoot = (t: { skip: (why: string) => void }) => process.getuid?.() === 0 || (t.skip("needs root"), false);
     /** The sealpost user's home as they left it: theirs, with whatever they put in it. */
