@@ -9,7 +9,7 @@ import { appendFileSync, chownSync, readFileSync, statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { openSealed } from "../helpers/sealed.js";
 import { lookupUser } from "../../src/core/passwd.js";
-import { CONFIG, HOST, RCPT, localCopies, logLines, run, runAsync, sendmail, sh, systemMail, tail, useMtaSuite, waitFor } from "./system.js";
+import { CONFIG, HOST, RCPT, postfixRunning, localCopies, logLines, run, runAsync, sendmail, sh, systemMail, tail, useMtaSuite, waitFor } from "./system.js";
 
 const POSTFIX_LOG = "/var/log/postfix.log";
 
@@ -19,7 +19,7 @@ describe("Postfix → sealpost deliver", () => {
       `maillog_file=${POSTFIX_LOG}`, "alias_maps=hash:/etc/aliases", "alias_database=hash:/etc/aliases"]);
     sh("newaliases", []);
     chownSync("/etc/aliases.db", 0, 0); // as Debian leaves it: the trap below depends on it
-    if (run("postfix", ["status"]).includes("is running")) sh("postfix", ["reload"]);
+    if (postfixRunning()) sh("postfix", ["reload"]);
     else sh("postfix", ["start"]);
     run("postsuper", ["-d", "ALL"]); // nothing left from an earlier run
   }, () => {

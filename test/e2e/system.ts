@@ -13,6 +13,7 @@ import { Gpg } from "../helpers/gpg.js";
 import { TEST_PUBLIC_KEY } from "../helpers/paths.js";
 import { openSealed } from "../helpers/sealed.js";
 import { Sink, type Received } from "../helpers/sink.js";
+import { lookupUser } from "../../src/core/passwd.js";
 
 export const HOST = "web01.example.org";
 export const RCPT = "ops@example.net";
@@ -43,6 +44,11 @@ export function sh(cmd: string, args: string[], input?: string | Buffer): string
   return r.stdout;
 }
 
+/** Whether Postfix runs (`postfix status` says so by its exit status; its words may go to maillog_file). */
+export function postfixRunning(): boolean {
+  return spawnSync("postfix", ["status"], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } }).status === 0;
+}
+
 export async function waitFor<T>(what: string, probe: () => T | undefined | false, ms: number, diagnose: () => string = () => ""): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -57,7 +63,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
  * `sealpost init` as an admin runs it, then the config a test needs: relay = the loopback sink,
  * events to a file (no syslog daemon on CI), and the TEST-ONLY key.
  */
-export function setUpSealpost(sinkPort: number, initFlags: string[]): string {
+export function setUpSealpost(sinkPort: number, initFlags: string[], configExtra = ""): string {
   const said = sh(SEALPOST, ["init", ...initFlags]);
   writeFileSync(CONFIG, `hostname = "${HOST}"
 keys_dir = "keys"
@@ -80,7 +86,7 @@ file = "${LOG_FILE}"
 [[route]]
 match_recipient = ["root", "sealpost", "security"]
 to = ["${RCPT}"]
-`);
+${configExtra}`);
   sh(SEALPOST, ["-c", CONFIG, "keys", "import", TEST_PUBLIC_KEY]);
   return said;
 }
@@ -166,7 +172,7 @@ export interface MtaSuite {
  * /etc/aliases is put back afterwards.
  */
 export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: () => void = () => undefined,
-  initFlags = ["--write-aliases"]): MtaSuite {
+  initFlags = ["--write-aliases"], configExtra = "", beforeInit: () => void = () => undefined): MtaSuite {
   const gpg = new Gpg();
   const sink = new Sink();
   const suite: MtaSuite = {
@@ -180,8 +186,9 @@ export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: 
     suite.skip = "set-up failed";
     await sink.start();
     aliases = existsSync("/etc/aliases") ? readFileSync("/etc/aliases", "utf8") : undefined;
-    const said = setUpSealpost(sink.port, initFlags);
-    suite.launcher = /\.forward: "\|(\S+) -c/.exec(said)?.[1] ?? "";
+    beforeInit();
+    const said = setUpSealpost(sink.port, initFlags, configExtra);
+    suite.launcher = /\.forward: "\|(\S+) -c/.exec(said)?.[1] ?? (initFlags.includes("--lmtp") ? SEALPOST : "");
     if (!suite.launcher.startsWith("/")) throw new Error(`sealpost init did not name its launcher:\n${said}`);
     setUpMta();
     suite.skip = undefined;
@@ -193,4 +200,29 @@ export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: 
     gpg.close();
   });
   return suite;
+}
+
+/** `sealpost serve` as the sealpost user, as its systemd unit runs it; resolves once it listens. */
+export class ServeProcess {
+  private child?: ReturnType<typeof spawn>;
+  private said = "";
+
+  async start(): Promise<this> {
+    const ids = lookupUser("sealpost")!;
+    const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], { uid: ids.uid, gid: ids.gid, stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    this.child = child;
+    child.stdout!.on("data", (c: Buffer) => (this.said += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (this.said += c.toString()));
+    await waitFor("sealpost serve to listen", () => this.said.includes("listening") || undefined, 15_000, () => this.said);
+    return this;
+  }
+
+  /** SIGTERM, as systemctl stop sends it; resolves once it has exited. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const gone = new Promise((resolve) => child.once("close", resolve));
+    child.kill("SIGTERM");
+    await gone;
+  }
 }
