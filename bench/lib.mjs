@@ -162,3 +162,64 @@ export function ensureDir(path) {
   mkdirSync(path, { recursive: true });
   return path;
 }
+
+/**
+ * The procmail recipe's per-message work, 4 workers at once: what procmail runs for each mail
+ * (sh, formail, gpg), without its relay, so an upper bound on its rate. `input`: one message.
+ */
+export async function recipeRate(count, input, workers = 4) {
+  const gpg = gpgHome();
+  const command = `formail -I "" | gpg --batch --homedir ${gpg.home} -ea -r ${KEY_UID} > /dev/null`;
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: workers }, async () => {
+    while (next++ < count) {
+      await new Promise((done, fail) => {
+        const child = spawn("sh", ["-c", command], { env: cleanEnv(), stdio: ["pipe", "ignore", "inherit"] });
+        child.on("close", (status) => (status === 0 ? done() : fail(new Error(`recipe exited ${status}`))));
+        child.stdin.end(input);
+      });
+    }
+  }));
+  gpg.cleanup();
+  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+/** Until `check()` (which may be async) is true; after `ms`, an error saying `where()`. */
+export async function waitUntil(check, where = () => "", ms = 30_000) {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out (${where()})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Until an SMTP server answers on 127.0.0.1:`port`. */
+export async function waitForSmtp(port) {
+  const { default: SMTPConnection } = await import("nodemailer/lib/smtp-connection");
+  await waitUntil(() => new Promise((done) => {
+    const c = new SMTPConnection({ port, host: "127.0.0.1", ignoreTLS: true });
+    c.once("error", () => done(false));
+    c.connect(() => { c.quit(); done(true); });
+  }), () => `nothing answers on port ${port}`, 15_000);
+}
+
+/** `sealpost serve` for a set-up; a serve that exits before stop() fails the benchmark (never waited on once gone). */
+export function spawnServe(setup) {
+  const server = spawn(sealpost, ["serve"], { env: setup.env, stdio: ["ignore", "ignore", "inherit"] });
+  let stopping = false;
+  server.once("exit", (code) => {
+    if (stopping) return;
+    console.error(`bench: serve exited early (status ${code})`);
+    process.exit(1);
+  });
+  return {
+    pid: server.pid,
+    stop: async () => {
+      stopping = true;
+      const gone = new Promise((done) => server.on("close", done));
+      server.kill("SIGTERM");
+      await gone;
+    },
+  };
+}

@@ -3,7 +3,7 @@
 // procmail runs the seed recipe of SPEC.md, and `sealpost`, set up by `sealpost init` from the
 // npm tarball — both ending at the same loopback sink. It installs Debian packages, adds users
 // and rewrites Postfix's main.cf: a throw-away machine only (CI's), as root.
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,20 +31,42 @@ export const TARGETS = {
 };
 
 /**
- * How Postfix hands sealpost its mail. A mode adds entries to Postfix's transport map and lines
- * to sealpost's config, and may start something (returning how to stop it). The LMTP set-up of
- * issue 17 will be one more entry, e.g. `transport: { "sealpost@HOST": "lmtp:unix:/run/sealpost/lmtp" }`,
- * `config: '[serve]\nlmtp = "/run/sealpost/lmtp"'`, and a `start` that runs `sealpost serve` as
- * the sealpost user and waits for its socket; nothing else in the harness changes.
+ * How Postfix hands sealpost its mail. A mode adds entries to Postfix's transport map, flags to
+ * `sealpost init` and lines to sealpost's config, and may start something (returning how to stop it).
  */
 export const SEALPOST_MODES = {
   pipe: {
     what: "sealpost (~sealpost/.forward → sealpost deliver, as sealpost init writes it)",
     transport: {},
+    initFlags: [],
     config: "",
     start: async () => async () => {},
   },
+  // issue 17: root: sealpost, then mailbox_transport_maps → sealpost-lmtp → serve, as init --lmtp writes it
+  lmtp: {
+    what: "sealpost (~sealpost → mailbox_transport_maps → LMTP → sealpost serve, as sealpost init --lmtp writes it)",
+    transport: {},
+    initFlags: ["--lmtp"],
+    config: `\n[serve]\nlisten = "127.0.0.1:2527"\nlmtp = "/run/sealpost/lmtp"\n`,
+    start: startServe,
+  },
 };
+
+/** sealpost serve as the sealpost user, as its systemd unit runs it, once it listens; resolves with how to stop it. */
+async function startServe() {
+  const ids = /^sealpost:[^:]*:(\d+):(\d+):/m.exec(readFileSync("/etc/passwd", "utf8"));
+  const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], { uid: Number(ids[1]), gid: Number(ids[2]), stdio: ["ignore", "pipe", "inherit"], env: { PATH: SYSTEM_PATH } });
+  let said = "";
+  child.stdout.on("data", (c) => (said += c));
+  for (let i = 0; i < 300 && !said.includes("listening"); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!said.includes("listening")) throw new Error(`sealpost serve did not start: ${said}`);
+  sh("postfix", ["reload"]); // local(8) and lmtp(8) read init's mailbox_transport_maps afresh
+  return async () => {
+    const gone = new Promise((r) => child.once("close", r));
+    child.kill("SIGTERM");
+    await gone;
+  };
+}
 
 /** Why the benchmark must not run here, or undefined on the throw-away machine it is meant for. */
 export function whyNotHere() {
@@ -187,7 +209,7 @@ export function stopGpgAgent() {
  * the TEST-ONLY key. Everything else is sealpost's default.
  */
 export function setUpSealpost(sinkPort, mode) {
-  const said = sh(SEALPOST, ["init"]);
+  const said = sh(SEALPOST, ["init", ...mode.initFlags]);
   writeFileSync(CONFIG, `hostname = "${HOST}"
 keys_dir = "keys"
 spool_dir = "/var/spool/sealpost"

@@ -11,7 +11,7 @@
 // the end. Installs Debian packages and rewrites /etc: only with SEALPOST_BENCH_POSTFIX=1, as root,
 // on a throw-away machine.
 // Usage: SEALPOST_BENCH_POSTFIX=1 node bench/postfix.mjs [--notices N=200] [--latency M=30]
-//          [--sealpost-mode pipe] [--json]
+//          [--sealpost-mode pipe|lmtp] [--json]
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -30,7 +30,7 @@ const { values: opts } = parseArgs({
 const N = Number(opts.notices);
 const M = Number(opts.latency);
 const mode = SEALPOST_MODES[opts["sealpost-mode"]];
-const refusal = !mode ? `--sealpost-mode: one of ${Object.keys(SEALPOST_MODES).join(", ")} (lmtp comes with issue 17's [serve] lmtp)`
+const refusal = !mode ? `--sealpost-mode: one of ${Object.keys(SEALPOST_MODES).join(", ")}`
   : !(Number.isInteger(N) && N >= 1 && Number.isInteger(M) && M >= 1) ? "--notices and --latency: whole numbers ≥ 1" : whyNotHere();
 if (refusal) {
   console.error(`bench/postfix.mjs: ${refusal}`);

@@ -5,9 +5,8 @@
 // sink), p50 and p99. Reference, same run: the procmail recipe's pipeline
 // (formail -I "" | gpg -ea) run by 4 workers, without its relay: an upper bound on its rate.
 // Usage: node bench/serve-throughput.mjs [MESSAGES=2000] [--json]
-import { spawn } from "node:child_process";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
-import { cleanEnv, fixture, freePort, gpgHome, KEY_UID, median, needs, quantile, scratchSetup, sealpost, startSink } from "./lib.mjs";
+import { fixture, freePort, median, needs, quantile, recipeRate, scratchSetup, startSink, spawnServe, waitForSmtp, waitUntil } from "./lib.mjs";
 
 const total = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
 const CLIENTS = 4;
@@ -22,28 +21,22 @@ const sink = await startSink((text) => {
 });
 const port = await freePort();
 const setup = scratchSetup(sink.port, `[serve]\nlisten = "127.0.0.1:${port}"\nmax_size = 1048576\n`);
-const server = spawn(sealpost, ["serve"], { env: setup.env, stdio: ["ignore", "ignore", "inherit"] });
-let stopping = false;
-server.once("exit", (code) => {
-  if (stopping) return;
-  console.error(`bench: serve exited early (status ${code})`); // fail the run, never wait on a server that is gone
-  process.exit(1);
-});
+const server = spawnServe(setup);
 try {
-  await waitForPort(port);
+  await waitForSmtp(port);
   await submitAll(20, 1_000_000); // warm-up: the JIT, the relay pool, the disk
-  await waitFor(() => arrived.size >= 20);
+  await waitUntil(() => arrived.size >= 20, () => `${arrived.size} at the sink`);
   arrived.clear();
   const submitted = new Map();
   const latencies = [];
   const t0 = process.hrtime.bigint();
   await submitAll(total, 0, (id, start, end) => { submitted.set(id, start); latencies.push(Number(end - start) / 1e6); });
   const allSubmitted = process.hrtime.bigint();
-  await waitFor(() => arrived.size >= total, 120_000);
+  await waitUntil(() => arrived.size >= total, () => `${arrived.size} at the sink`, 120_000);
   const t1 = process.hrtime.bigint();
   const endToEnd = [...submitted].map(([id, start]) => Number(arrived.get(id) - start) / 1e6);
   const seconds = Number(t1 - t0) / 1e9;
-  const reference = await recipeRate(Math.min(200, total));
+  const reference = await recipeRate(Math.min(200, total), message(0));
   const result = {
     messages: total, clients: CLIENTS, seconds: +seconds.toFixed(2), rate: +(total / seconds).toFixed(0),
     acceptRate: +(total / (Number(allSubmitted - t0) / 1e9)).toFixed(0),
@@ -58,9 +51,7 @@ try {
     console.log(`  procmail recipe pipeline (formail | gpg -ea, 4 workers, no relay): ${result.procmailRate} msg/s; serve is ${result.ratio} x that`);
   }
 } finally {
-  stopping = true;
-  server.kill("SIGTERM");
-  await new Promise((done) => server.on("close", done));
+  await server.stop();
   await sink.close();
   setup.cleanup();
 }
@@ -79,40 +70,4 @@ async function submitAll(count, firstId, onSent = () => {}) {
     }
     connection.quit();
   }));
-}
-
-/** The recipe's per-message work, 4 at a time: what procmail runs for each mail (sh, formail, gpg). */
-async function recipeRate(count) {
-  const gpg = gpgHome();
-  const input = message(0);
-  const command = `formail -I "" | gpg --batch --homedir ${gpg.home} -ea -r ${KEY_UID} > /dev/null`;
-  let next = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
-    while (next++ < count) {
-      await new Promise((done, fail) => {
-        const child = spawn("sh", ["-c", command], { env: cleanEnv(), stdio: ["pipe", "ignore", "inherit"] });
-        child.on("close", (status) => (status === 0 ? done() : fail(new Error(`recipe exited ${status}`))));
-        child.stdin.end(input);
-      });
-    }
-  }));
-  gpg.cleanup();
-  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
-
-async function waitForPort(p) {
-  await waitFor(() => new Promise((done) => {
-    const c = new SMTPConnection({ port: p, host: "127.0.0.1", ignoreTLS: true });
-    c.once("error", () => done(false));
-    c.connect(() => { c.quit(); done(true); });
-  }), 15_000);
-}
-
-async function waitFor(check, ms = 30_000) {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out (${arrived.size} at the sink)`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

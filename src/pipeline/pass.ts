@@ -39,6 +39,8 @@ export interface PassOptions {
   log?: EventLog;
   /** The crash tests' seam: called after each relay's 250, before it is recorded. */
   checkpoint?: (point: string) => void;
+  /** Only these entries (a runner's newly committed ones), not the whole spool; drops are taken in all the same. */
+  only?: readonly string[];
 }
 
 
@@ -71,7 +73,7 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
     });
     const tried = new Set<string>();
     await relayDue(pass, options, tried);
-    if ((await ingesting).taken > 0) await relayDue(pass, options, tried); // what the drops brought, in this same pass
+    if ((await ingesting).taken > 0) await relayDue(pass, { ...options, only: undefined }, tried); // what the drops brought, in this same pass
   } finally {
     if (!options.relay) relay.close();
   }
@@ -81,7 +83,8 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
 /** Every due entry not yet `tried` in this pass, a few at a time; then the digests that are due. */
 async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): Promise<void> {
   const { spool, now } = pass;
-  const listed = await spool.list();
+  const listed = options.only ? (await Promise.all(options.only.filter(Boolean).map((id) => spool.get(id)))).filter((e): e is SpoolEntry => e !== undefined)
+    : await spool.list();
   const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
   const due = listed.filter((e) => single(e) && !tried.has(e.id) && (pass.force || Date.parse(e.nextAttempt) <= now.getTime()));
   for (const e of due) tried.add(e.id);
@@ -93,7 +96,9 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
   }), (entry) => spool.messageSize(entry.id));
   // An entry that just went over its route's budget waits its window, so only a flush (due or
   // not) has to look at the spool again to send it along now.
-  const groups = digestGroups(pass.force && listed.some((e) => e.batch) ? await spool.list() : listed, now, pass.force);
+  // A digest is made from all its route's waiting entries: never from a few named ones.
+  const forDigests = options.only ? (listed.some((e) => e.batch) ? await spool.list() : []) : pass.force && listed.some((e) => e.batch) ? await spool.list() : listed;
+  const groups = digestGroups(forDigests, now, pass.force);
   await eachConcurrently(groups, PASS_CONCURRENCY, (members) => sendDigest(pass, members));
 }
 

@@ -29,6 +29,8 @@ import { PASS_CONCURRENCY, runPass } from "./pass.js";
 export const RUNNER_LINGER_MS = 3_000;
 /** The watch is the fast way; this poll catches what a watch can miss (a directory made after it started). */
 const POLL_MS = 1_000;
+/** A pass over the whole spool at least this often, however busy the runner is with new entries. */
+const WHOLE_SPOOL_MS = 5_000;
 const MAINTENANCE_MS = 3_600_000;
 
 export interface RunnerOptions {
@@ -44,6 +46,15 @@ export interface RunnerOptions {
 
 export class Runner {
   private kicked = true;
+  /**
+   * A pass over every entry reads each one's meta (a stat, at least): with a backlog of a
+   * thousand entries and a pass for every message that came in, that was most of the runner's
+   * time. Entries the watch names are passed over alone; the whole spool at the start, when
+   * something came due, and at least every WHOLE_SPOOL_MS.
+   */
+  private wholeSpool = true;
+  private readonly fresh = new Set<string>();
+  private lastWhole = 0;
   private wake?: () => void;
   private stopping = false;
   private relay?: { key: string; relay: Relay };
@@ -52,8 +63,13 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {}
 
-  /** Runs a pass now, or right after the one under way. */
-  kick(): void {
+  /**
+   * Runs a pass now, or right after the one under way: over the entries named (committed or
+   * saved since the last pass), or over the whole spool when none are named.
+   */
+  kick(entryId?: string): void {
+    if (entryId === undefined) this.wholeSpool = true;
+    else this.fresh.add(entryId);
     this.kicked = true;
     this.wake?.();
   }
@@ -115,6 +131,13 @@ export class Runner {
         this.kicked = false;
         idleSince = Date.now();
         due = undefined;
+        const whole = this.wholeSpool || idleSince - this.lastWhole >= WHOLE_SPOOL_MS;
+        const only = whole ? undefined : [...this.fresh];
+        this.fresh.clear();
+        if (whole) {
+          this.wholeSpool = false;
+          this.lastWhole = idleSince;
+        }
         let config: Config;
         try {
           config = this.options.loadConfig();
@@ -124,14 +147,14 @@ export class Runner {
           this.kicked = true;
           continue;
         }
-        await this.pass(config, log).catch((err) => this.options.onError?.(err));
+        await this.pass(config, log, only).catch((err) => this.options.onError?.(err));
         continue;
       }
       const stamp = await metaStamp(spoolDir);
       if (due?.stamp !== stamp) due = { at: await nextDue(new Spool(spoolDir)), stamp };
       const now = Date.now();
       if (due.at !== undefined && due.at <= now) {
-        this.kicked = true;
+        this.kick(); // something came due: the whole spool
         continue;
       }
       // Leave only when nothing is queued: an entry waiting for a relay that is down is retried
@@ -142,10 +165,10 @@ export class Runner {
     }
   }
 
-  private async pass(config: Config, log: EventLog): Promise<void> {
+  private async pass(config: Config, log: EventLog, only?: string[]): Promise<void> {
     const maintenance = Date.now() - this.lastMaintenance >= MAINTENANCE_MS;
     if (maintenance) this.lastMaintenance = Date.now();
-    await runPass(config, { relay: this.pooledRelay(config), lockWaitMs: 0, maintenance, log, checkpoint: this.options.checkpoint });
+    await runPass(config, { relay: this.pooledRelay(config), lockWaitMs: 0, maintenance, log, checkpoint: this.options.checkpoint, only });
   }
 
   /** One pool for the runner's life, made anew when [relay] changed. */
@@ -164,7 +187,10 @@ export class Runner {
       try {
         // an entry committed or saved (ID.json), a drop in (NAME.msg); not the locks and temp files beside them
         const w = watch(dir, { persistent: false }, (_event, name) => {
-          if (name === null || /^[0-9a-z-]+\.(?:json|msg)$/.test(String(name))) this.kick();
+          const entry = name === null ? undefined : /^([0-9a-z]+-[0-9a-f]+)\.json$/.exec(String(name))?.[1];
+          if (entry) this.kick(entry);
+          else if (name === null) this.kick(); // the watch lost count: look at everything
+          else if (/^[0-9a-f]{32}\.msg$/.test(String(name))) this.kick(""); // a drop: taken in by any pass
         });
         w.on("error", () => undefined);
         watchers.push(w);

@@ -191,8 +191,8 @@ export class SealpostServer {
       if (stream.sizeExceeded) return done(smtpError(552, `5.3.4 message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
       const collected = collector.finish();
       if (collected.kind === "over-budget") return done(smtpError(452, "4.3.1 too many messages arriving at once, try again later"));
-      this.commit(protocol, collected.bytes, session).then((reply) => {
-        this.runner.kick();
+      this.commit(protocol, collected.bytes, session).then(({ reply, entryId }) => {
+        if (entryId) this.runner.kick(entryId); // (the runner's watch sees it too: this is only sooner)
         done(null, reply);
       }, (err) => {
         const reply = refusal(err);
@@ -207,11 +207,11 @@ export class SealpostServer {
   }
 
   /** `data`: the message with LF line ends. The text of the 250: the spool entry it went into, or that it stays local only. */
-  private async commit(protocol: Protocol, data: Buffer, session: SMTPServerSession): Promise<string> {
+  private async commit(protocol: Protocol, data: Buffer, session: SMTPServerSession): Promise<{ reply: string; entryId?: string }> {
     const now = new Date();
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const recipients = session.envelope.rcptTo.map((r) => qualify(r.address, this.hostname));
-    if (protocol === "lmtp") return this.handedOver(data, { sender: from, recipients }, now);
+    if (protocol === "lmtp") return { reply: await this.handedOver(data, { sender: from, recipients }, now) };
     const { bytes, envelope } = prepareSubmission(data, {
       mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
     }, { user: "MAILER-DAEMON", hostname: this.hostname }, now, { maxSize: this.config.serve.maxSize });
@@ -223,7 +223,7 @@ export class SealpostServer {
     // Another local user's mail says who sent it, as their sendmail's does (pipeline/drop-ingest.ts).
     const traced = submitter.trusted ? bytes : prependFields(bytes, traceFields(submitter, envelope.sender, this.hostname, now, "MAIL FROM"));
     const committed = await submit(this.config, this.hostname, traced, envelope, now, { via: "serve", client: session.remoteAddress, submitter, log: this.events });
-    return committed.kind === "stored-only" ? "2.0.0 kept locally" : `2.0.0 queued as ${committed.entry.id}`;
+    return committed.kind === "stored-only" ? { reply: "2.0.0 kept locally" } : { reply: `2.0.0 queued as ${committed.entry.id}`, entryId: committed.entry.id };
   }
 
   /**
