@@ -48,7 +48,7 @@ describe("Exim → LMTP → sealpost serve", () => {
     assert.deepEqual(got.to, [RCPT]);
     assert.ok(openSealed(got.raw, gpg).inner.toString("utf8").includes(`Token: ${token}`));
     assert.ok(localCopies().some((c) => c.includes(`Token: ${token}`)), "the local copy");
-    await waitFor("Exim to log the LMTP delivery", () => /=> sealpost@web01\.example\.org <root@web01\.example\.org> R=sealpost_lmtp T=sealpost_lmtp/.test(logSince(start)) || undefined, 30_000, diagnose);
+    await waitFor("Exim to log the LMTP delivery", () => /=> sealpost(@web01\.example\.org)? <root@web01\.example\.org> R=sealpost_lmtp T=sealpost_lmtp C="250 /.test(logSince(start)) || undefined, 30_000, diagnose);
     const doctor = await runAsync("runuser", ["-u", "sealpost", "--", "/usr/local/bin/sealpost", "-c", CONFIG, "doctor"]);
     assert.match(doctor, /ok {4}mta: serve answers LMTP on \/run\/sealpost\/lmtp/, doctor);
     assert.match(doctor, /ok {4}mta: Exim hands sealpost@web01\.example\.org to the sealpost_lmtp transport/, doctor);
@@ -60,9 +60,10 @@ describe("Exim → LMTP → sealpost serve", () => {
     const start = logSize();
     const token = `ex-lmtp-down-${Date.now()}`;
     assert.equal(await sendmail(["-oi", "-f", `root@${HOST}`, "root"], systemMail(token)), 0);
-    await waitFor("Exim to defer", () => /sealpost@web01\.example\.org.*R=sealpost_lmtp T=sealpost_lmtp defer/.test(logSince(start)) || undefined, 60_000, diagnose);
-    assert.doesNotMatch(logSince(start), /\*\* sealpost@/, "no bounce");
-    assert.match(run("exim4", ["-bp"]), /sealpost@web01\.example\.org/, "still in Exim's queue: nothing lost");
+    // Exim logs a local delivery by its local part, and lists the queue by the original recipient
+    const deferred = await waitFor("Exim to defer", () => /(\S+) == sealpost(?:@web01\.example\.org)? <root@web01\.example\.org> R=sealpost_lmtp T=sealpost_lmtp defer/.exec(logSince(start))?.[1], 60_000, diagnose);
+    assert.doesNotMatch(logSince(start), /\*\* sealpost/, "no bounce");
+    assert.ok(run("exim4", ["-bp"]).includes(deferred), "still in Exim's queue: nothing lost");
     await serve.start();
     void runAsync("exim4", ["-qff"]);
     const got = await waitFor("the queued message, delivered once serve is back", () => suite.arrived(token), 60_000, diagnose);

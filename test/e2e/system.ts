@@ -211,6 +211,7 @@ export class ServeProcess {
     const ids = lookupUser("sealpost")!;
     const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], { uid: ids.uid, gid: ids.gid, stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
     this.child = child;
+    this.said = ""; // a restart must not take the last run's "listening" for its own
     child.stdout!.on("data", (c: Buffer) => (this.said += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (this.said += c.toString()));
     await waitFor("sealpost serve to listen", () => this.said.includes("listening") || undefined, 15_000, () => this.said);
