@@ -1,6 +1,7 @@
 /** `sealpost classify [FILE|-] [--json]`: what kind of mail a message is, for writing and debugging routes. */
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
+import { errnoWords } from "../core/errors.js";
 import { fail, out, readStdin } from "./io.js";
 import type { Registration } from "./registration.js";
 
@@ -22,9 +23,7 @@ Examples:
       try {
         bytes = file === "-" ? await readStdin() : await readFile(file);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? "";
-        const why: Record<string, string> = { ENOENT: "no such file", EACCES: "permission denied", EISDIR: "is a directory" };
-        return fail("classify", `cannot read ${file}: ${why[code] ?? (code || String(e))}`);
+        return fail("classify", `cannot read ${file}: ${errnoWords(e)}`);
       }
       const { classifyRaw } = await import("../classify/classify.js");
       const result = await classifyRaw(bytes);

@@ -1,11 +1,12 @@
 /**
  * `sealpost deliver [-f SENDER] [RECIPIENT...]`: the pipe target (SPEC §1), with its own argv
  * reading — no command-line framework is loaded for the one command that runs once per message.
- * It answers 0 or 75 and nothing else, whatever the arguments (an MTA bounces anything else).
+ * It answers 0 or EX_TEMPFAIL and nothing else, whatever the arguments (an MTA bounces anything else).
  */
 import { configPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { SealpostError, Status, asSealpostError } from "../core/errors.js";
+import { SealpostError, asSealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { readPipeConfig } from "../config/pipe-config.js";
 import { deliver, type DeliverRequest } from "../pipeline/deliver.js";
 import type { Outcome } from "../core/outcome.js";
@@ -14,6 +15,7 @@ import { crashSeam, out, readStdin } from "./io.js";
 import { answer, pipeFailure } from "./pipe-answer.js";
 import { ensureRunner } from "./runner-start.js";
 import { enterSpool } from "./spool-user.js";
+import { EX_TEMPFAIL } from "../core/outcome.js";
 
 /** What only the full bundle has (OpenPGP, the SMTP client); the light one hands the whole door over instead. */
 export interface Heavy {
@@ -35,7 +37,7 @@ The pipe target for ~/.forward and /etc/aliases: reads one message on stdin (as 
 or Exim's pipe transport hand it over), keeps the local copy, commits it to the spool and answers;
 a background runner seals and relays it. The envelope comes from -f and the arguments, else from
 $SENDER, $RECIPIENT / $ORIGINAL_RECIPIENT (Postfix) or $LOCAL_PART@$DOMAIN (Exim).
-Exit status is 0 (stored, and relayed or spooled) or 75 (try again later), never anything else.
+Exit status is 0 (stored, and relayed or spooled) or ${EX_TEMPFAIL} (try again later), never anything else.
 
 Examples:
   ~/.forward:      "|/usr/bin/sealpost deliver"
@@ -84,7 +86,7 @@ export async function deliverDoor(argv: readonly string[], globalConfig: string 
   try {
     config = readPipeConfig(configFile);
     if ((await enterSpool(config)) === "drop") {
-      throw new SealpostError(Status.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)");
+      throw new SealpostError(Reason.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)");
     }
     index = config.deliver.relay === "inline" ? undefined : await readKeyIndex(config.keysDir);
   } catch (err) {

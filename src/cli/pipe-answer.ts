@@ -1,10 +1,10 @@
 /**
- * What deliver and sendmail say: nothing and 0, or exactly one line and 75 (SPEC §6). Their
+ * What deliver and sendmail say: nothing and 0, or exactly one line and EX_TEMPFAIL (docs/contract.md §6). Their
  * stderr is the MTA's bounce text. Written to descriptor 2 directly: process.stderr would load
  * the streams for one line.
  */
 import { writeSync } from "node:fs";
-import { pipeAnswer, type Outcome } from "../core/outcome.js";
+import { EX_TEMPFAIL, Reason, pipeAnswer, tempfailLine, type Outcome } from "../core/outcome.js";
 
 function stderr(text: string): void {
   writeSync(2, text);
@@ -17,8 +17,8 @@ export function answer(outcome: Outcome): number {
   return exitCode;
 }
 
-/** deliver/sendmail's answer when it cannot even start (bad flags): 75 and one line, so the MTA retries. */
+/** deliver/sendmail's answer when it cannot even start (bad flags): EX_TEMPFAIL and one line, so the MTA retries. */
 export function pipeFailure(message: string): number {
-  stderr(`4.3.5 sealpost: ${message.split("\n")[0]}\n`);
-  return 75;
+  stderr(tempfailLine({ reason: Reason.config, publicMessage: message.split("\n")[0] ?? "" }));
+  return EX_TEMPFAIL;
 }

@@ -1,14 +1,16 @@
 /**
- * What keeps the process's promises whatever goes wrong: deliver and sendmail answer 75 with one
+ * What keeps the process's promises whatever goes wrong: deliver and sendmail answer EX_TEMPFAIL with one
  * line, never a stack trace or another status (an MTA bounces root's mail on anything else).
  * Node's own warnings would go to stderr, which for them is the MTA's bounce text: silenced.
  */
+import { EX_TEMPFAIL, Reason, tempfailLine } from "../core/outcome.js";
+
 export function guardProcess(pipe: boolean): void {
   const fatal = (err: unknown): never => {
     if (process.env.SEALPOST_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
     if (pipe) {
-      process.stderr.write("4.3.0 sealpost: internal error\n");
-      process.exit(75);
+      process.stderr.write(tempfailLine({ reason: Reason.internal, publicMessage: "internal error" }));
+      process.exit(EX_TEMPFAIL);
     }
     process.stderr.write(`sealpost: internal error: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
     process.exit(1);

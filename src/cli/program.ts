@@ -12,6 +12,7 @@ import { queueCommands } from "./queue-command.js";
 import { serveCommand } from "./serve-command.js";
 import { VERSION } from "./version.js";
 import type { Action, Registration } from "./registration.js";
+import { EX_TEMPFAIL } from "../core/outcome.js";
 
 
 /** `pipe`: deliver or sendmail as start.cts found it in argv; their stderr goes to the MTA. */
@@ -43,8 +44,8 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
     globalConfig: () => program.opts<{ config?: string }>().config,
   };
   // deliver and sendmail never get here (runPipe above); listed for `sealpost --help` only.
-  program.command("deliver").description("the pipe target: one message on stdin, kept, committed and relayed; exit 0 or 75 (sealpost deliver --help)");
-  program.command("sendmail").description("sendmail-compatible submission for hosts without an MTA; exit 0 or 75 (sealpost sendmail --help)");
+  program.command("deliver").description(`the pipe target: one message on stdin, kept, committed and relayed; exit 0 or ${EX_TEMPFAIL} (sealpost deliver --help)`);
+  program.command("sendmail").description(`sendmail-compatible submission for hosts without an MTA; exit 0 or ${EX_TEMPFAIL} (sealpost sendmail --help)`);
   keysCommands(program, registration);
   queueCommands(program, registration);
   serveCommand(program, registration);

@@ -1,6 +1,6 @@
 /**
  * `sealpost sendmail ARGS` and the same binary started as `sendmail` (SPEC §1): the process side.
- * Reads stdin to EOF, commits (message, local copy, entry), answers 0 or 75, and makes sure a
+ * Reads stdin to EOF, commits (message, local copy, entry), answers 0 or EX_TEMPFAIL, and makes sure a
  * runner relays it — so cron, fail2ban and a pam_exec login hook are not kept waiting.
  */
 import type * as Os from "node:os";
@@ -17,6 +17,7 @@ import { listQueue } from "./queue-list.js";
 import { ensureRunner } from "./runner-start.js";
 import { enterSpool } from "./spool-user.js";
 import { lazy } from "../core/builtin.js";
+import { EX_TEMPFAIL } from "../core/outcome.js";
 
 const os = lazy<typeof Os>("node:os");
 
@@ -24,7 +25,7 @@ const HELP = `Usage: sealpost sendmail [flags] [recipient...] < message
        /usr/sbin/sendmail [flags] [recipient...] < message   (a link to sealpost)
 
 sendmail-compatible submission for hosts without an MTA: commits the message to the spool,
-keeps the local copy, answers 0 (or 75: try again later) at once; a background queue run
+keeps the local copy, answers 0 (or ${EX_TEMPFAIL}: try again later) at once; a background queue run
 seals and relays it. Flags: -f/-r SENDER, -F NAME, -t, -i/-oi, -B TYPE, -C FILE, --, -bp, -q,
 -bi; anything else is ignored (refusing would lose the caller's mail).
 

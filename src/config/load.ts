@@ -2,6 +2,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
+import { errnoWords } from "../core/errors.js";
 import { ConfigError, isTable } from "./fields.js";
 import { Config, buildConfig } from "./schema.js";
 
@@ -24,9 +25,7 @@ export function loadConfig(file: string): Config {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : (code ?? "unreadable");
-    throw new ConfigLoadError(`config ${file}: ${why}`, { cause: err });
+    throw new ConfigLoadError(`config ${file}: ${errnoWords(err)}`, { cause: err });
   }
   let table: unknown;
   try {

@@ -45,7 +45,7 @@ export interface Config {
   /**
    * relay: "queued" answers the MTA once the local copy and the spool entry are durable and the
    * runner relays; "inline" relays before answering (onRelayFailure then says what a temporary
-   * failure does: exit 75, or spool it and exit 0). With "queued" every failure is the spool's.
+   * failure does: exit EX_TEMPFAIL, or spool it and exit 0). With "queued" every failure is the spool's.
    */
   deliver: { relay: "queued" | "inline"; onRelayFailure: "defer" | "spool" };
   /** lmtp: the unix socket to take LMTP on, or undefined for none. */

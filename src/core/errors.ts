@@ -5,50 +5,72 @@
  * what is only for the log (the cause), because deliver's stderr ends up in the MTA's
  * bounce text and must never carry paths of secrets, config values or message content.
  */
+import { Reason, isPermanent, statusOf, type Deferral } from "./outcome.js";
+
 export type Permanence = "temporary" | "permanent";
 
-export class SealpostError extends Error {
-  readonly status: string;
-  readonly permanence: Permanence;
+export class SealpostError extends Error implements Deferral {
+  readonly reason: Reason;
   readonly publicMessage: string;
 
-  constructor(status: string, publicMessage: string, options: { cause?: unknown; permanence?: Permanence } = {}) {
+  constructor(reason: Reason, publicMessage: string, options: { cause?: unknown } = {}) {
     super(publicMessage, { cause: options.cause });
     this.name = "SealpostError";
-    this.status = status;
+    this.reason = reason;
     this.publicMessage = publicMessage;
-    // Unknown means temporary: only a caller that knows better says "permanent".
-    this.permanence = options.permanence ?? "temporary";
+  }
+
+  /** Its enhanced status code, from the outcome table. */
+  get status(): string {
+    return statusOf(this.reason);
+  }
+
+  /** Only the table's 5.x.x reasons are for good; anything else, the unknown included, is temporary. */
+  get permanence(): Permanence {
+    return isPermanent(this.reason) ? "permanent" : "temporary";
   }
 }
 
-/** Enhanced status codes (RFC 3463) used by sealpost, named for what they mean here. */
-export const Status = {
-  internal: "4.3.0",
-  config: "4.3.5",
-  storage: "4.3.0",
-  storageFull: "4.3.1",
-  busy: "4.3.2",
-  noKey: "4.7.1",
-  sealing: "4.7.0",
-  relay: "4.4.1",
-  relayRefused: "5.0.0",
-  usage: "4.5.0",
-  overQuota: "4.7.0", // a local user past spool.per_user_*_per_hour: serve answers 451
-  tooBig: "5.3.4", // over max_size or the header limit: serve answers 552, the pipe commands 75 (4.3.4)
-} as const;
+/** errno codes in words, for one-line messages: the one place sealpost reads them. */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: "not found",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "is a directory",
+  ENOTDIR: "not a directory",
+  ELOOP: "a symbolic link",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left",
+  EDQUOT: "over the disk quota",
+};
+
+export function errnoOf(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** What went wrong with a file, in words when there are some ("not found"), else its code. */
+export function errnoWords(err: unknown): string {
+  const code = errnoOf(err);
+  return (code && ERRNO_WORDS[code]) ?? code ?? "unreadable";
+}
+
+/** The disk (or the user's quota on it) is full: 4.3.1, which serve answers 452. */
+export function isStorageFull(err: unknown): boolean {
+  const code = errnoOf(err);
+  return code === "ENOSPC" || code === "EDQUOT";
+}
 
 /** Any thrown value as a SealpostError; what we did not foresee is a temporary internal error. */
 export function asSealpostError(err: unknown): SealpostError {
   if (err instanceof SealpostError) return err;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    return new SealpostError(Status.storageFull, "no space left to store the message", { cause: err });
-  }
+  const code = errnoOf(err);
+  if (isStorageFull(err)) return new SealpostError(Reason.storageFull, "no space left to store the message", { cause: err });
   if (code === "EACCES" || code === "EPERM") {
     // typically a pipe run as the wrong user (Postfix's default_privs): say where to look
-    return new SealpostError(Status.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)", { cause: err });
+    return new SealpostError(Reason.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)", { cause: err });
   }
-  if (code === "EROFS") return new SealpostError(Status.storage, "sealpost's spool or store is on a read-only file system", { cause: err });
-  return new SealpostError(Status.internal, "internal error", { cause: err });
+  if (code === "EROFS") return new SealpostError(Reason.storage, "sealpost's spool or store is on a read-only file system", { cause: err });
+  return new SealpostError(Reason.internal, "internal error", { cause: err });
 }
+export { Reason as Status } from "./outcome.js"; // until relay/probe.ts and store/dotlock.ts move to Reason

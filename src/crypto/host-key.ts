@@ -6,7 +6,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { generateKey, readPrivateKey, type PrivateKey } from "openpgp";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { ensureDir, writeSynced } from "../store/durable-file.js";
 
 export async function generateHostKey(file: string, hostname: string): Promise<PrivateKey> {
@@ -22,12 +23,12 @@ export async function generateHostKey(file: string, hostname: string): Promise<P
 export async function loadHostKey(file: string): Promise<PrivateKey> {
   try {
     const info = await stat(file);
-    if ((info.mode & 0o077) !== 0) throw new SealpostError(Status.config, "message.host_key must be mode 0600 (it is a secret key)");
+    if ((info.mode & 0o077) !== 0) throw new SealpostError(Reason.config, "message.host_key must be mode 0600 (it is a secret key)");
     const key = await readPrivateKey({ armoredKey: await readFile(file, "utf8") });
-    if (key.keyPacket.version !== 4 || !key.isDecrypted()) throw new SealpostError(Status.config, "message.host_key must be an unprotected v4 secret key");
+    if (key.keyPacket.version !== 4 || !key.isDecrypted()) throw new SealpostError(Reason.config, "message.host_key must be an unprotected v4 secret key");
     return key;
   } catch (err) {
     if (err instanceof SealpostError) throw err;
-    throw new SealpostError(Status.config, "message.host_key cannot be read (sealpost keys host generate makes one)", { cause: err });
+    throw new SealpostError(Reason.config, "message.host_key cannot be read (sealpost keys host generate makes one)", { cause: err });
   }
 }

@@ -6,7 +6,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readKey, type PublicKey } from "openpgp";
 import type { RouteConfig } from "../config/schema.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { fingerprintOf, unusableReason } from "./key-check.js";
 import { keyFileStamps } from "../store/key-index.js";
 import { expiryOf } from "./key-expiry.js";
@@ -42,7 +43,7 @@ export async function loadKey(keysDir: string, fingerprint: string): Promise<Sto
   }
   const key = await readKey({ armoredKey: text });
   if (key.isPrivate() || fingerprintOf(key) !== fingerprint) {
-    throw new SealpostError(Status.noKey, `key file ${fingerprint}.asc does not hold that public key`);
+    throw new SealpostError(Reason.noKey, `key file ${fingerprint}.asc does not hold that public key`);
   }
   return { fingerprint, key };
 }
@@ -73,7 +74,7 @@ export async function routeKeys(route: Pick<RouteConfig, "to" | "keys" | "alsoEn
 function pinnedKey(ring: readonly CheckedKey[], fpr: string, what: string): PublicKey {
   const found = ring.find((k) => k.fingerprint === fpr);
   const problem = found ? found.problem : "is not in keys_dir";
-  if (problem || !found) throw new SealpostError(Status.noKey, `no usable key: ${what} ${fpr} ${problem}`);
+  if (problem || !found) throw new SealpostError(Reason.noKey, `no usable key: ${what} ${fpr} ${problem}`);
   return found.key;
 }
 
@@ -87,7 +88,7 @@ function recipientKeys(route: Pick<RouteConfig, "to" | "keys">, ring: readonly C
     // Say why when the recipient has keys that cannot be used (revoked, expired): that is what to fix.
     if (!theirs.some((k) => k.problem === undefined)) {
       const unusable = theirs.map((k) => `${k.fingerprint} ${k.problem}`);
-      throw new SealpostError(Status.noKey, `no usable key for ${recipient}${unusable.length > 0 ? `: ${unusable.join("; ")}` : ""}`);
+      throw new SealpostError(Reason.noKey, `no usable key for ${recipient}${unusable.length > 0 ? `: ${unusable.join("; ")}` : ""}`);
     }
   }
   return [...keys.values()];

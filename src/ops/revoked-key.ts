@@ -9,10 +9,11 @@ import { resolveHostname } from "../core/hostname.js";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { writeNotice } from "../store/notice.js";
 import { routeKeyStatus } from "./route-key-status.js";
+import { EX_TEMPFAIL } from "../core/outcome.js";
 
 export interface AffectedRoute {
   label: string; // "route[0] ops@example.net"
-  /** No usable key is left: the route's mail waits (deliver answers 75, the spool retries). */
+  /** No usable key is left: the route's mail waits (deliver answers EX_TEMPFAIL, the spool retries). */
   waits: boolean;
 }
 
@@ -39,7 +40,7 @@ export async function noticeRevokedKey(config: Config, info: KeyInfo, routes: Af
     "The revocation was imported with `sealpost keys import`; sealpost no longer seals to this key.",
     "",
     ...(routes.length === 0 ? ["No route uses it."] : ["Routes that used it:", ...routes.map((r) =>
-      `  ${r.label}: ${r.waits ? "no usable key is left; its mail waits (deliver answers 75, the spool retries, then holds)" : "still sealed to its other keys"}`)]),
+      `  ${r.label}: ${r.waits ? `no usable key is left; its mail waits (deliver answers ${EX_TEMPFAIL}, the spool retries, then holds)` : "still sealed to its other keys"}`)]),
     "",
     "Get the recipient's new public key, then:",
     "",

@@ -14,7 +14,8 @@ import { routeKeys } from "../crypto/keyring.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import { Relay } from "../relay/relay.js";
 import { storeLocally } from "../store/local-store.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 
 export interface TestSent {
   messageId: string;
@@ -25,7 +26,7 @@ export async function sendTestMessage(config: Config, to?: string, now = new Dat
   const hostname = resolveHostname(config.hostname);
   const root = `root@${hostname}`;
   const route: RouteConfig | undefined = to ? { to: [to] } : selectRoute(config.routes, [root]);
-  if (!route) throw new SealpostError(Status.config, `no route takes mail for ${root}; give --to ADDRESS`);
+  if (!route) throw new SealpostError(Reason.config, `no route takes mail for ${root}; give --to ADDRESS`);
   const messageId = `<test.${now.getTime()}.${randomBytes(6).toString("hex")}@${hostname}>`;
   const text = headerLine("From", `sealpost <sealpost@${hostname}>`) + headerLine("To", root) +
     headerLine("Subject", `sealpost test from ${hostname}`) + headerLine("Date", rfc5322Date(now)) + headerLine("Message-ID", messageId) +

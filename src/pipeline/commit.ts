@@ -1,7 +1,7 @@
 /**
  * The commit point, the one place every door passes: the local copy and the spool entry made
  * durable (temp file, fsync, rename, directory fsync). Before it, any failure answers
- * "temporary" (exit 75, SMTP 4xx) and the sender keeps the message. After it, sealpost owns the
+ * "temporary" (EX_TEMPFAIL, SMTP 4xx) and the sender keeps the message. After it, sealpost owns the
  * message: the runner seals and relays it, the failure policy retries or holds it.
  *
  * Order matters, because runners see an entry as soon as its meta file is there:

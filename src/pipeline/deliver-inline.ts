@@ -2,7 +2,7 @@
  * `deliver` with [deliver] relay = "inline", for admins who want the MTA's queue to do the
  * retrying: the one send step runs here, before the answer. The local copy is made first; then
  * each recipient is relayed, held (refused for good: a held spool entry and a notice to root), or
- * — on a temporary failure — left to the MTA (exit 75), or to sealpost's spool with
+ * — on a temporary failure — left to the MTA (EX_TEMPFAIL), or to sealpost's spool with
  * on_relay_failure = "spool". The ledger records each recipient as it is done, so the MTA's
  * retry does only what is left. This module loads OpenPGP and the SMTP client; the queued
  * intake (pipeline/deliver.ts) does not.

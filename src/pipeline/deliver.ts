@@ -4,7 +4,7 @@
  * relay = "queued" (the default) it answers 0 once the local copy and the spool entry are
  * durable and the runner relays; "inline" (pipeline/deliver-inline.ts) relays before answering.
  *
- * The MTA may run it twice for one message and retries after 75: the ledger, keyed by the
+ * The MTA may run it twice for one message and retries after EX_TEMPFAIL: the ledger, keyed by the
  * message's hash (its bytes without the mbox From_ line; the MTA's trace fields make distinct
  * messages distinct), makes every run after the first do only what is left.
  */
@@ -31,7 +31,7 @@ export interface DeliverRequest {
   args: PipeArguments;
   /**
    * LMTP (serve): the MTA hands the message over on a socket instead of a pipe, with the envelope
-   * from MAIL FROM and RCPT TO; it retries after a 4xx as after 75, so the ledger serves it too.
+   * from MAIL FROM and RCPT TO; it retries after a 4xx as after EX_TEMPFAIL, so the ledger serves it too.
    */
   lmtp?: { envelope: Envelope };
   /** Where events go (serve's log); otherwise one opened from config [log] for this delivery. */
@@ -58,7 +58,7 @@ export async function deliver(req: DeliverRequest): Promise<Outcome> {
   return withDeliveryLog(req, async (delivery) => deliverQueued(req, delivery));
 }
 
-/** The delivery's log around `fn`; any failure becomes a deferral (75) with its one line, logged. */
+/** The delivery's log around `fn`; any failure becomes a deferral (EX_TEMPFAIL) with its one line, logged. */
 export async function withDeliveryLog(req: DeliverRequest, fn: (delivery: Delivery) => Promise<Outcome>): Promise<Outcome> {
   const log = req.log ?? openEventLog(req.config.log);
   let id: string | undefined;

@@ -6,7 +6,8 @@
  * than 32 KB (MaxHeadersLength), Postfix cuts at 100 KB (header_size_limit). So serve, sendmail
  * and the drops take a header of at most HEADER_MAX, found out by looking at no more than that.
  */
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { splitHeaderBody } from "../mail/raw-message.js";
 
 export const HEADER_MAX = 64 * 1024;
@@ -27,5 +28,5 @@ export function checkHeaderSize(bytes: Buffer): void {
 }
 
 export function headerTooBig(): SealpostError {
-  return new SealpostError(Status.tooBig, `message header larger than ${HEADER_MAX / 1024} KB`, { permanence: "permanent" });
+  return new SealpostError(Reason.tooBig, `message header larger than ${HEADER_MAX / 1024} KB`);
 }

@@ -10,7 +10,8 @@
 import { stat } from "../core/fsp.js";
 import type { Config, RouteConfig } from "../config/schema.js";
 import type { Envelope } from "../mail/envelope.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { parseHeader, type HeaderField } from "../mail/header.js";
 import { loopVerdict, type LoopVerdict } from "../mail/loop.js";
 import type { RawMessage } from "../mail/raw-message.js";
@@ -52,23 +53,23 @@ export async function routeArrival(config: Config, hostname: string, arrival: Ar
 
 /**
  * The key check at the door, from the key index (no OpenPGP): a route without a usable key
- * answers 75 with nothing committed, so the MTA keeps the message.
+ * answers EX_TEMPFAIL with nothing committed, so the MTA keeps the message.
  */
 export function checkKeys(index: KeyIndex, route: RouteConfig, recipients: readonly string[], now: Date): void {
   const problem = routeKeyProblem(index, { to: recipients, keys: route.keys, alsoEncryptTo: route.alsoEncryptTo }, now);
-  if (problem) throw new SealpostError(Status.noKey, problem);
+  if (problem) throw new SealpostError(Reason.noKey, problem);
 }
 
 /**
  * With [message] sign = true, the host key must be there for the runner to sign with: looked at
- * (one stat, no OpenPGP) at the door, so a missing key answers 75 now rather than leaving the
+ * (one stat, no OpenPGP) at the door, so a missing key answers EX_TEMPFAIL now rather than leaving the
  * mail stuck in the spool. The runner reads and checks the key itself when it signs.
  */
 export async function checkHostKey(config: Config): Promise<void> {
   if (!config.message.sign) return;
   const info = await stat(config.message.hostKey).catch(() => undefined);
-  if (!info?.isFile()) throw new SealpostError(Status.config, "message.host_key cannot be read (sealpost keys host generate makes one)");
-  if ((info.mode & 0o077) !== 0) throw new SealpostError(Status.config, "message.host_key must be mode 0600 (it is a secret key)");
+  if (!info?.isFile()) throw new SealpostError(Reason.config, "message.host_key cannot be read (sealpost keys host generate makes one)");
+  if ((info.mode & 0o077) !== 0) throw new SealpostError(Reason.config, "message.host_key must be mode 0600 (it is a secret key)");
 }
 
 /** What the spool entry of a routed arrival says. `recipients`: the route's still to go; `bounce`: a forwarded bounce. */

@@ -11,7 +11,8 @@ import { sealedBytes, sealFor } from "../message/seal.js";
 import { outerFacts } from "../message/outer-facts.js";
 import { relayIdentity } from "../relay/relay.js";
 import type { Envelope } from "../mail/envelope.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { parseHeader } from "../mail/header.js";
 import type { RawMessage } from "../mail/raw-message.js";
 import { letOthersIn } from "../core/event-loop.js";
@@ -62,7 +63,7 @@ export async function sealAll(config: Config, hostname: string, raw: RawMessage,
       const bytes = await sealedBytes(recipient, input);
       sealed.push({ recipient, bytes, content: () => [bytes] });
     } catch (err) {
-      throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
+      throw new SealpostError(Reason.sealing, "encryption failed", { cause: err });
     }
   }
   return sealed;
@@ -88,6 +89,6 @@ async function* sealingErrors(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buf
       }
     }
   } catch (err) {
-    throw new SealpostError(Status.sealing, "encryption failed", { cause: err });
+    throw new SealpostError(Reason.sealing, "encryption failed", { cause: err });
   }
 }

@@ -9,7 +9,8 @@
  * connection is let go — so that a crash right after it can cost at most that one write.
  */
 import type { Config, RouteConfig } from "../config/schema.js";
-import { SealpostError, Status, asSealpostError } from "../core/errors.js";
+import { SealpostError, asSealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { fingerprintOf } from "../crypto/key-check.js";
 import { routeKeys } from "../crypto/keyring.js";
 import type { EventLog } from "../log/event-log.js";
@@ -80,7 +81,7 @@ export async function send(ctx: SendContext, job: SendJob, record: (result: Send
       const error = asSealpostError(err);
       // A message sealed as it is relayed (a large one) can fail to seal half-way: that is the
       // message's failure, and it would fail the same for every recipient still to go.
-      const rest = error.status === Status.sealing ? sealed.slice(i).map((s) => s.recipient) : [recipient];
+      const rest = error.reason === Reason.sealing ? sealed.slice(i).map((s) => s.recipient) : [recipient];
       await fail(rest, error);
       if (rest.length > 1) break;
     }

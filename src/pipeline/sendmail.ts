@@ -5,7 +5,8 @@
  * are the runner's.
  */
 import type { Config } from "../config/schema.js";
-import { SealpostError, Status, asSealpostError } from "../core/errors.js";
+import { SealpostError, asSealpostError, errnoOf } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { resolveHostname } from "../core/hostname.js";
 import type { Outcome } from "../core/outcome.js";
 import type { SendmailArgs } from "../mail/sendmail-args.js";
@@ -48,9 +49,9 @@ export async function sendmail(req: SendmailRequest): Promise<Outcome> {
     return { kind: "spooled" };
   } catch (err) {
     const error = asSealpostError(err);
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (!req.ownsSpool && (code === "ENOENT" || code === "EACCES")) {
-      return { kind: "deferred", error: new SealpostError(Status.storage, "the drop directory is not set up (run `sealpost queue run` once as the spool's owner)", { cause: err }) };
+      return { kind: "deferred", error: new SealpostError(Reason.storage, "the drop directory is not set up (run `sealpost queue run` once as the spool's owner)", { cause: err }) };
     }
     return { kind: "deferred", error };
   }

@@ -12,7 +12,8 @@ import { randomHex } from "../core/random.js";
 import { MAILBOX_VALUE_LIMIT, formatMailbox, isEnvelopeAddress, parseMailboxes, qualify } from "../mail/address.js";
 import { rfc5322Date } from "../mail/dates.js";
 import type { Envelope } from "../mail/envelope.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { firstValue, parseHeader, type HeaderField } from "../mail/header.js";
 import { HEADER_MAX, checkHeaderSize, headerTooBig } from "./header-limit.js";
 import { headerLine } from "../mail/header-text.js";
@@ -48,10 +49,10 @@ export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submit
     ? fields.filter((f) => ["to", "cc", "bcc"].includes(f.lname)).flatMap((f) => parseMailboxes(f.value).map((b) => b.address))
     : [];
   const recipients = unique([...args.recipients, ...listed].map((a) => qualify(a.replace(/^<|>$/g, ""), who.hostname)).filter((a) => a !== ""));
-  if (recipients.length === 0) throw new SealpostError(Status.usage, "no recipients: give addresses, or -t with To/Cc/Bcc");
+  if (recipients.length === 0) throw new SealpostError(Reason.usage, "no recipients: give addresses, or -t with To/Cc/Bcc");
   // What goes into the envelope goes into mbox From_ lines, log lines and SMTP commands.
   const bad = [sender, ...recipients].find((a) => a !== "" && !isEnvelopeAddress(a));
-  if (bad !== undefined) throw new SealpostError(Status.usage, "an envelope address with spaces, quotes or control characters");
+  if (bad !== undefined) throw new SealpostError(Reason.usage, "an envelope address with spaces, quotes or control characters");
 
   const nl = /\r\n/.test(header.subarray(0, 1000).toString("latin1")) ? "\r\n" : "\n";
   const added: string[] = [];
@@ -86,7 +87,7 @@ export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submit
 }
 
 function tooBig(maxSize: number): SealpostError {
-  return new SealpostError(Status.tooBig, `message exceeds the maximum size of ${maxSize} bytes`, { permanence: "permanent" });
+  return new SealpostError(Reason.tooBig, `message exceeds the maximum size of ${maxSize} bytes`);
 }
 
 function envelopeAddress(value: string, hostname: string): string {

@@ -10,7 +10,8 @@
  * ending) fails the stream, and the relay never sees the end of DATA, so it keeps nothing.
  */
 import type { PublicKey } from "openpgp";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { parseHeader } from "../mail/header.js";
 import { OUTER_ALLOWED } from "../message/outer-header.js";
 import { INLINE_CONTENT_TYPE, INLINE_WRAPPER, pgpMimeWrapper, type Wrapper } from "../message/pgp-mime.js";
@@ -60,7 +61,7 @@ export function allowedKeyIds(keys: readonly PublicKey[]): Set<string> {
 }
 
 function refuse(why: string): never {
-  throw new SealpostError(Status.sealing, `refusing to relay a message that is not sealed (${why})`);
+  throw new SealpostError(Reason.sealing, `refusing to relay a message that is not sealed (${why})`);
 }
 
 /** The whole message at once: passes or throws, before anything is sent. */

@@ -10,7 +10,8 @@ import { Readable } from "node:stream";
 import { createTransport, type Transporter } from "nodemailer";
 import { isLoopbackAddress } from "../config/loopback.js";
 import type { Config } from "../config/schema.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { assertSealed, guardSealed } from "./egress.js";
 
 export interface RelaySettings {
@@ -118,28 +119,28 @@ async function loopbackAddress(r: Config["relay"], resolve: Resolve): Promise<st
     try {
       addresses = await Promise.race([resolve(host), timeout]);
     } catch (err) {
-      throw new SealpostError(Status.relay, `relay ${r.host}:${r.port} cannot be resolved`, { cause: err });
+      throw new SealpostError(Reason.relay, `relay ${r.host}:${r.port} cannot be resolved`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
   }
   const outside = addresses.find((a) => !isLoopbackAddress(a.address));
   if (outside || addresses.length === 0) {
-    throw new SealpostError(Status.config, `relay.security = "none" is only for loopback relay hosts; ${r.host} is ${outside ? outside.address : "no address"}`);
+    throw new SealpostError(Reason.config, `relay.security = "none" is only for loopback relay hosts; ${r.host} is ${outside ? outside.address : "no address"}`);
   }
   return addresses[0]!.address;
 }
 
 async function readPassword(file: string | undefined): Promise<string> {
-  if (!file) throw new SealpostError(Status.config, "relay.user is set but relay.password_file is not");
+  if (!file) throw new SealpostError(Reason.config, "relay.user is set but relay.password_file is not");
   try {
     const info = await stat(file);
     // 0600 or 0640 (SPEC §7): readable by its owner and at most its group, writable by the owner only.
-    if ((info.mode & 0o037) !== 0) throw new SealpostError(Status.config, "relay.password_file must be mode 0600 or 0640");
+    if ((info.mode & 0o037) !== 0) throw new SealpostError(Reason.config, "relay.password_file must be mode 0600 or 0640");
     return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
   } catch (err) {
     if (err instanceof SealpostError) throw err;
-    throw new SealpostError(Status.config, "relay.password_file cannot be read", { cause: err });
+    throw new SealpostError(Reason.config, "relay.password_file cannot be read", { cause: err });
   }
 }
 
@@ -164,12 +165,11 @@ export function relayError(err: unknown, relay: Config["relay"]): SealpostError 
     // RFC 5321 4.5.3.1.10: 552 to RCPT is the old "too many recipients", to be treated as 452.
     const tooManyRecipients = e.responseCode === 552 && e.command === "RCPT TO";
     const permanent = aboutMessage && e.responseCode >= 500 && !tooManyRecipients;
-    if (!aboutMessage) return new RelayUnreachable(Status.relay, `${where} answered: ${reply}`, { cause: err });
-    return new SealpostError(permanent ? Status.relayRefused : Status.relay, `${where} answered: ${reply}`,
-      { cause: err, permanence: permanent ? "permanent" : "temporary" });
+    if (!aboutMessage) return new RelayUnreachable(Reason.relay, `${where} answered: ${reply}`, { cause: err });
+    return new SealpostError(permanent ? Reason.relayRefused : Reason.relay, `${where} answered: ${reply}`, { cause: err });
   }
   const kind = failureKind(e);
-  return new (kind === "failed" ? SealpostError : RelayUnreachable)(Status.relay, `${where} ${kind}`, { cause: err });
+  return new (kind === "failed" ? SealpostError : RelayUnreachable)(Reason.relay, `${where} ${kind}`, { cause: err });
 }
 
 function failureKind(e: { code?: string; message?: string }): string {

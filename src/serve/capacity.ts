@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 
-/** Per listening address: a thousand idle connections still leave room for the mail; both addresses full cost ~75 MB. */
+/** Per listening address: a thousand idle connections still leave room for the mail; both addresses full cost some 70-80 MB. */
 export const MAX_CLIENTS = 2048;
 const RESERVED_FDS = 512;
 const MIN_CLIENTS = 32;

@@ -8,7 +8,7 @@
  *   - the whole session ends after SESSION_MS.
  * None of them runs while the client waits for us (a message being committed): cutting then would
  * make the client send again a message we may already have taken. A connection past a deadline
- * is told 421 4.4.2 and closed; a well-behaved client tries again. The clocks are looked at once
+ * is told so (421, the outcome table's timeout) and closed; a well-behaved client tries again. The clocks are looked at once
  * a second for all connections, so a thousand connections cost one timer, not a thousand.
  *
  * The raw socket comes from the net.Server that smtp-server exposes; smtp-server gives its
@@ -18,6 +18,7 @@
  */
 import type { Server, Socket } from "node:net";
 import type { SMTPServerSession } from "smtp-server";
+import { Reason, smtpRefusal } from "../core/outcome.js";
 
 /** RFC 5321 asks servers to wait 5 minutes for a command; clients of a loopback server are local programs, not humans or slow links. */
 export const LINE_MS = 30_000;
@@ -137,7 +138,8 @@ function overdueBy(watch: Watch, now: number): string | undefined {
 function cut(socket: Socket, why: string): void {
   const destroy = () => socket.destroy();
   setTimeout(destroy, 1_000).unref(); // a client that reads nothing must not keep it open
-  if (socket.writable) socket.write(`421 4.4.2 timeout: ${why}, closing connection\r\n`, destroy);
+  const { code, text } = smtpRefusal(Reason.timeout, `timeout: ${why}, closing connection`);
+  if (socket.writable) socket.write(`${code} ${text}\r\n`, destroy);
   else destroy();
 }
 

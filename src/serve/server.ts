@@ -17,7 +17,7 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/schema.js";
 import { qualify } from "../mail/address.js";
-import { SealpostError, Status, asSealpostError } from "../core/errors.js";
+import { SealpostError, asSealpostError } from "../core/errors.js";
 import { stat } from "../core/fsp.js";
 import { LoopbackPeers, type Endpoint } from "../core/loopback-peer.js";
 import { prependFields, traceFields, type Submitter } from "../mail/trace.js";
@@ -30,7 +30,7 @@ import type { Envelope } from "../mail/envelope.js";
 import { prepareSocketPath, removeSocket, restrictSocket } from "./unix-socket.js";
 import { letOthersIn } from "../core/event-loop.js";
 import { resolveHostname } from "../core/hostname.js";
-import { smtpReply, type SmtpReply } from "../core/outcome.js";
+import { Reason, smtpAccepted, smtpRefusal, smtpReply, type SmtpReply } from "../core/outcome.js";
 import { prepareSubmission } from "../pipeline/submission.js";
 import { submit } from "../pipeline/submit.js";
 import { isLoopbackHost } from "../config/loopback.js";
@@ -43,6 +43,7 @@ import { isLocalRecipient } from "./recipients.js";
 import { Runner, passFailure } from "../pipeline/runner.js";
 import { configFollower } from "../config/load.js";
 
+const SHUTTING_DOWN = "shutting down, try again later";
 const CLOSE_TIMEOUT_MS = 10_000; // SIGTERM: sessions still open after this are cut (no 250 was given for them)
 /** Postfix's smtpd_recipient_limit, and what a drop file may carry; RFC 5321 asks for at least 100. */
 const MAX_RECIPIENTS = 1000;
@@ -142,19 +143,19 @@ export class SealpostServer {
       closeTimeout: CLOSE_TIMEOUT_MS,
       logger: false,
       onConnect: (session, cb) => {
-        if (protocol === "smtp" && !isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(smtpError(554, "5.7.1 loopback clients only"));
+        if (protocol === "smtp" && !isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(refuse(Reason.notLoopback, "loopback clients only"));
         this.guard.begin(session);
         // who it is, asked for now (answered in a batch with other connections) and needed once the message is in
         if (protocol === "smtp") this.peerUids.set(session.id, this.peers.uidOf(...ends(session)));
         cb();
       },
       onClose: (session) => void this.peerUids.delete(session.id),
-      onMailFrom: (_address, _session, cb) => (this.closing ? cb(smtpError(421, "4.3.2 shutting down, try again later")) : cb()),
+      onMailFrom: (_address, _session, cb) => (this.closing ? cb(refuse(Reason.shuttingDown, SHUTTING_DOWN)) : cb()),
       onRcptTo: (address, session, cb) => {
-        if (this.closing) return cb(smtpError(421, "4.3.2 shutting down, try again later"));
-        if (!isLocalRecipient(address.address, this.hostname, localDomains)) return cb(smtpError(550, "5.7.1 relaying denied: local recipients only"));
+        if (this.closing) return cb(refuse(Reason.shuttingDown, SHUTTING_DOWN));
+        if (!isLocalRecipient(address.address, this.hostname, localDomains)) return cb(refuse(Reason.notLocal, "relaying denied: local recipients only"));
         // RFC 5321 4.5.3.1.10: the client sends the rest in another transaction.
-        if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return cb(smtpError(452, "4.5.3 too many recipients"));
+        if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return cb(refuse(Reason.tooManyRecipients, "too many recipients"));
         cb();
       },
       onData: (stream, session, cb) => this.receive(protocol, stream, session, cb),
@@ -188,20 +189,20 @@ export class SealpostServer {
         cb(err, message);
         settle();
       };
-      if (stream.sizeExceeded) return done(smtpError(552, `5.3.4 message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
+      if (stream.sizeExceeded) return done(refuse(Reason.tooBig, `message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
       const collected = collector.finish();
-      if (collected.kind === "over-budget") return done(smtpError(452, "4.3.1 too many messages arriving at once, try again later"));
+      if (collected.kind === "over-budget") return done(refuse(Reason.arrivingAtOnce, "too many messages arriving at once, try again later"));
       this.commit(protocol, collected.bytes, session).then(({ reply, entryId }) => {
         if (entryId) this.runner.kick(entryId); // (the runner's watch sees it too: this is only sooner)
         done(null, reply);
       }, (err) => {
-        const reply = refusal(err);
+        const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) }); // too big (once prepared) is for good; anything else temporary
         if (reply.code < 500) {
           this.events.event("deferred", {
             via: "serve", from: `<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}>`, status: reply.code, reason: reply.text,
           });
         }
-        done(smtpError(reply.code, reply.text));
+        done(smtpError(reply));
       });
     });
   }
@@ -218,12 +219,12 @@ export class SealpostServer {
     await letOthersIn(); // each step reads the header once more: let the other connections in between
     const submitter = await this.submitterOf(session);
     if (!(await withinQuota(this.config, this.hostname, this.quota, submitter, bytes.length, now))) {
-      throw new SealpostError(Status.overQuota, "over this user's hourly quota, try again later");
+      throw new SealpostError(Reason.overQuota, "over this user's hourly quota, try again later");
     }
     // Another local user's mail says who sent it, as their sendmail's does (pipeline/drop-ingest.ts).
     const traced = submitter.trusted ? bytes : prependFields(bytes, traceFields(submitter, envelope.sender, this.hostname, now, "MAIL FROM"));
     const committed = await submit(this.config, this.hostname, traced, envelope, now, { via: "serve", client: session.remoteAddress, submitter, log: this.events });
-    return committed.kind === "stored-only" ? { reply: "2.0.0 kept locally" } : { reply: `2.0.0 queued as ${committed.entry.id}`, entryId: committed.entry.id };
+    return committed.kind === "stored-only" ? { reply: accepted("kept locally") } : { reply: accepted(`queued as ${committed.entry.id}`), entryId: committed.entry.id };
   }
 
   /**
@@ -237,7 +238,7 @@ export class SealpostServer {
       keyIndex: async () => (await readKeyIndex(keysDir)) ?? refreshKeyIndex(keysDir, now),
     });
     if (outcome.kind === "deferred") throw outcome.error;
-    return outcome.kind === "stored-only" ? "2.0.0 kept locally" : outcome.kind === "duplicate" ? "2.0.0 taken already" : "2.0.0 queued";
+    return accepted(outcome.kind === "stored-only" ? "kept locally" : outcome.kind === "duplicate" ? "taken already" : "queued");
   }
 
   /** The local user on the other end, by the uid the kernel shows for the client's socket; -1 (untrusted) when it shows none. */
@@ -248,18 +249,21 @@ export class SealpostServer {
   }
 }
 
-/** A message too big (over max_size once prepared, or a header over its limit) is refused for good; anything else is temporary. */
-function refusal(err: unknown): SmtpReply {
-  const error = asSealpostError(err);
-  if (error.status === Status.tooBig) return { code: 552, text: `${error.status} ${error.publicMessage}` };
-  return smtpReply({ kind: "deferred", error });
-}
-
 /** The client's end and ours, as the kernel's tables name them. */
 function ends(session: SMTPServerSession): [Endpoint, Endpoint] {
   return [{ address: session.remoteAddress, port: session.remotePort }, { address: session.localAddress, port: session.localPort }];
 }
 
-function smtpError(code: number, text: string): Error {
+/** smtp-server's way to give a reply: an Error with its code. */
+function smtpError({ code, text }: SmtpReply): Error {
   return Object.assign(new Error(text), { responseCode: code });
+}
+
+/** The text of a 250 (smtp-server puts the code in front). */
+function accepted(text: string): string {
+  return smtpAccepted(text).text;
+}
+
+function refuse(reason: Reason, text: string): Error {
+  return smtpError(smtpRefusal(reason, text));
 }

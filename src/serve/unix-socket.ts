@@ -8,7 +8,8 @@
  */
 import { chmod, chown, lstat, mkdir, stat, unlink } from "../core/fsp.js";
 import { dirname } from "node:path";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 
 /** Ready for listen(path): the directory there (made 0750 when missing), no stale socket in the way. */
 export async function prepareSocketPath(path: string): Promise<void> {
@@ -18,7 +19,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
   const there = await lstat(path).catch(() => undefined);
   if (!there) return;
   if (!there.isSocket() || there.uid !== process.getuid?.()) {
-    throw new SealpostError(Status.config, `serve.lmtp: ${path} exists and is not a socket of this user's; not replaced`);
+    throw new SealpostError(Reason.config, `serve.lmtp: ${path} exists and is not a socket of this user's; not replaced`);
   }
   await unlink(path); // a socket of ours that no serve listens on any more (listen would say EADDRINUSE)
 }

@@ -2,7 +2,7 @@
  * The key index (keys_dir/index/keys.json): what the intake needs to know about the stored keys
  * without loading OpenPGP — each key's fingerprint, the e-mail addresses of its self-certified
  * user ids, and whether and until when it can encrypt. `keys import`, `remove`, `fetch` and
- * `check` write it (crypto/key-index.ts); the intake reads it to answer 75 for a route without a
+ * `check` write it (crypto/key-index.ts); the intake reads it to answer EX_TEMPFAIL for a route without a
  * usable key before it commits anything. The runner checks the keys themselves again when it seals.
  *
  * It names the key files it was made from, with their sizes and times: a key file added,

@@ -6,7 +6,8 @@
  * visible, and `hasLocalCopy(mark)` later tells whether the copy got there.
  */
 import type { Config } from "../config/schema.js";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError, errnoOf, isStorageFull } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { deliverToMaildir, maildirHas, maildirName } from "./maildir.js";
 import { deliverToMbox, mboxHas, type MboxMark } from "./mbox.js";
 
@@ -41,9 +42,8 @@ export async function storeLocally(local: Config["local"], bytes: Buffer, sender
     }
   } catch (err) {
     if (err instanceof SealpostError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOSPC" || code === "EDQUOT") throw new SealpostError(Status.storageFull, "local store is full", { cause: err });
-    throw new SealpostError(Status.storage, `cannot write the local copy (${code ?? "error"})`, { cause: err });
+    if (isStorageFull(err)) throw new SealpostError(Reason.storageFull, "local store is full", { cause: err });
+    throw new SealpostError(Reason.storage, `cannot write the local copy (${errnoOf(err) ?? "error"})`, { cause: err });
   }
 }
 

@@ -21,7 +21,7 @@ describe("sealpost classify", () => {
   it("a file it cannot read: one line, exit 1", async () => {
     const r = await home.run(["classify", join(home.root, "missing.eml")]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr.toString(), /^sealpost classify: cannot read \S+missing\.eml: no such file\n$/);
+    assert.match(r.stderr.toString(), /^sealpost classify: cannot read \S+missing\.eml: not found\n$/);
     await home.cleanup();
   });
 });

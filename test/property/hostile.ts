@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import fc from "fast-check";
 import { loadConfig } from "../../src/config/load.js";
-import { SealpostError, Status } from "../../src/core/errors.js";
+import { SealpostError } from "../../src/core/errors.js";
+import { Reason } from "../../src/core/outcome.js";
 import { runPass } from "../../src/pipeline/pass.js";
 import { prepareSubmission } from "../../src/pipeline/submission.js";
 import { submit } from "../../src/pipeline/submit.js";
@@ -80,7 +81,7 @@ export class HostileBench {
         prepared = prepareSubmission(input.bytes, { mode: "send", sender: "a@b.example", recipients: to, extractRecipients: false, dotEndsMessage: false },
           { user: "MAILER-DAEMON", hostname: HOSTNAME }, now, { maxSize: MAX_SIZE });
       } catch (err) {
-        assert.ok(err instanceof SealpostError && err.status === Status.tooBig, `refused only as too big: ${String(err)}`);
+        assert.ok(err instanceof SealpostError && err.reason === Reason.tooBig, `refused only as too big: ${String(err)}`);
         this.tally.refused++;
         return;
       }
