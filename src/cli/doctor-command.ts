@@ -11,16 +11,15 @@ import type { MtaFacts } from "../ops/doctor.js";
 import type { LmtpFacts } from "../ops/lmtp-check.js";
 import { readFile } from "node:fs/promises";
 
-export function doctorCommand(program: Command, { set, globalConfig }: Registration): void {
+export function doctorCommand(program: Command, { set, configFile }: Registration): void {
   program.command("doctor")
     .description("check the config, the keys, the relay (without sending), storage as the MTA's user, and the spool")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExit status: 0 all well, 1 warnings, 2 something stops mail.\n\nExample:\n  sudo -u sealpost sealpost doctor")
-    .action((opts: { config?: string }) => set(async () => {
+    .action(() => set(async () => {
       const { doctor, readAliases } = await import("../ops/doctor.js");
       let config;
       try {
-        config = commandConfig(opts.config ?? globalConfig());
+        config = commandConfig(configFile());
       } catch (e) {
         fail("doctor", (e as Error).message);
         return 2;

@@ -8,7 +8,7 @@ import { commandConfig } from "./config-option.js";
 import { fail, out, readStdin } from "./io.js";
 import type { Registration } from "./registration.js";
 
-export function keysCommands(program: Command, { set, globalConfig }: Registration): void {
+export function keysCommands(program: Command, { set, configFile }: Registration): void {
   const keys = program.command("keys").description("manage the recipients' public keys (keys_dir)");
 
   keys.command("import")
@@ -16,7 +16,6 @@ export function keysCommands(program: Command, { set, globalConfig }: Registrati
     .argument("<files...>", "key files, or - for stdin")
     .option("--expect-fingerprint <fpr>", "refuse any key but this one (the fingerprint the recipient gave you)")
     .option("--replace <fpr>", "rotation: after the new key is checked and stored, retire this one to keys_dir/retired/")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", `
 Every key is checked (v4, not expired or revoked, an encryption subkey, no RFC 9580 key types or
 SEIPDv2 feature) and must take a test encryption before it is stored. Only user ids the key
@@ -30,61 +29,54 @@ Examples:
   sealpost keys import --replace 2D078DBC84053A03A90D58A525069B8229DDA237 ops-2027.asc
   gpg --export --armor ops@example.net | sealpost keys import -
   sealpost keys import ops-revocation.asc`)
-    .action((files: string[], opts: ImportFlags) => set(() => importAction(files, opts, opts.config ?? globalConfig())));
+    .action((files: string[], opts: ImportFlags) => set(() => importAction(files, opts, configFile())));
 
   keys.command("list")
     .description("list stored keys")
     .option("--json", "print a JSON array")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost keys list --json")
-    .action((opts: { config?: string; json?: boolean }) => set(() => listAction(opts.config ?? globalConfig(), opts.json === true)));
+    .action((opts: { json?: boolean }) => set(() => listAction(configFile(), opts.json === true)));
 
   keys.command("fetch")
     .description("fetch a recipient's key from their domain's Web Key Directory (HTTPS, certificate checked) and import it")
     .argument("<address>", "the recipient's e-mail address")
     .option("--expect-fingerprint <fpr>", "refuse any key but this one")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", `
 The advanced method (openpgpkey.DOMAIN) is tried first, the direct one (DOMAIN) only when that
 host does not exist. The key must carry a user id for the address and pass the import checks.
 
 Example:
   sealpost keys fetch ops@example.net --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237`)
-    .action((address: string, opts: ImportFlags) => set(() => fetchAction(address, opts, opts.config ?? globalConfig())));
+    .action((address: string, opts: ImportFlags) => set(() => fetchAction(address, opts, configFile())));
 
   keys.command("check")
     .description("for every route: is there a usable key, and how long until it expires")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", `
 Exit status: 0 all keys usable for more than 30 days; 1 a key expires within 30 days
 (warnings at 30, 7 and 1 days); 2 a route has no usable key (its mail waits in the spool).
 
 Example (cron, daily):
   0 8 * * * sealpost sealpost keys check >/dev/null || echo "sealpost keys need attention"`)
-    .action((opts: { config?: string }) => set(() => checkAction(opts.config ?? globalConfig())));
+    .action(() => set(() => checkAction(configFile())));
 
   const host = keys.command("host").description("this host's signing key ([message] sign = true)")
     .addHelpText("after", "\nExamples:\n  sealpost keys host generate          then set [message] sign = true\n  sealpost keys host export > web01-signing.asc   for the recipient to import and trust");
   host.command("generate")
     .description("make the host signing key (v4 Ed25519, mode 0600, at message.host_key); never overwrites one")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nThen: sealpost keys host export > host.asc, give host.asc to the recipient, set [message] sign = true.")
-    .action((opts: { config?: string }) => set(() => hostAction("generate", opts.config ?? globalConfig())));
+    .action(() => set(() => hostAction("generate", configFile())));
   host.command("export")
     .description("print the host's public signing key, for the recipient to import")
-    .option("-c, --config <file>", "config file")
-    .action((opts: { config?: string }) => set(() => hostAction("export", opts.config ?? globalConfig())));
+    .action(() => set(() => hostAction("export", configFile())));
 
   keys.command("remove")
     .description("delete a stored key")
     .argument("<fingerprint>", "the key's full fingerprint")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost keys remove 2D078DBC84053A03A90D58A525069B8229DDA237")
-    .action((fpr: string, opts: { config?: string }) => set(() => removeAction(fpr, opts.config ?? globalConfig())));
+    .action((fpr: string) => set(() => removeAction(fpr, configFile())));
 }
 
 interface ImportFlags {
-  config?: string;
   expectFingerprint?: string;
   replace?: string;
 }

@@ -24,7 +24,10 @@ export async function runCli(argv: string[], invokedAs: string, pipe?: PipeComma
   const program = new Command("sealpost")
     .description("Forward this server's system mail to an external mailbox, sealed with OpenPGP.")
     .version(VERSION, "--version")
-    .option("-c, --config <file>", "config file (also accepted after the command)")
+    // declared once: commander reads a program option before or after the command, and every
+    // command's --help lists it (showGlobalOptions)
+    .option("-c, --config <file>", "config file")
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false)
@@ -41,7 +44,7 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
 
   const registration: Registration = {
     set: (a: Action) => { action = a; },
-    globalConfig: () => program.opts<{ config?: string }>().config,
+    configFile: () => program.opts<{ config?: string }>().config,
   };
   // deliver and sendmail never get here (runPipe above); listed for `sealpost --help` only.
   program.command("deliver").description(`the pipe target: one message on stdin, kept, committed and relayed; exit 0 or ${EX_TEMPFAIL} (sealpost deliver --help)`);

@@ -9,14 +9,14 @@ import { listQueue } from "./queue-list.js";
 
 type Step = (config: Config) => Promise<number>;
 
-export function queueCommands(program: Command, { set, globalConfig }: Registration): void {
+export function queueCommands(program: Command, { set, configFile }: Registration): void {
   const queue = program.command("queue").description("inspect and steer the spool")
     .addHelpText("after", "\nExamples:\n  sealpost queue list\n  sealpost queue show ID --json\n  sealpost queue release ID     after fixing why the relay refused it\n  sealpost queue run            (a systemd timer or cron job, where serve does not run)");
   // Commands that write the spool first become its user, as root's sendmail does: a file root
   // wrote there would be one the sealpost user's runs cannot read.
-  const withConfig = (name: string, opts: { config?: string }, step: Step, writes = true) => set(async () => {
+  const withConfig = (name: string, step: Step, writes = true) => set(async () => {
     try {
-      const config = commandConfig(opts.config ?? globalConfig());
+      const config = commandConfig(configFile());
       if (writes) await enterSpool(config);
       return await step(config);
     } catch (e) {
@@ -25,26 +25,21 @@ export function queueCommands(program: Command, { set, globalConfig }: Registrat
   });
 
   queue.command("list").description("list spooled messages").option("--json", "print a JSON array")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", "\nExample:\n  sealpost queue list --json")
-    .action((opts: { config?: string; json?: boolean }) => withConfig("list", opts, (c) => listQueue(c, opts.json === true), false));
+    .action((opts: { json?: boolean }) => withConfig("list", (c) => listQueue(c, opts.json === true), false));
   queue.command("show").description("one entry: its state, its recipients and where its message is").argument("<id>")
-    .option("--json", "print a JSON object").option("-c, --config <file>", "config file")
-    .action((id: string, opts: { config?: string; json?: boolean }) => withConfig("show", opts, (c) => show(c, id, opts.json === true), false));
+    .option("--json", "print a JSON object")
+    .action((id: string, opts: { json?: boolean }) => withConfig("show", (c) => show(c, id, opts.json === true), false));
   queue.command("run").description("one pass: try every due entry once, then exit")
-    .option("-c, --config <file>", "config file")
     .addOption(new Option("--background", "started by sendmail: one such runner at a time").hideHelp())
     .addHelpText("after", "\nExample (cron, every 5 minutes):\n  */5 * * * * sealpost sealpost queue run")
-    .action((opts: { config?: string; background?: boolean }) => withConfig("run", opts, (c) => (opts.background ? background(c) : run(c, false))));
+    .action((opts: { background?: boolean }) => withConfig("run", (c) => (opts.background ? background(c) : run(c, false))));
   queue.command("flush").description("try every queued entry now, due or not")
-    .option("-c, --config <file>", "config file")
-    .action((opts: { config?: string }) => withConfig("flush", opts, (c) => run(c, true)));
+    .action(() => withConfig("flush", (c) => run(c, true)));
   queue.command("release").description("put a held entry back in the queue; the next queue run tries it").argument("<id>")
-    .option("-c, --config <file>", "config file")
-    .action((id: string, opts: { config?: string }) => withConfig("release", opts, (c) => release(c, id)));
+    .action((id: string) => withConfig("release", (c) => release(c, id)));
   queue.command("purge").description("delete one entry").argument("<id>")
-    .option("-c, --config <file>", "config file")
-    .action((id: string, opts: { config?: string }) => withConfig("purge", opts, (c) => purge(c, id)));
+    .action((id: string) => withConfig("purge", (c) => purge(c, id)));
 }
 
 async function spoolOf(config: Config) {

@@ -7,18 +7,17 @@ import { enterSpool } from "./spool-user.js";
 
 const STOP_DEADLINE_MS = 14_000; // systemd and the SPEC give 15 s; what has not had its 250 is retried by its sender
 
-export function serveCommand(program: Command, { set, globalConfig }: Registration): void {
+export function serveCommand(program: Command, { set, configFile }: Registration): void {
   program.command("serve")
     .description("SMTP on loopback for hosts without an MTA; runs the spool; stops cleanly on SIGTERM")
-    .option("-c, --config <file>", "config file")
     .addHelpText("after", `
 Examples:
   sealpost -c /etc/sealpost/sealpost.toml serve     (systemd: examples/systemd/sealpost.service)
   msmtp --host=127.0.0.1 --port=2525 root < report.txt`)
-    .action((opts: { config?: string }) => set(async () => {
+    .action(() => set(async () => {
       let server;
       try {
-        const config = commandConfig(opts.config ?? globalConfig());
+        const config = commandConfig(configFile());
         // Run as root, serve becomes the spool's user first, like every door that writes the spool.
         if ((await enterSpool(config)) === "drop") return fail("serve", `this user may not write spool_dir ${config.spoolDir}; run serve as its owner (${config.user})`);
         const { SealpostServer } = await import("../serve/server.js");
