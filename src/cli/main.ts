@@ -16,5 +16,5 @@ export function run(options: EntryOptions): void {
   const pipe = options.pipe !== undefined;
   guardProcess(pipe);
   // No top-level await: this runs from a CommonJS bundle (start.cts).
-  finish(import("./program.js").then(({ runCli }) => runCli(options.argv, options.invokedAs, options.pipe)));
+  finish(import("./program.js").then(({ runCli }) => runCli(options.argv, options.pipe)));
 }

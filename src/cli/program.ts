@@ -16,7 +16,7 @@ import { EX_TEMPFAIL } from "../core/outcome.js";
 
 
 /** `pipe`: deliver or sendmail as start.cts found it in argv; their stderr goes to the MTA. */
-export async function runCli(argv: string[], invokedAs: string, pipe?: PipeCommand): Promise<number> {
+export async function runCli(argv: string[], pipe?: PipeCommand): Promise<number> {
   // deliver and sendmail read their own flags (-FCronDaemon, -odi, -f SENDER): never commander's.
   if (pipe) return runPipe(pipe, { heavy });
   let action: Action | undefined;

@@ -103,7 +103,7 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
 }
 
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
-  const { config, hostname, spool, now, report, log } = pass;
+  const { config, hostname, spool, now, log } = pass;
   if (!entry.localPending && entry.recipients.length === 0) return spool.remove(entry.id); // kept locally only: done
   if (pass.relayDown && !entry.localPending && !entry.batch) {
     entry.attempts++; // it met the relay as it is: down
