@@ -1,6 +1,6 @@
 // The host of bench/postfix.mjs: one real Postfix (Debian's, "Local only", as test/e2e/run sets
 // it up) with two local users whose mail it delivers through their ~/.forward — `recipe`, whose
-// procmail runs the seed recipe of SPEC.md, and `sealpost`, set up by `sealpost init` from the
+// procmail runs the seed recipe (the classic procmail + gpg + mail one), and `sealpost`, set up by `sealpost init` from the
 // npm tarball — both ending at the same loopback sink. It installs Debian packages, adds users
 // and rewrites Postfix's main.cf: a throw-away machine only (CI's), as root.
 import { execFile, spawn, spawnSync } from "node:child_process";
@@ -42,7 +42,7 @@ export const SEALPOST_MODES = {
     config: "",
     start: async () => async () => {},
   },
-  // issue 17: root: sealpost, then mailbox_transport_maps → sealpost-lmtp → serve, as init --lmtp writes it
+  // LMTP: root: sealpost, then mailbox_transport_maps → sealpost-lmtp → serve, as init --lmtp writes it
   lmtp: {
     what: "sealpost (~sealpost → mailbox_transport_maps → LMTP → sealpost serve, as sealpost init --lmtp writes it)",
     transport: {},
@@ -157,7 +157,7 @@ export function stopPostfix() {
 }
 
 /**
- * The seed: a user whose ~/.forward runs procmail, whose ~/.procmailrc is SPEC.md's recipe, and
+ * The seed: a user whose ~/.forward runs procmail, whose ~/.procmailrc is the classic recipe, and
  * whose gpg home holds the TEST-ONLY public key. The recipe reads $FROM and $SUBJECT without
  * setting them; two lines before it set them the way such recipes do (formail), or mail(1)
  * would send from "" with no Subject. The local copy (`:0 c` goes on to procmail's default) is

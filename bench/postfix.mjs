@@ -1,5 +1,5 @@
 // sealpost against the procmail recipe it replaces, through the same real Postfix in the same run
-// (issues 16 and 17): one Postfix delivering to two local users' ~/.forward (see postfix-host.mjs),
+// One Postfix delivering to two local users' ~/.forward (see postfix-host.mjs),
 // both ending at one loopback sink that tells their mail apart by envelope sender.
 //   drain:   a backlog of N fail2ban ban notices (distinct IPs, from fixture A01) queued to a
 //            target while Postfix holds it, then released at once: N / (last arrival − release);

@@ -1,4 +1,4 @@
-// `sealpost serve` at line rate (issue 17): Postfix's own load generator, smtp-source, sending
+// `sealpost serve` at line rate: Postfix's own load generator, smtp-source, sending
 // one 2 KB message per connection, S connections at a time, as cron, fail2ban, msmtp and web
 // apps do. Measures the rate at which serve accepts (smtp-source's wall time) and relays (to the
 // last message at a loopback sink); while it runs, a probe client sends a message of its own on a

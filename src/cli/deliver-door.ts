@@ -1,5 +1,5 @@
 /**
- * `sealpost deliver [-f SENDER] [RECIPIENT...]`: the pipe target (SPEC §1), with its own argv
+ * `sealpost deliver [-f SENDER] [RECIPIENT...]`: the pipe target (docs/contract.md §1), with its own argv
  * reading — no command-line framework is loaded for the one command that runs once per message.
  * It answers 0 or EX_TEMPFAIL and nothing else, whatever the arguments (an MTA bounces anything else).
  */

@@ -1,4 +1,4 @@
-/** `sealpost keys import|list|remove` (SPEC §2, §7). */
+/** `sealpost keys import|list|remove` (docs/contract.md §2, §7). */
 import type { Command } from "commander";
 import { readFile, unlink } from "node:fs/promises";
 import type { Config } from "../config/schema.js";

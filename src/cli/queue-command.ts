@@ -1,4 +1,4 @@
-/** `sealpost queue list|show|run|flush|release|purge` (SPEC §2, §5). */
+/** `sealpost queue list|show|run|flush|release|purge` (docs/contract.md §2, §5). */
 import { Option, type Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { commandConfig } from "./config-option.js";

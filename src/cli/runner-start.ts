@@ -1,5 +1,5 @@
 /**
- * After a commit: make sure a runner will pick the entry up (SPEC §5). When one is alive — one
+ * After a commit: make sure a runner will pick the entry up (docs/contract.md §5). When one is alive — one
  * stat and one read of its lock, no node start — it sees the entry; it looks at the spool again
  * after letting its lock go. Otherwise a detached `queue run --background` is started, with the
  * same node flags as this process (so the code cache fits). Failing to start it loses nothing:

@@ -1,5 +1,5 @@
 /**
- * `sealpost sendmail ARGS` and the same binary started as `sendmail` (SPEC §1): the process side.
+ * `sealpost sendmail ARGS` and the same binary started as `sendmail` (docs/contract.md §1): the process side.
  * Reads stdin to EOF, commits (message, local copy, entry), answers 0 or EX_TEMPFAIL, and makes sure a
  * runner relays it — so cron, fail2ban and a pam_exec login hook are not kept waiting.
  */

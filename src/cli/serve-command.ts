@@ -1,11 +1,11 @@
-/** `sealpost serve`: the loopback SMTP listener and spool runner, in the foreground (SPEC §1, §2). */
+/** `sealpost serve`: the loopback SMTP listener and spool runner, in the foreground (docs/contract.md §1, §2). */
 import type { Command } from "commander";
 import { commandConfig } from "./config-option.js";
 import { fail, out } from "./io.js";
 import type { Registration } from "./registration.js";
 import { enterSpool } from "./spool-user.js";
 
-const STOP_DEADLINE_MS = 14_000; // systemd and the SPEC give 15 s; what has not had its 250 is retried by its sender
+const STOP_DEADLINE_MS = 14_000; // within 15 s, under the unit's TimeoutStopSec; what has not had its 250 is retried by its sender
 
 export function serveCommand(program: Command, { set, configFile }: Registration): void {
   program.command("serve")

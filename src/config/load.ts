@@ -1,4 +1,4 @@
-/** Finds, reads and validates the config file (SPEC §2, §3). */
+/** Finds, reads and validates the config file (docs/contract.md §2, §3). */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";

@@ -1,4 +1,4 @@
-/** The config for deliver and sendmail: a config that cannot be read is a temporary 4.3.5 (SPEC §6). */
+/** The config for deliver and sendmail: a config that cannot be read is a temporary 4.3.5 (docs/contract.md §6). */
 import type { Config } from "./schema.js";
 import { ConfigLoadError, loadConfig } from "./load.js";
 import { SealpostError } from "../core/errors.js";

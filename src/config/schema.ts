@@ -1,5 +1,5 @@
 /**
- * The config file's schema (SPEC §3): every key with its default beside it.
+ * The config file's schema (docs/contract.md §3): every key with its default beside it.
  * buildConfig() turns a parsed TOML table into a typed, validated Config.
  */
 import { isAbsolute, resolve } from "node:path";

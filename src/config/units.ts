@@ -1,4 +1,4 @@
-/** Durations and sizes as SPEC §3 writes them: integers, or "30s" / "5m" / "25MB" strings. */
+/** Durations and sizes as docs/contract.md §3 writes them: integers, or "30s" / "5m" / "25MB" strings. */
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };

@@ -1,5 +1,5 @@
 /**
- * OpenPGP encryption as SPEC §4 requires it: PKESK v3 + SEIPD v1 (MDC), which GnuPG 2.2,
+ * OpenPGP encryption as docs/contract.md §4 requires it: PKESK v3 + SEIPD v1 (MDC), which GnuPG 2.2,
  * Sequoia, RNP and OpenPGP.js all read. A large message is encrypted as a stream, as it is
  * read, never held whole a second time; a small one in one go, without the cost of web streams.
  */

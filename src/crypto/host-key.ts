@@ -1,5 +1,5 @@
 /**
- * The host signing key (issue 5): a v4 Ed25519 key that signs every sealed message when
+ * The host signing key: a v4 Ed25519 key that signs every sealed message when
  * `[message] sign = true`, so the recipient can tell this host's alerts from forged ones.
  * It is secret, so it lives outside keys_dir (which holds public keys only), mode 0600.
  */

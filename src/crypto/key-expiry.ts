@@ -1,5 +1,5 @@
 /**
- * When a key stops working for sealing (issue 5): the earlier of its own expiry and that of the
+ * When a key stops working for sealing: the earlier of its own expiry and that of the
  * subkey that encrypts now, and which warning threshold (30, 7, 1 days) it has crossed.
  */
 import type { PublicKey } from "openpgp";

@@ -1,5 +1,5 @@
 /**
- * `keys import` (SPEC §2, §7): armored or binary input, one or many keys; only usable v4
+ * `keys import` (docs/contract.md §2, §7): armored or binary input, one or many keys; only usable v4
  * public keys are stored, as keys_dir/<FINGERPRINT>.asc. Secret material is refused whole.
  * A revocation (a revoked copy of a stored key, or a bare revocation signature as
  * `gpg --gen-revoke` makes it) is merged into the stored key, which then stops sealing.

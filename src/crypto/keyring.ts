@@ -1,5 +1,5 @@
 /**
- * The keys_dir: one armored public key per file, named <FINGERPRINT>.asc (SPEC §7).
+ * The keys_dir: one armored public key per file, named <FINGERPRINT>.asc (docs/contract.md §7).
  * Loading it and finding the keys a route seals to.
  */
 import { readdir, readFile } from "node:fs/promises";

@@ -1,5 +1,5 @@
 /**
- * Mail loops (issue 3). Every sealed message carries `X-Sealpost-Loop: <hostname>` outside
+ * Mail loops. Every sealed message carries `X-Sealpost-Loop: <hostname>` outside
  * (`<hostname>; bounce` when it is a forwarded bounce). From that:
  *   - our own sealed message coming back to root is kept locally and never sealed again;
  *   - a bounce of a message we relayed is kept locally and forwarded, sealed, at most once

@@ -1,5 +1,5 @@
 /**
- * An original that is already encrypted, told from its MIME structure only (SPEC §4): a top-level
+ * An original that is already encrypted, told from its MIME structure only (docs/contract.md §4): a top-level
  * Content-Type of multipart/encrypted. Never from text in the body, which anyone can write.
  * For PGP/MIME (RFC 3156) it also reads, for the note sealpost adds, to which key IDs the
  * original is encrypted: the PKESK packets at the start of the armored second part.

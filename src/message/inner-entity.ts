@@ -1,5 +1,5 @@
 /**
- * The MIME entity that goes inside the encryption (SPEC §4, RFC 9788): every original header
+ * The MIME entity that goes inside the encryption (docs/contract.md §4, RFC 9788): every original header
  * field as a protected header, one HP-Outer field per outer field, and the original entity (its
  * Content-* fields and body bytes) unchanged except for CRLF line ends. Made in pieces, as
  * encryption reads it. Two shapes:

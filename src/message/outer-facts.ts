@@ -1,5 +1,5 @@
 /**
- * What the sealed message shows outside the encryption (SPEC §4): From and Subject as the
+ * What the sealed message shows outside the encryption (docs/contract.md §4): From and Subject as the
  * original had them (qualified, re-encoded 7-bit), its Date and Message-ID (or new ones).
  */
 import { randomBytes } from "node:crypto";

@@ -1,4 +1,4 @@
-/** The outer header fields of a sealed message, in order, and nothing else (SPEC §4). */
+/** The outer header fields of a sealed message, in order, and nothing else (docs/contract.md §4). */
 import { headerLine } from "../mail/header-text.js";
 import { LOOP_FIELD } from "../mail/loop.js";
 import type { OuterFacts } from "./outer-facts.js";

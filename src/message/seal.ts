@@ -1,6 +1,6 @@
 /**
  * Sealing: one message per external recipient, its content encrypted to the route's keys,
- * only the fields of SPEC §4 outside. Made as a stream of pieces while openpgp encrypts, so a
+ * only the fields of docs/contract.md §4 outside. Made as a stream of pieces while openpgp encrypts, so a
  * large message is held once (the input), not again as inner entity, ciphertext and armor.
  */
 import { randomBytes } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * `sealpost doctor`: what is wrong, in plain words, with what to do about it (issue 6).
+ * `sealpost doctor`: what is wrong, in plain words, with what to do about it.
  * Keys for every route, the relay (connect, verified TLS, AUTH, MAIL FROM and RCPT TO, never a
  * message), storage as the user the MTA runs sealpost as (the Postfix default_privs trap, Exim's
  * pipes in /etc/aliases), the LMTP route when [serve] lmtp is set, and the spool.

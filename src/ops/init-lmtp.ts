@@ -1,6 +1,6 @@
 /**
  * `sealpost init --lmtp`: the MTA hands root's mail to a running `serve` over LMTP instead of
- * starting `sealpost deliver` for every message (issue 17). What it sets up, and why this way:
+ * starting `sealpost deliver` for every message. What it sets up, and why this way:
  *
  * - /run/sealpost, 2750, owned by the sealpost user, in the group of the MTA's LMTP client
  *   (postfix: its lmtp(8) runs as that user and drops every other group, so only the directory's

@@ -1,5 +1,5 @@
 /**
- * `sealpost init` (issue 6): the set-up a careful admin would do by hand, idempotent, each step
+ * `sealpost init`: the set-up a careful admin would do by hand, idempotent, each step
  * said in plain words — a system user, /etc/sealpost (config, keys), the spool and the local
  * store with the right owners and modes, the user's .forward, and the /etc/aliases line.
  * `root` puts everything under another directory (tests, images); `dryRun` only says.

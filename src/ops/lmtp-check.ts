@@ -1,5 +1,5 @@
 /**
- * doctor's LMTP lines ([serve] lmtp, issue 17): does serve answer on the socket, can the MTA's
+ * doctor's LMTP lines ([serve] lmtp): does serve answer on the socket, can the MTA's
  * LMTP client reach it, does the MTA route the sealpost user's mail there, and is a .forward
  * pipe in the way (both MTAs run it first).
  */

@@ -33,7 +33,7 @@ export type Committed =
   | { kind: "spooled" | "batched"; entry: SpoolEntry }
   | { kind: "stored-only" };
 
-/** sendmail, serve and drops: no de-duplication (SPEC §5: a cron job may send the same bytes every day). */
+/** sendmail, serve and drops: no de-duplication (docs/contract.md §5: a cron job may send the same bytes every day). */
 export async function commitSubmission(ctx: CommitContext, arrival: Arrival, routed: Routed, fields: NewEntry): Promise<Committed> {
   const { config, hostname, now } = ctx;
   const store = () => storeLocally(config.local, arrival.raw.bytes, arrival.envelope.sender, hostname);

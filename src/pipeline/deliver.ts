@@ -1,5 +1,5 @@
 /**
- * `deliver`: one piped message from the MTA (SPEC §1, §5, §6), through the one intake; also
+ * `deliver`: one piped message from the MTA (docs/contract.md §1, §5, §6), through the one intake; also
  * what serve's LMTP listener does with each message the MTA hands it. With
  * relay = "queued" (the default) it answers 0 once the local copy and the spool entry are
  * durable and the runner relays; "inline" (pipeline/deliver-inline.ts) relays before answering.
@@ -40,7 +40,7 @@ export interface DeliverRequest {
   /** The key index as this process can have it (store/key-index.ts); throws when it cannot. */
   keyIndex: () => Promise<KeyIndex>;
   /**
-   * Called at each step where a crash matters (SPEC §5: kill -9 at any point loses nothing and
+   * Called at each step where a crash matters (docs/contract.md §5: kill -9 at any point loses nothing and
    * never stores twice). The crash tests kill the process here; nothing else uses it.
    */
   checkpoint?: (point: string) => void;

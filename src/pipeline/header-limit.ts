@@ -1,5 +1,5 @@
 /**
- * How big a submitted message's header may be (issue 15, item 11). A local user can submit a
+ * How big a submitted message's header may be. A local user can submit a
  * header of 20 MB in one field, or a million fields; splitting and parsing are linear, but at
  * that size they hold `serve` for seconds, and the spool runner after it. Local submissions
  * (cron, fail2ban, an application over SMTP) carry a few KB of header; sendmail refuses more

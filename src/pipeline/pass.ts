@@ -1,5 +1,5 @@
 /**
- * One pass over the spool (SPEC §5): every due entry is sealed anew to its keys as they are now
+ * One pass over the spool (docs/contract.md §5): every due entry is sealed anew to its keys as they are now
  * and relayed through the one send step; digests whose window has ended go the same way; what
  * fails is the policy's. Local users' drops are taken in beside the relaying, never before it.
  * Entries locked by another runner are left to it, so two runners never send the same entry.

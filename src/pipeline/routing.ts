@@ -1,4 +1,4 @@
-/** First [[route]] whose match_recipient matches an envelope recipient (SPEC §3) and whose match_kind the message's kind. */
+/** First [[route]] whose match_recipient matches an envelope recipient (docs/contract.md §3) and whose match_kind the message's kind. */
 import { kindMatches } from "../classify/kinds.js";
 import type { RouteConfig } from "../config/schema.js";
 

@@ -1,5 +1,5 @@
 /**
- * `sealpost sendmail`: one submitted message, committed durably and answered at once (SPEC §1,
+ * `sealpost sendmail`: one submitted message, committed durably and answered at once (docs/contract.md §1,
  * §5, §6). The spool's owner (root or the sealpost user) commits it through the intake; anyone
  * else writes into the drop directory, which the owner's runner takes in. Sealing and relaying
  * are the runner's.

@@ -4,7 +4,7 @@
  * -t (Bcc removed), From, Date and Message-ID added when missing, every address qualified.
  * The bytes the caller wrote are otherwise kept as they are.
  *
- * Bounded for hostile input (issue 15): a header over HEADER_MAX is refused; qualification
+ * Bounded for hostile input: a header over HEADER_MAX is refused; qualification
  * rewrites at most QUALIFIED_FIELDS fields and never makes the message outgrow max_size or its
  * header outgrow HEADER_MAX (a field it cannot qualify within that stays as written).
  */

@@ -2,7 +2,7 @@
  * A submitted message (sendmail, serve, a drop file) through the one intake: routed and loop-
  * checked by the spool's owner, then committed (message, local copy, entry) before the submitter
  * is answered. No key check here: sendmail and serve have no MTA behind them to retry, so once
- * the message is stored, a missing key is the spool's to retry or hold (SPEC §6).
+ * the message is stored, a missing key is the spool's to retry or hold (docs/contract.md §6).
  */
 import type { Config } from "../config/schema.js";
 import type { Envelope } from "../mail/envelope.js";

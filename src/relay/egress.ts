@@ -1,6 +1,6 @@
 /**
  * The egress check: the last thing before bytes go to the relay. It reads what is about to be
- * sent and lets it pass only if it is, byte for byte, a sealed message (SPEC §4): a minimal
+ * sent and lets it pass only if it is, byte for byte, a sealed message (docs/contract.md §4): a minimal
  * 7-bit outer header, the exact RFC 3156 (or inline) wrapper around one armored OpenPGP
  * message, and that message nothing but PKESKs to the route's keys plus SEIPD v1.
  * Whatever bug sits upstream, plaintext cannot leave through here.
@@ -106,7 +106,7 @@ function wrapperStart(bytes: Buffer): { wrapper: Wrapper; length: number } | und
   return { wrapper, length };
 }
 
-/** The outer header: 7-bit, short lines, only SPEC §4's fields, one Content-Type naming the wrapper. */
+/** The outer header: 7-bit, short lines, only docs/contract.md §4's fields, one Content-Type naming the wrapper. */
 function checkHeader(header: Buffer): Wrapper {
   if (header.some((b) => b >= 0x80 || b === 0)) refuse("8-bit header");
   if (header.toString("latin1").split("\r\n").some((line) => line.length > 998 || line.includes("\r") || line.includes("\n"))) {

@@ -1,5 +1,5 @@
 /**
- * The relay: nodemailer's SMTP transport, set up as SPEC §3 and §7 ask (TLS verified,
+ * The relay: nodemailer's SMTP transport, set up as docs/contract.md §3 and §7 ask (TLS verified,
  * STARTTLS required unless told otherwise, AUTH from a password file, short timeouts),
  * with the egress check in front of every send.
  */
@@ -135,7 +135,7 @@ async function readPassword(file: string | undefined): Promise<string> {
   if (!file) throw new SealpostError(Reason.config, "relay.user is set but relay.password_file is not");
   try {
     const info = await stat(file);
-    // 0600 or 0640 (SPEC §7): readable by its owner and at most its group, writable by the owner only.
+    // 0600 or 0640 (docs/contract.md §7): readable by its owner and at most its group, writable by the owner only.
     if ((info.mode & 0o037) !== 0) throw new SealpostError(Reason.config, "relay.password_file must be mode 0600 or 0640");
     return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
   } catch (err) {

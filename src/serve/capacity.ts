@@ -1,5 +1,5 @@
 /**
- * How many SMTP connections `serve` holds at once (issue 15, item 10). Each one costs a file
+ * How many SMTP connections `serve` holds at once. Each one costs a file
  * descriptor and, idle, about 18 KB of memory (smtp-server's session and parser, the socket:
  * 1,000 idle connections added 18 MB of RSS); so the bound is the descriptors the process may
  * open, less what the spool, the local store, the relay and the log need, and at most

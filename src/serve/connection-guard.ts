@@ -1,5 +1,5 @@
 /**
- * Time bounds for every SMTP connection `serve` holds (issue 15, item 10). smtp-server's own
+ * Time bounds for every SMTP connection `serve` holds. smtp-server's own
  * timeout is an idle timeout that any byte resets, so a client dripping one byte every 20 s
  * keeps its slot forever. Here every connection has deadlines no byte can extend:
  *   - a command line, or a line of the message, must be complete within LINE_MS of the last one;

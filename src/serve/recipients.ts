@@ -1,4 +1,4 @@
-/** Which RCPT TO addresses `serve` takes: local ones only (SPEC §6, §7), so it is never an open relay. */
+/** Which RCPT TO addresses `serve` takes: local ones only (docs/contract.md §6, §7), so it is never an open relay. */
 
 export function isLocalRecipient(address: string, hostname: string, localDomains: readonly string[]): boolean {
   const at = address.lastIndexOf("@");

@@ -1,8 +1,8 @@
 /**
- * `sealpost serve`: SMTP on loopback for hosts without an MTA (SPEC §1, §6, §7). No AUTH, no
+ * `sealpost serve`: SMTP on loopback for hosts without an MTA (docs/contract.md §1, §6, §7). No AUTH, no
  * STARTTLS (loopback only); local recipients only; 250 only after the durable commit; max_size
  * enforced while the data streams in, and again once the message is prepared. Hostile clients
- * are bounded (issue 15): deadlines no trickle of bytes can extend (connection-guard.ts), as many
+ * are bounded: deadlines no trickle of bytes can extend (connection-guard.ts), as many
  * connections as the descriptors allow (capacity.ts), one memory budget for all messages in
  * DATA (data-collector.ts), at most MAX_RECIPIENTS per message. smtp-server ends DATA only at
  * CRLF.CRLF, so a bare LF can never end a message early (no smuggling); line ends are then

@@ -1,5 +1,5 @@
 /**
- * The delivery ledger (SPEC §5 "exactly once, as far as the host can tell"): per message hash,
+ * The delivery ledger (docs/contract.md §5 "exactly once, as far as the host can tell"): per message hash,
  * whether the local copy is stored and which recipients are done (relayed, spooled or held).
  * An MTA retry or a double run of `deliver` reads it and does only what is left.
  * Entries are kept 7 days.

@@ -1,5 +1,5 @@
 /**
- * The local plaintext copy (SPEC §5): Maildir, mbox or none, as the config says.
+ * The local plaintext copy (docs/contract.md §5): Maildir, mbox or none, as the config says.
  *
  * A caller that must never store a message twice (deliver, after a kill -9 between the write
  * and its own bookkeeping) passes `remember`: it is given a mark before the copy becomes

@@ -1,5 +1,5 @@
 /**
- * Notices sealpost writes for root (SPEC §5): plaintext, into the local store only,
+ * Notices sealpost writes for root (docs/contract.md §5): plaintext, into the local store only,
  * from sealpost@<hostname>. They never leave the host unsealed.
  */
 import { randomHex } from "../core/random.js";

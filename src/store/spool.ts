@@ -1,5 +1,5 @@
 /**
- * The spool (SPEC §5): what could not be relayed yet, or was refused for good (held).
+ * The spool (docs/contract.md §5): what could not be relayed yet, or was refused for good (held).
  * An entry is msg/<id>.eml (the message as received, 0600) plus meta/<id>.json (its state);
  * the message is written first, so an entry exists exactly when its meta file does.
  */

@@ -1,4 +1,4 @@
-/** [[route]] also_encrypt_to (issue 5): every message of the route is sealed to the archive key too. */
+/** [[route]] also_encrypt_to: every message of the route is sealed to the archive key too. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";

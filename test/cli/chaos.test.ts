@@ -1,5 +1,5 @@
 /**
- * Chaos (SPEC §5): 200 notices delivered as an MTA delivers them, while deliver processes and the
+ * Chaos (docs/contract.md §5): 200 notices delivered as an MTA delivers them, while deliver processes and the
  * background runner are killed with SIGKILL at random moments, and every killed delivery is
  * retried as the MTA retries it. Nothing may be lost, nothing stored twice, and a message may be
  * relayed twice only when a runner dies between the relay's 250 and its record of it (one fsync):

@@ -1,5 +1,5 @@
 /**
- * Issue 8: routes by kind, coalescing into digests, max_per_hour and subject_template, through
+ * Routes by kind, coalescing into digests, max_per_hour and subject_template, through
  * the real CLI, a real relay sink and GnuPG. The burst: 200 fail2ban bans into `serve`, which
  * is restarted half-way; one digest must carry every one of them, intact.
  */

@@ -1,5 +1,5 @@
 /**
- * kill -9 at every point of deliver (SPEC §5), in both modes: the MTA gets 75 and keeps the
+ * kill -9 at every point of deliver (docs/contract.md §5), in both modes: the MTA gets 75 and keeps the
  * message, its retry finishes the job, and there is never a second local copy. With the default
  * relay = "queued" the commit point is the spool entry, and no kill before or after it relays
  * twice. One window is documented for relay = "inline" and for the runner: after the relay's 250

@@ -36,7 +36,7 @@ describe("deliver: every pipe fixture", () => {
         assert.equal(got[0]!.from, "sealpost@web01.example.org");
         const opened = openSealed(got[0]!.raw, world.gpg);
 
-        for (const name of opened.outerFields.keys()) assert.ok(OUTER_ALLOWED.has(name) || name.startsWith("x-sealpost-"), `outer field ${name} is allowed (SPEC §4)`);
+        for (const name of opened.outerFields.keys()) assert.ok(OUTER_ALLOWED.has(name) || name.startsWith("x-sealpost-"), `outer field ${name} is allowed (docs/contract.md §4)`);
         assert.ok(!/[^\x00-\x7f]/.test(opened.outerHeader), "outer header is 7-bit");
         assert.match(opened.outerFields.get("content-type")![0]!, /^multipart\/encrypted; protocol="application\/pgp-encrypted"/);
         assert.equal(opened.outerFields.get("auto-submitted")![0], "auto-generated");

@@ -1,4 +1,4 @@
-/** sealpost doctor (issue 6): plain words, a fix for each problem, exit 0/1/2; the relay is probed, never sent to. */
+/** sealpost doctor: plain words, a fix for each problem, exit 0/1/2; the relay is probed, never sent to. */
 import assert from "node:assert/strict";
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";

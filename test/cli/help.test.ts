@@ -1,4 +1,4 @@
-/** Every command's --help ends with examples (issue 6), and asking for help never touches config or spool. */
+/** Every command's --help ends with examples, and asking for help never touches config or spool. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";

@@ -1,4 +1,4 @@
-/** The host signing key (issue 5): generated once, exported, and every sealed message signed with it. */
+/** The host signing key: generated once, exported, and every sealed message signed with it. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";

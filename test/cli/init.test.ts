@@ -1,4 +1,4 @@
-/** sealpost init (issue 6): the host set-up under a scratch root — modes, owners, idempotence, --dry-run. */
+/** sealpost init: the host set-up under a scratch root — modes, owners, idempotence, --dry-run. */
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,5 +1,5 @@
 /**
- * The interop matrix (issue 5): what sealpost sends, signed and unsigned, to an RSA-3072 and a
+ * The interop matrix: what sealpost sends, signed and unsigned, to an RSA-3072 and a
  * Curve25519 recipient, decrypts — and its signature verifies — with GnuPG (gpg), Sequoia (sq)
  * and RNP (rnp, Thunderbird's engine). A tool that is not installed is skipped, saying so;
  * .ci/run installs all three.

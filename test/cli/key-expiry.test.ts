@@ -1,4 +1,4 @@
-/** Key expiry (issue 5): keys check with an exit status, warnings at 30/7/1 days, inside the encryption and to root once. */
+/** Key expiry: keys check with an exit status, warnings at 30/7/1 days, inside the encryption and to root once. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { generateKey, type PublicKey } from "openpgp";

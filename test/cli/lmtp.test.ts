@@ -1,5 +1,5 @@
 /**
- * serve's LMTP listener (issue 17): the MTA hands messages over a unix socket, one reply per
+ * serve's LMTP listener: the MTA hands messages over a unix socket, one reply per
  * recipient, each after the durable commit; the MTA's retry of a message is a no-op (the ledger
  * deliver uses); a route without a key is a 4xx the MTA keeps the message for; the socket is
  * 0660 in its directory's group; and neither listener pauses before its greeting.

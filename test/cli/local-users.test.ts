@@ -1,5 +1,5 @@
 /**
- * Hostile local users against the sendmail drop and the spool (issue 15, items 1-4, 6-9): each
+ * Hostile local users against the sendmail drop and the spool: each
  * test is the attack, run as the unprivileged user `nobody` where the attacker is one.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Mail loops (issue 3, core/loop.ts): our own sealed mail coming back is never sealed again;
+ * Mail loops (mail/loop.ts): our own sealed mail coming back is never sealed again;
  * a bounce of it is kept and forwarded at most once an hour; a bounce of that stays home.
  */
 import assert from "node:assert/strict";

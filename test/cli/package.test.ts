@@ -1,5 +1,5 @@
 /**
- * Packaging (issue 6): `npm pack` gives a tarball that installs with `npm install -g` — offline,
+ * Packaging: `npm pack` gives a tarball that installs with `npm install -g` — offline,
  * its dependencies bundled — into a `sealpost` whose pipe path works with PATH=/usr/bin:/bin.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * The relay fault matrix (issue 3): every way a relay fails, with deliver's exit status and the
+ * The relay fault matrix: every way a relay fails, with deliver's exit status and the
  * spool state it leaves. Temporary trouble: exit 75, nothing spooled (the MTA keeps the
  * message). A refusal of the message (5xx to MAIL, RCPT or DATA): exit 0, held, notice to root.
  * The local copy is kept in every case, and no byte goes out unsealed.

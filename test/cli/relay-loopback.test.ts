@@ -1,5 +1,5 @@
 /**
- * security = "none" against a name (issue 15 #15), with a real resolver: sealpost runs in a
+ * security = "none" against a name, with a real resolver: sealpost runs in a
  * mount namespace of its own whose /etc/hosts says where relay.localhost is (the host's file is
  * never touched). A *.localhost name that points off loopback must not get plaintext SMTP.
  */

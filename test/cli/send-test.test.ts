@@ -1,4 +1,4 @@
-/** sealpost test (issue 6): one sealed test message through the whole path, its id printed. */
+/** sealpost test: one sealed test message through the whole path, its id printed. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openSealed } from "../helpers/sealed.js";

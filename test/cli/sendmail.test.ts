@@ -1,5 +1,5 @@
 /**
- * `sealpost sendmail` as real callers run it (issue 4): the exact argv of cronie, Debian cron,
+ * `sealpost sendmail` as real callers run it: the exact argv of cronie, Debian cron,
  * fail2ban, mdadm, sudo and at; answered at once, relayed in the background; nothing committed
  * when killed before EOF; any local user can submit without reading anyone's mail.
  */

@@ -1,5 +1,5 @@
 /**
- * `sealpost serve` against hostile SMTP clients (issue 15, items 10 and 11): slowloris, a client
+ * `sealpost serve` against hostile SMTP clients: slowloris, a client
  * that vanishes in DATA, headers of tens of megabytes or a million fields, a quadratic Subject,
  * 50,000 RCPTs. Each test is the attack as described; "other clients wait" is measured from
  * outside by a second client asking NOOP every 10 ms (NoopProbe), with a generous bound for this

@@ -1,5 +1,5 @@
 /**
- * `sealpost serve` (issue 4): loopback SMTP into the spool. 250 only after the commit; local
+ * `sealpost serve`: loopback SMTP into the spool. 250 only after the commit; local
  * recipients only; max_size; no smuggling; 4xx on storage faults; clean SIGTERM; real clients.
  */
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-/** The spool (SPEC §5): backoff, maximum age, show, orphans, and two runners that never send one entry twice. */
+/** The spool (docs/contract.md §5): backoff, maximum age, show, orphans, and two runners that never send one entry twice. */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 /**
- * Storage faults (issue 3): a full disk, a read-only spool, permission denied, a file where a
+ * Storage faults: a full disk, a read-only spool, permission denied, a file where a
  * directory should be. deliver answers 75 with one line, relays nothing it has not stored, and
  * no partial file ever becomes visible in the Maildir, the mbox or the spool.
  */

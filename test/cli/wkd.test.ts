@@ -1,5 +1,5 @@
 /**
- * keys fetch (issue 5): Web Key Directory over HTTPS with certificate verification, against
+ * keys fetch: Web Key Directory over HTTPS with certificate verification, against
  * loopback servers with a test CA — never the internet. SEALPOST_TEST_WKD_CONNECT tells sealpost
  * where each host name is; certificates are still checked against those names.
  */

@@ -1,5 +1,5 @@
 /**
- * A real mail client reads sealpost's output (issue 18): Debian's NeoMutt with gpgme and a
+ * A real mail client reads sealpost's output: Debian's NeoMutt with gpgme and a
  * throw-away GNUPGHOME holding the TEST-ONLY secret key, driven headless in tmux, opens sealed
  * fixtures from a Maildir as the administrator would. For A01, A11 (UTF-8), A12 (attachments)
  * and A13 (already encrypted), with and without protect_subject, the real Subject and the

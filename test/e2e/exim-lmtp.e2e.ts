@@ -1,5 +1,5 @@
 /**
- * Real Exim (Debian's exim4) handing root's mail to `sealpost serve` over LMTP (issue 17), as
+ * Real Exim (Debian's exim4) handing root's mail to `sealpost serve` over LMTP, as
  * `sealpost init --lmtp` sets it up: root: sealpost in /etc/aliases, a conf.d router for the
  * local part sealpost before the stock ones, and an lmtp transport running as the sealpost user.
  * Debian reads conf.d routers only with its split configuration, which the suite turns on as

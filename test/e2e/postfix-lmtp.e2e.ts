@@ -1,5 +1,5 @@
 /**
- * Real Postfix (Debian's) handing root's mail to `sealpost serve` over LMTP (issue 17), as
+ * Real Postfix (Debian's) handing root's mail to `sealpost serve` over LMTP, as
  * `sealpost init --lmtp` sets it up: root: sealpost in /etc/aliases, mailbox_transport_maps
  * sending the local part sealpost to the sealpost-lmtp service (lmtp(8) outside the chroot),
  * the socket in /run/sealpost (group postfix). With serve stopped, Postfix defers and delivers

@@ -1,5 +1,5 @@
 /**
- * The end-to-end suites' host (issue 6): real Debian MTAs on this machine, sealpost installed
+ * The end-to-end suites' host: real Debian MTAs on this machine, sealpost installed
  * from its npm tarball and set up by `sealpost init`, a loopback sink as the relay, real gpg.
  * They change /etc, so they run only as root with SEALPOST_E2E=1 (test/e2e/run sets it, on a
  * throw-away machine such as CI's).

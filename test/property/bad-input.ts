@@ -1,5 +1,5 @@
 /**
- * The bad-input property (issue 3, SPEC §5, §6), run in-process against the real intake
+ * The bad-input property (docs/contract.md §5, §6), run in-process against the real intake
  * (deliver), one pass of the real runner, a real loopback relay and real files: whatever
  * arrives on the pipe,
  *   - the answer is exit 0 or 75, with nothing or one status line on stderr (never a trace);

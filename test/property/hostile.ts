@@ -1,5 +1,5 @@
 /**
- * The hostile-input property (issue 15, item 11), run in-process against the intake serve uses
+ * The hostile-input property, run in-process against the intake serve uses
  * (prepareSubmission, submit) and a spool pass, with real files, a real loopback relay
  * and routes that classify (match_kind, subject_template), so the event loop's delay can be
  * measured where it happens (perf_hooks.monitorEventLoopDelay). Whatever the header or the

@@ -100,7 +100,7 @@ export function withCanary(input: Buffer, canary: string, at: number | null): Bu
 }
 
 /**
- * What a hostile local user submits to serve or sendmail (issue 15, item 11): a header of
+ * What a hostile local user submits to serve or sendmail: a header of
  * megabytes in one field (bare addresses, a Subject) or in a million fields, thousands of address
  * fields, Subjects and bodies built from the tokens that make a careless pattern quadratic, a
  * large body. Sizes run log-uniformly from harmless to the attack's own. A case is a short

@@ -45,7 +45,7 @@ describe("toCrlf", () => {
 });
 
 /**
- * Reading a header as tolerantly as the best parsers (SPEC §4). MimeKit skips a byte order mark,
+ * Reading a header as tolerantly as the best parsers (docs/contract.md §4). MimeKit skips a byte order mark,
  * accepts "FROM :" and keeps a line without a colon as an invalid header until the blank line;
  * Python's email ends the header at such a line (and at "FROM :"). sealpost keeps a stray run
  * in the field before it only when a "Name: value" field follows, else ends the header there.

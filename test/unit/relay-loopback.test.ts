@@ -1,5 +1,5 @@
 /**
- * security = "none" (issue 15 #15): the relay must be this machine, decided by what its name
+ * security = "none": the relay must be this machine, decided by what its name
  * resolves to, never by its spelling; and the connection goes to what was resolved.
  */
 import assert from "node:assert/strict";

@@ -45,7 +45,7 @@ describe("sealing", () => {
   });
   after(() => gpg.close());
 
-  it("keeps only the SPEC §4 fields outside, qualified and 7-bit", async () => {
+  it("keeps only the docs/contract.md §4 fields outside, qualified and 7-bit", async () => {
     const opened = openSealed(await seal(ORIGINAL, [key]), gpg);
     assert.deepEqual([...opened.outerFields.keys()],
       ["from", "to", "subject", "date", "message-id", "auto-submitted", "x-sealpost-loop", "mime-version", "content-type", "content-transfer-encoding"]);
@@ -110,7 +110,7 @@ describe("sealing", () => {
   });
 });
 
-/** What sealpost adds inside for clients (SPEC §4, issue 18), read back through real GnuPG. */
+/** What sealpost adds inside for clients (docs/contract.md §4), read back through real GnuPG. */
 describe("the inner entity: an already-encrypted original, the legacy display, well-formed fields", () => {
   let gpg: Gpg;
   let key: PublicKey;

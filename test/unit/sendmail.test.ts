@@ -81,7 +81,7 @@ describe("what sendmail makes of the message", () => {
   });
 });
 
-describe("what sendmail and serve make of a hostile message: bounded (issue 15)", () => {
+describe("what sendmail and serve make of a hostile message: bounded", () => {
   const args: SendmailArgs = { mode: "send", extractRecipients: false, dotEndsMessage: false, recipients: ["root"] };
   const prepare = (text: string, maxSize?: number) => prepareSubmission(Buffer.from(text), args, WHO, NOW, { maxSize });
   const tooBig = (e: unknown) => e instanceof SealpostError && e.status === "5.3.4" && e.permanence === "permanent";
