@@ -42,24 +42,24 @@ export async function sendDigest(pass: Pass, members: readonly SpoolEntry[]): Pr
   const { spool } = pass;
   const group = members[0]!.batch!.group;
   await ensureDir(join(spool.dir, "batch"));
-  const releaseGroup = await tryDotlock(join(spool.dir, "batch", group));
-  if (!releaseGroup) return; // another runner is sending this group's digest
+  const groupLock = await tryDotlock(join(spool.dir, "batch", group));
+  if (groupLock.busy) return; // another runner is sending this group's digest
   const releases: Array<() => Promise<void>> = [];
   try {
     await finishSent(spool);
     const recipients = [...members[0]!.recipients].sort().join(",");
     const locked: SpoolEntry[] = [];
     for (const member of [...members].sort((a, b) => a.created.localeCompare(b.created))) {
-      const release = await tryDotlock(spool.lockTarget(member.id));
-      if (!release) continue; // being written or worked on: it makes the next digest
-      releases.push(release);
+      const lock = await tryDotlock(spool.lockTarget(member.id));
+      if (lock.busy) continue; // being written or worked on: it makes the next digest
+      releases.push(lock.release);
       const fresh = await spool.get(member.id);
       if (fresh?.state === "queued" && fresh.batch?.waiting && [...fresh.recipients].sort().join(",") === recipients) locked.push(fresh);
     }
     if (locked.length > 0) await sendLocked(pass, locked);
   } finally {
     for (const release of releases) await release();
-    await releaseGroup();
+    await groupLock.release();
   }
 }
 

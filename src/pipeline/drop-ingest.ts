@@ -29,8 +29,8 @@ export async function ingestDrops(config: Config, hostname: string, now: Date, l
   const report: IngestReport = { taken: 0, setAside: 0 };
   const lock = join(config.spoolDir, "drop");
   if ((await dropNames(config.spoolDir)).length === 0) return report; // the common case: no lock to take for nothing
-  const release = await tryDotlock(lock).catch(() => undefined);
-  if (!release) return report; // another runner is taking them in; or no spool yet
+  const held = await tryDotlock(lock).catch(() => undefined);
+  if (!held || held.busy) return report; // another runner is taking them in; or no spool yet
   try {
     const owner = (await stat(config.spoolDir)).uid;
     const quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
@@ -40,7 +40,7 @@ export async function ingestDrops(config: Config, hostname: string, now: Date, l
       await ingestOne(config, hostname, now, log, { name, owner, quota, report, buffer });
     }
   } finally {
-    await release();
+    await held.release();
   }
   return report;
 }

@@ -88,11 +88,14 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
   const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
   const due = listed.filter((e) => single(e) && !tried.has(e.id) && (pass.force || Date.parse(e.nextAttempt) <= now.getTime()));
   for (const e of due) tried.add(e.id);
+  // A busy entry is locked by another runner: its entry, left to it.
   await eachConcurrently(due, PASS_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
     const current = await spool.get(entry.id); // another runner may have finished it meanwhile
     if (current && single(current)) await attempt(pass, current);
-  }, options.lockWaitMs ?? 0).catch((err) => {
-    if (!(err instanceof SealpostError)) throw err; // locked by another runner: its entry
+  }, { timeoutMs: options.lockWaitMs ?? 0 }).then(() => undefined, (err) => {
+    // What the attempt itself threw as a SealpostError (its local copy failing, say) was caught
+    // here along with busy before busy was a result; kept so: the entry stays for the next pass.
+    if (!(err instanceof SealpostError)) throw err;
   }), (entry) => spool.messageSize(entry.id));
   // An entry that just went over its route's budget waits its window, so only a flush (due or
   // not) has to look at the spool again to send it along now.

@@ -6,7 +6,7 @@
 import { stat, utimes, writeFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir } from "./durable-file.js";
-import { withDotlock } from "./dotlock.js";
+import { unlessBusy, withDotlock } from "./dotlock.js";
 
 export const BOUNCE_INTERVAL_MS = 3_600_000;
 
@@ -15,11 +15,11 @@ export async function takeBounceSlot(spoolDir: string, now: Date): Promise<boole
   const dir = join(spoolDir, "loop");
   await ensureDir(dir);
   const marker = join(dir, "bounce-forwarded");
-  return withDotlock(marker, async () => {
+  return unlessBusy(await withDotlock(marker, async () => {
     const last = await stat(marker).then((s) => s.mtimeMs, () => undefined);
     if (last !== undefined && now.getTime() - last < BOUNCE_INTERVAL_MS) return false;
     if (last === undefined) await writeFile(marker, "", { mode: 0o600 });
     await utimes(marker, now, now);
     return true;
-  }, 10_000);
+  }, { timeoutMs: 10_000 }));
 }

@@ -14,40 +14,57 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const STALE_AFTER_MS = 5 * 60_000; // no holder keeps a lock this long: one message is written in milliseconds
 const DEAD_HOLDER_GRACE_MS = 2_000; // a fresh lock is never broken, even if its pid is gone
 
-export async function withDotlock<T>(path: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+/** What a withDotlock gives: what `fn` returned, or busy when a live holder kept the lock past the deadline. */
+export type Locked<T> = { busy: false; value: T } | { busy: true };
+
+/** What a tryDotlock gives: the lock and its release, or busy when another holds it. */
+export type Dotlock = { busy: false; release: () => Promise<void> } | { busy: true };
+
+export interface DotlockOptions {
+  /** How long withDotlock waits for a live holder before it says busy; 0 tries once. */
+  timeoutMs?: number;
+}
+
+/**
+ * `fn` run holding the lock. A lock still held at the deadline is not an error here: it is
+ * busy, and the caller says what that means (another runner's entry; a temporary failure).
+ */
+export async function withDotlock<T>(path: string, fn: () => Promise<T>, options: DotlockOptions = {}): Promise<Locked<T>> {
   const lockPath = path + ".lock";
-  await acquire(lockPath, timeoutMs);
+  if (!(await acquire(lockPath, options.timeoutMs ?? 30_000))) return { busy: true };
   try {
-    return await fn();
+    return { busy: false, value: await fn() };
   } finally {
     await unlink(lockPath).catch(() => undefined);
   }
 }
 
-/**
- * The lock now or never: its release, or undefined when another holds it. For taking many at
- * once (a digest's entries), which nested withDotlock calls cannot express.
- */
-export async function tryDotlock(path: string): Promise<(() => Promise<void>) | undefined> {
-  const lockPath = path + ".lock";
-  try {
-    await acquire(lockPath, 0);
-  } catch (err) {
-    if (err instanceof SealpostError) return undefined;
-    throw err;
-  }
-  return () => unlink(lockPath).catch(() => undefined);
+/** The value, or for busy the temporary error (Status.busy) of a caller that cannot go on without the lock. */
+export function unlessBusy<T>(outcome: Locked<T>): T {
+  if (outcome.busy) throw new SealpostError(Status.busy, "a lock is held too long; try again later");
+  return outcome.value;
 }
 
-async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
+/**
+ * The lock now or never. For taking many at once (a digest's entries), which nested withDotlock
+ * calls cannot express.
+ */
+export async function tryDotlock(path: string): Promise<Dotlock> {
+  const lockPath = path + ".lock";
+  if (!(await acquire(lockPath, 0))) return { busy: true };
+  return { busy: false, release: () => unlink(lockPath).catch(() => undefined) };
+}
+
+/** True once the lock is ours; false when a live holder still has it at the deadline. */
+async function acquire(lockPath: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-    if (await tryLock(lockPath)) return;
+    if (await tryLock(lockPath)) return true;
     if (await isStale(lockPath)) {
       await unlink(lockPath).catch(() => undefined);
       continue;
     }
-    if (Date.now() > deadline) throw new SealpostError(Status.busy, "a lock is held too long; try again later");
+    if (Date.now() > deadline) return false;
     await sleep(wait + Math.random() * wait);
   }
 }

@@ -7,7 +7,7 @@
 import { readFile, readdir, stat, unlink, utimes, writeFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
-import { withDotlock } from "./dotlock.js";
+import { unlessBusy, withDotlock } from "./dotlock.js";
 import type { LocalMark } from "./local-store.js";
 
 export interface LedgerEntry {
@@ -37,12 +37,12 @@ export class Ledger {
   async withEntry<T>(hash: string, now: Date, fn: (entry: LedgerEntry, save: () => Promise<void>) => Promise<T>): Promise<T> {
     await ensureDir(this.dir);
     const file = join(this.dir, `${hash}.json`);
-    return withDotlock(file, async () => {
+    return unlessBusy(await withDotlock(file, async () => {
       const entry = (await this.read(file)) ?? { created: now.toISOString(), localStored: false, done: [] };
       const result = await fn(entry, () => writeFileDurably(file, JSON.stringify(entry) + "\n"));
       await this.pruneNowAndThen(now);
       return result;
-    }, 10_000);
+    }, { timeoutMs: 10_000 }));
   }
 
   private async read(file: string): Promise<LedgerEntry | undefined> {

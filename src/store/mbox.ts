@@ -7,7 +7,7 @@ import { open, type FileHandle } from "../core/fsp.js";
 import { dirname } from "node:path";
 import { asctime } from "../mail/dates.js";
 import { ensureDir } from "./durable-file.js";
-import { withDotlock } from "./dotlock.js";
+import { unlessBusy, withDotlock } from "./dotlock.js";
 
 /** Where one record goes in the mbox: enough to find out later whether it got there. */
 export interface MboxMark {
@@ -31,7 +31,7 @@ export async function deliverToMbox(path: string, bytes: Buffer, sender: string,
   await ensureDir(dirname(path));
   const now = options.now ?? new Date();
   const entry = mboxEntry(bytes, sender, now);
-  await withDotlock(path, async () => {
+  unlessBusy(await withDotlock(path, async () => {
     const handle = await open(path, "a+", 0o600);
     let size = -1;
     try {
@@ -47,7 +47,7 @@ export async function deliverToMbox(path: string, bytes: Buffer, sender: string,
     } finally {
       await handle.close();
     }
-  });
+  }));
 }
 
 /**

@@ -33,8 +33,8 @@ export async function runnerAlive(spoolDir: string, now = Date.now()): Promise<b
 
 /** The lock now or never, kept fresh until released; undefined when another runner has it. */
 export async function takeRunnerLock(spoolDir: string): Promise<(() => Promise<void>) | undefined> {
-  const release = await tryDotlock(runnerLock(spoolDir)).catch(() => undefined);
-  if (!release) return undefined;
+  const held = await tryDotlock(runnerLock(spoolDir)).catch(() => undefined);
+  if (!held || held.busy) return undefined;
   const lock = `${runnerLock(spoolDir)}.lock`;
   const beat = setInterval(() => {
     const now = new Date();
@@ -43,6 +43,6 @@ export async function takeRunnerLock(spoolDir: string): Promise<(() => Promise<v
   beat.unref();
   return async () => {
     clearInterval(beat);
-    await release();
+    await held.release();
   };
 }

@@ -5,7 +5,7 @@
  */
 import { readFile } from "../core/fsp.js";
 import { join } from "node:path";
-import { withDotlock } from "./dotlock.js";
+import { unlessBusy, withDotlock } from "./dotlock.js";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
 
 const HOUR_MS = 3_600_000;
@@ -39,12 +39,12 @@ async function withBudget(budget: Budget, now: Date, decide: (recent: number[]) 
   const dir = join(budget.spoolDir, "rate");
   await ensureDir(dir);
   const file = join(dir, `${budget.group}.json`);
-  return withDotlock(file, async () => {
+  return unlessBusy(await withDotlock(file, async () => {
     const next = decide(await readRecent(budget, now));
     if (next === undefined) return false;
     await writeFileDurably(file, JSON.stringify(next) + "\n");
     return true;
-  }, 10_000);
+  }, { timeoutMs: 10_000 }));
 }
 
 async function readRecent(budget: Budget, now: Date): Promise<number[]> {

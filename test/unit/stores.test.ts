@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { withDotlock } from "../../src/store/dotlock.js";
+import { SealpostError, Status } from "../../src/core/errors.js";
+import { unlessBusy, withDotlock } from "../../src/store/dotlock.js";
 import { deliverToMaildir } from "../../src/store/maildir.js";
 import { deliverToMbox, mboxEntry, type MboxMark } from "../../src/store/mbox.js";
 import { Spool } from "../../src/store/spool.js";
@@ -75,11 +76,12 @@ describe("dot-lock", () => {
     const target = join(root, "locked");
     let inside = 0;
     let most = 0;
-    await Promise.all(Array.from({ length: 20 }, () => withDotlock(target, async () => {
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => withDotlock(target, async () => {
       most = Math.max(most, ++inside);
       await new Promise((r) => setTimeout(r, 2));
       inside--;
     })));
+    assert.ok(outcomes.every((o) => !o.busy));
     assert.equal(most, 1);
   });
   it("breaks the lock of a holder that died", async () => {
@@ -87,12 +89,16 @@ describe("dot-lock", () => {
     writeFileSync(target + ".lock", "999999999\n");
     const old = new Date(Date.now() - 60_000);
     (await import("node:fs")).utimesSync(target + ".lock", old, old);
-    assert.equal(await withDotlock(target, async () => "got it", 2_000), "got it");
+    assert.deepEqual(await withDotlock(target, async () => "got it", { timeoutMs: 2_000 }), { busy: false, value: "got it" });
   });
-  it("gives up on a live holder at the deadline with a temporary error", async () => {
+  it("gives up on a live holder at the deadline: busy, which a caller that needs the lock makes a temporary error", async () => {
     const target = join(root, "live");
     writeFileSync(target + ".lock", `${process.pid}\n`);
-    await assert.rejects(withDotlock(target, async () => undefined, 50), /lock is held too long/);
+    let ran = false;
+    const outcome = await withDotlock(target, async () => void (ran = true), { timeoutMs: 50 });
+    assert.deepEqual(outcome, { busy: true });
+    assert.equal(ran, false);
+    assert.throws(() => unlessBusy(outcome), (err: unknown) => err instanceof SealpostError && err.status === Status.busy && /lock is held too long/.test(err.message));
   });
 });
 
