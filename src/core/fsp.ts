@@ -60,6 +60,10 @@ export class FileHandle {
     return call<void>((cb) => fs.fsync(this.fd, (e) => cb(e, undefined)));
   }
 
+  utimes(atime: Date, mtime: Date): Promise<void> {
+    return call<void>((cb) => fs.futimes(this.fd, atime, mtime, (e) => cb(e, undefined)));
+  }
+
   truncate(length: number): Promise<void> {
     return call<void>((cb) => fs.ftruncate(this.fd, length, (e) => cb(e, undefined)));
   }
