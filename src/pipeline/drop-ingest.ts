@@ -8,7 +8,7 @@
  *   - each uid gets an hourly quota; past it its files are set aside (*.quota) and root is told;
  *   - the submitter is the uid the kernel gives the file, shown in trace fields on top of it.
  */
-import { stat, utimes } from "../core/fsp.js";
+import { stat } from "../core/fsp.js";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { silentLog, type EventLog } from "../log/event-log.js";
@@ -36,7 +36,6 @@ export async function ingestDrops(config: Config, hostname: string, now: Date, l
     const quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
     const buffer = new ReadBuffer(); // one drop at a time: each is committed before the next is read
     for (const name of await dropNames(config.spoolDir)) {
-      await utimes(`${lock}.lock`, now, new Date()).catch(() => undefined); // a live holder's lock never looks stale
       await ingestOne(config, hostname, now, log, { name, owner, quota, report, buffer });
     }
   } finally {

@@ -226,6 +226,15 @@ async function breakLock(lockPath: string, stale: Stats): Promise<void> {
   if (now && now.dev === stale.dev && now.ino === stale.ino && now.mtimeMs === stale.mtimeMs) await unlink(lockPath).catch(() => undefined);
 }
 
+/**
+ * The pid in `path`'s lock and when it was last touched, links not followed; undefined when no
+ * regular file stands at the lock's name. For a caller that tells from these whether a holder is
+ * there (the runner lock) without taking the lock.
+ */
+export async function lockHolder(path: string): Promise<{ pid: number; mtimeMs: number } | undefined> {
+  return onLockFile(path + ".lock", async (handle, info) => ({ pid: await pidIn(handle), mtimeMs: info.mtimeMs }));
+}
+
 /** `fn` on the regular file at the lock's name, opened without following a link; undefined when there is none. */
 async function onLockFile<T>(lockPath: string, fn: (handle: FileHandle, info: Stats) => Promise<T>): Promise<T | undefined> {
   const handle = await open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {

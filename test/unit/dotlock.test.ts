@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, it } from "node:test";
 import { tryDotlock, withDotlock, type DotlockTiming } from "../../src/store/dotlock.js";
+import { HEARTBEAT_MS, runnerAlive, takeRunnerLock } from "../../src/store/runner-lock.js";
 
 const root = mkdtempSync(join(tmpdir(), "sealpost-dotlock-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -162,5 +163,20 @@ describe("dot-lock: a holder that died", () => {
     const outcome = await withDotlock(path, async () => readFileSync(path + ".lock", "utf8"), { timeoutMs: 10_000 });
     assert.deepEqual(outcome, { busy: false, value: `${process.pid}\n` });
     assert.ok(Date.now() - started < 5_000, `taken ${Date.now() - started} ms after the kill`);
+  });
+});
+
+describe("the runner lock, on the dot-lock's heartbeat", () => {
+  it("is touched every HEARTBEAT_MS while held, shows its runner alive, and not once released", async () => {
+    const spoolDir = mkdtempSync(join(root, "spool-"));
+    const release = await takeRunnerLock(spoolDir);
+    assert.ok(release);
+    assert.equal(await takeRunnerLock(spoolDir), undefined, "one runner per spool");
+    const taken = statSync(join(spoolDir, "runner.lock")).mtimeMs;
+    await sleep(HEARTBEAT_MS + 500);
+    assert.ok(statSync(join(spoolDir, "runner.lock")).mtimeMs > taken, "touched by its heartbeat");
+    assert.equal(await runnerAlive(spoolDir), true);
+    await release();
+    assert.equal(await runnerAlive(spoolDir), false);
   });
 });
