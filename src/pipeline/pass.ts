@@ -14,7 +14,7 @@ import { kindOf } from "./kind.js";
 import { storePendingCopy } from "./legacy-copy.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
 import { Relay, RelayUnreachable } from "../relay/relay.js";
-import { withDotlock } from "../store/dotlock.js";
+import { withDotlock, type DotlockTiming } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { eachConcurrently } from "./concurrency.js";
@@ -41,6 +41,11 @@ export interface PassOptions {
   checkpoint?: (point: string) => void;
   /** Only these entries (a runner's newly committed ones), not the whole spool; drops are taken in all the same. */
   only?: readonly string[];
+  /**
+   * Tests only: the entry locks' stale interval (and so their heartbeat), shortened so that a
+   * relay slower than it takes seconds, not minutes. Unset everywhere else: the dot-lock's own.
+   */
+  lockTiming?: DotlockTiming;
 }
 
 
@@ -92,7 +97,7 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
   await eachConcurrently(due, PASS_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
     const current = await spool.get(entry.id); // another runner may have finished it meanwhile
     if (current && single(current)) await attempt(pass, current);
-  }, { timeoutMs: options.lockWaitMs ?? 0 }).then(() => undefined, (err) => {
+  }, { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 }).then(() => undefined, (err) => {
     // What the attempt itself threw as a SealpostError (its local copy failing, say) was caught
     // here along with busy before busy was a result; kept so: the entry stays for the next pass.
     if (!(err instanceof SealpostError)) throw err;

@@ -141,6 +141,47 @@ describe("the spool", () => {
     assert.deepEqual(await list(home), []);
   }));
 
+  it("a relay slower than the stale interval does not make a second sender: the entry's lock stays fresh", () => withSpooled(1, "", async (home) => {
+    // The entry locks' stale interval shortened from 5 minutes to 1 s (their heartbeat to 250 ms)
+    // for every pass here: the relay below holds the message's 250 for several times that.
+    const lockTiming = { staleAfterMs: 1_000 };
+    const sink = await new Sink().start();
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    sink.slowData = () => answered;
+    const passes: Array<Promise<unknown>> = [];
+    const pass = (lockWaitMs: number) => {
+      const run = runQueue(config, { force: true, lockWaitMs, lockTiming });
+      passes.push(run);
+      return run;
+    };
+    home.writeConfig({ relayPort: sink.port });
+    const config = loadConfig(home.config);
+    try {
+      const first = pass(0);
+      for (let i = 0; i < 400 && sink.messages.length === 0; i++) await sleep(25);
+      assert.equal(sink.messages.length, 1, "the first pass got as far as the relay's DATA");
+      await sleep(3 * lockTiming.staleAfterMs); // its lock is older than the stale interval now
+      // While the 250 is awaited: a flush (waits for the lock) and a runner's pass (leaves what is locked).
+      const flush = pass(30_000);
+      const runner = await pass(0);
+      await sleep(2 * lockTiming.staleAfterMs); // the flush waits on the live holder all this while
+      answer();
+      const reports = await Promise.all([first, flush]);
+      assert.equal(sink.messages.length, 1, "the relay received the message exactly once");
+      assert.equal(sink.mailFroms.length, 1, "and no second transaction was begun");
+      assert.deepEqual(reports[0], { relayed: 1, deferred: 0, held: 0 });
+      assert.deepEqual(runner, { relayed: 0, deferred: 0, held: 0 }, "the runner's pass left the locked entry to its holder");
+      assert.deepEqual(reports[1], { relayed: 0, deferred: 0, held: 0 }, "the flush found the entry done once it had the lock");
+      openSealed(sink.messages[0]!.raw, world.gpg);
+      assert.deepEqual(await list(home), []);
+    } finally {
+      answer();
+      await Promise.allSettled(passes);
+      await sink.stop();
+    }
+  }));
+
   it("a run sweeps what a killed writer left (old temp files, a message without meta) and keeps fresh ones", () => withSpooled(1, "", async (home) => {
     const msg = join(home.spool, "msg");
     const stale = [join(msg, ".x.eml.1.tmp"), join(msg, "00000000-deadbeef.eml"), join(home.spool, "meta", ".y.json.2.tmp"),

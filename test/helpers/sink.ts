@@ -29,6 +29,8 @@ export class Sink {
   failAt?: { stage: "mail" | "rcpt" | "data"; code: number };
   /** When set, DATA is never answered: the hook runs at its first bytes, and nothing is recorded. */
   hangInData?: () => void;
+  /** When set, a slow relay: the message is recorded as its DATA ends, and its 250 waits for this. */
+  slowData?: () => Promise<void>;
   private server: SMTPServer;
 
   constructor(mode: SinkMode = "accept", options: SinkOptions = {}) {
@@ -72,7 +74,8 @@ export class Sink {
           if (this.failAt?.stage === "data") return cb(reply(this.failAt.code));
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
           this.messages.push({ raw: Buffer.concat(chunks), from, to: session.envelope.rcptTo.map((r) => r.address) });
-          cb();
+          if (this.slowData) void this.slowData().then(() => cb(), () => cb());
+          else cb();
         });
       },
     });
