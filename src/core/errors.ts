@@ -73,4 +73,3 @@ export function asSealpostError(err: unknown): SealpostError {
   if (code === "EROFS") return new SealpostError(Reason.storage, "sealpost's spool or store is on a read-only file system", { cause: err });
   return new SealpostError(Reason.internal, "internal error", { cause: err });
 }
-export { Reason as Status } from "./outcome.js"; // until relay/probe.ts and store/dotlock.ts move to Reason

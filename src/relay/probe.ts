@@ -3,7 +3,8 @@
  * for each route's recipient, RSET and QUIT — so nothing is ever sent.
  */
 import SMTPConnection from "nodemailer/lib/smtp-connection";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 import { relayError, relayIdentity, smtpOptions, type RelaySettings } from "./relay.js";
 
 /**
@@ -36,7 +37,7 @@ export async function probeRelay(settings: RelaySettings, recipients: string[]):
     if (options.auth) await new Promise<void>((resolve, reject) => connection.login(options.auth!, (err) => (err ? reject(err) : resolve())));
     for (const line of [`MAIL FROM:<${relayIdentity(settings)}>`, ...recipients.map((r) => `RCPT TO:<${r}>`), "RSET"]) {
       const reply = await command(connection, line);
-      if (!reply.startsWith("2")) throw new SealpostError(Status.relay, `${where} answered ${line.split(":")[0]} with: ${reply.replace(/\s+/g, " ").slice(0, 200)}`);
+      if (!reply.startsWith("2")) throw new SealpostError(Reason.relay, `${where} answered ${line.split(":")[0]} with: ${reply.replace(/\s+/g, " ").slice(0, 200)}`);
     }
     connection.quit();
   } catch (err) {

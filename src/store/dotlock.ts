@@ -18,7 +18,8 @@ import { constants, type Stats } from "node:fs";
 import { randomHex } from "../core/random.js";
 import { link, lstat, open, unlink, type FileHandle } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
-import { SealpostError, Status } from "../core/errors.js";
+import { SealpostError } from "../core/errors.js";
+import { Reason } from "../core/outcome.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -74,9 +75,9 @@ export async function withDotlock<T>(path: string, fn: (lost: AbortSignal) => Pr
   }
 }
 
-/** The value, or for busy the temporary error (Status.busy) of a caller that cannot go on without the lock. */
+/** The value, or for busy the temporary error (Reason.busy) of a caller that cannot go on without the lock. */
 export function unlessBusy<T>(outcome: Locked<T>): T {
-  if (outcome.busy) throw new SealpostError(Status.busy, "a lock is held too long; try again later");
+  if (outcome.busy) throw new SealpostError(Reason.busy, "a lock is held too long; try again later");
   return outcome.value;
 }
 

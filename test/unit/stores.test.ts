@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { SealpostError, Status } from "../../src/core/errors.js";
+import { SealpostError } from "../../src/core/errors.js";
+import { Reason } from "../../src/core/outcome.js";
 import { unlessBusy, withDotlock } from "../../src/store/dotlock.js";
 import { deliverToMaildir } from "../../src/store/maildir.js";
 import { deliverToMbox, mboxEntry, type MboxMark } from "../../src/store/mbox.js";
@@ -98,7 +99,7 @@ describe("dot-lock", () => {
     const outcome = await withDotlock(target, async () => void (ran = true), { timeoutMs: 50 });
     assert.deepEqual(outcome, { busy: true });
     assert.equal(ran, false);
-    assert.throws(() => unlessBusy(outcome), (err: unknown) => err instanceof SealpostError && err.status === Status.busy && /lock is held too long/.test(err.message));
+    assert.throws(() => unlessBusy(outcome), (err: unknown) => err instanceof SealpostError && err.reason === Reason.busy && /lock is held too long/.test(err.message));
   });
 });
 
