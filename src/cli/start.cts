@@ -74,9 +74,29 @@ export function pipeCommand(argv: readonly string[], invokedAs: string): PipeCom
   return undefined;
 }
 
+/** The oldest Node sealpost runs on (package.json's engines), and where to get one where apt's is older. */
+const NODE_MIN = [20, 19] as const;
+const NODE_ADVICE = "install Debian 13's nodejs, or Node 20 or 22 from NodeSource's repository (Debian 12 and Ubuntu 24.04 ship 18)";
+/** The launcher (bin/sealpost) turns this status into deliver's and sendmail's one 4.x.x line. */
+const EXIT_NODE_TOO_OLD = 3;
+
+/**
+ * Too old a Node gets one line that says so and what to install, before anything can fail in a
+ * way that says less. Only syntax and built-ins every Node since 12 has are used up to here.
+ */
+function nodeTooOld(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major < NODE_MIN[0] || (major === NODE_MIN[0] && minor < NODE_MIN[1]);
+}
+
 const argv = process.argv.slice(2);
 const invokedAs = process.env.SEALPOST_INVOKED_AS ?? "sealpost";
 const pipe = pipeCommand(argv, invokedAs);
+if (nodeTooOld(process.versions.node)) {
+  const why = `Node ${process.versions.node} is too old: sealpost needs Node >= ${NODE_MIN.join(".")}; ${NODE_ADVICE}`;
+  process.stderr.write(pipe ? `${why}\n` : `sealpost: ${why}\n`);
+  process.exit(pipe ? EXIT_NODE_TOO_OLD : 1);
+}
 // deliver and sendmail run once per message: the light bundle, which loads no OpenPGP or SMTP library
 if (pipe) load("intake").run({ argv, invokedAs, pipe, loadFull: () => load("sealpost") });
 else load("sealpost").run({ argv, invokedAs });

@@ -161,6 +161,21 @@ describe("deliver faults", () => {
     assert.equal(r.stderr.toString(), "4.3.5 sealpost: unknown option --no-such-flag\n");
   }));
 
+  it("too old a node: deliver answers 75 with one line naming the Node it needs and where to get it; other commands exit 1", () => scenario(async (home) => {
+    // Debian 12's nodejs, as far as sealpost can tell (the real one was tried by hand: the same lines)
+    const pretend = join(home.root, "node18.cjs");
+    writeFileSync(pretend, 'Object.defineProperty(process.versions, "node", { value: "18.20.4" });\n');
+    const env = { ...ENV, NODE_OPTIONS: `--require ${pretend}` };
+    const before = world.sink.messages.length;
+    let r = await home.deliver(RAW, env);
+    assert.equal(r.code, 75);
+    assert.match(r.stderr.toString(), /^4\.3\.0 sealpost: Node 18\.20\.4 is too old: sealpost needs Node >= 20\.19; install Debian 13's nodejs, or Node 20 or 22 from NodeSource's repository[^\n]*\n$/);
+    r = await home.run(["keys", "list"], "", env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.toString(), /^sealpost: Node 18\.20\.4 is too old: sealpost needs Node >= 20\.19; [^\n]*\n$/);
+    assert.equal(world.sink.messages.length, before);
+  }));
+
   it("deliver exits 75, not 1, when node cannot load sealpost", () => scenario(async (home) => {
     const r = await home.deliver(RAW, { ...ENV, NODE_OPTIONS: "--require /nonexistent/module.js" });
     assert.equal(r.code, 75);
