@@ -9,8 +9,14 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, scratchSetup, sealpost, startSink } from "./lib.mjs";
 
-const [total = 1000, callers = 20] = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
-const notice = fixture("A01-fail2ban-ban-sshd-whois-lines.eml").toString("latin1").replace(/^From .*\n/, "").replace(/^Message-I[Dd]:.*\n/m, "");
+const [total = 1000, callers = 20] = process.argv
+  .slice(2)
+  .filter((a) => /^\d+$/.test(a))
+  .map(Number);
+const notice = fixture("A01-fail2ban-ban-sshd-whois-lines.eml")
+  .toString("latin1")
+  .replace(/^From .*\n/, "")
+  .replace(/^Message-I[Dd]:.*\n/m, "");
 const ids = new Map();
 const sink = await startSink((text) => {
   const id = /Message-ID: <ban-(\d+)@/i.exec(text)?.[1];
@@ -22,18 +28,20 @@ const setup = scratchSetup(sink.port);
 async function wave(command, args) {
   let next = 0;
   let failed = 0;
-  await Promise.all(Array.from({ length: callers }, async () => {
-    while (next < total) {
-      const id = next++;
-      const code = await new Promise((done) => {
-        const child = spawn(command, args, { env: setup.env, stdio: ["pipe", "ignore", "ignore"] });
-        child.on("close", done);
-        child.stdin.on("error", () => undefined); // node -e 0 may exit before it reads
-        child.stdin.end(`Message-ID: <ban-${id}@web01.example.org>\n${notice}`);
-      });
-      if (code !== 0) failed++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (next < total) {
+        const id = next++;
+        const code = await new Promise((done) => {
+          const child = spawn(command, args, { env: setup.env, stdio: ["pipe", "ignore", "ignore"] });
+          child.on("close", done);
+          child.stdin.on("error", () => undefined); // node -e 0 may exit before it reads
+          child.stdin.end(`Message-ID: <ban-${id}@web01.example.org>\n${notice}`);
+        });
+        if (code !== 0) failed++;
+      }
+    }),
+  );
   return failed;
 }
 
@@ -52,16 +60,27 @@ try {
   const entries = existsSync(meta) ? readdirSync(meta).filter((n) => n.endsWith(".json")) : [];
   const stored = readdirSync(join(setup.dir, "Maildir/new")).length;
   const result = {
-    notices: total, callers, failedSubmissions: failed, relayed: ids.size, relayedTwice: [...ids.values()].filter((n) => n > 1).length,
-    stored, spoolLeft: entries.length,
-    submitSeconds: +(Number(submitted - t0) / 1e9).toFixed(1), totalSeconds: +(Number(done - t0) / 1e9).toFixed(1),
-    nodeSeconds: +nodeSeconds.toFixed(1), ratio: +(Number(done - t0) / 1e9 / nodeSeconds).toFixed(2),
+    notices: total,
+    callers,
+    failedSubmissions: failed,
+    relayed: ids.size,
+    relayedTwice: [...ids.values()].filter((n) => n > 1).length,
+    stored,
+    spoolLeft: entries.length,
+    submitSeconds: +(Number(submitted - t0) / 1e9).toFixed(1),
+    totalSeconds: +(Number(done - t0) / 1e9).toFixed(1),
+    nodeSeconds: +nodeSeconds.toFixed(1),
+    ratio: +(Number(done - t0) / 1e9 / nodeSeconds).toFixed(2),
   };
   if (process.argv.includes("--json")) console.log(JSON.stringify(result));
   else {
-    console.log(`burst: ${total} notices through sendmail from ${callers} callers: submitted in ${result.submitSeconds} s, all at the sink after ${result.totalSeconds} s`);
+    console.log(
+      `burst: ${total} notices through sendmail from ${callers} callers: submitted in ${result.submitSeconds} s, all at the sink after ${result.totalSeconds} s`,
+    );
     console.log(`  ${total} x node -e 0 from ${callers} callers: ${result.nodeSeconds} s; sealpost / node = ${result.ratio}`);
-    console.log(`  relayed ${result.relayed} (twice: ${result.relayedTwice}), stored ${result.stored}, failed submissions ${failed}, left in the spool ${result.spoolLeft}`);
+    console.log(
+      `  relayed ${result.relayed} (twice: ${result.relayedTwice}), stored ${result.stored}, failed submissions ${failed}, left in the spool ${result.spoolLeft}`,
+    );
   }
   if (failed || ids.size !== total || result.relayedTwice || stored !== total) process.exitCode = 1;
 } finally {

@@ -20,7 +20,13 @@ try {
   const notice = join(setup.dir, "notice.eml");
   writeFileSync(notice, fixture("A01-fail2ban-ban-sshd-whois-lines.eml"));
   const submitted = join(setup.dir, "submitted.eml"); // as fail2ban writes it: no mbox From_ line, no trace
-  writeFileSync(submitted, fixture("A01-fail2ban-ban-sshd-whois-lines.eml").toString("latin1").replace(/^From .*\n/, ""), "latin1");
+  writeFileSync(
+    submitted,
+    fixture("A01-fail2ban-ban-sshd-whois-lines.eml")
+      .toString("latin1")
+      .replace(/^From .*\n/, ""),
+    "latin1",
+  );
   const json = join(setup.dir, "hyperfine.json");
   const commands = {
     "node -e 0": `exec node -e 0 < ${notice}`,
@@ -28,10 +34,22 @@ try {
     "sealpost sendmail -t": `exec ${sealpost} sendmail -t -f root@web01.example.org < ${submitted}`,
     "procmail recipe (formail | gpg -ea)": `formail -I "" < ${notice} | gpg --batch --homedir ${gpg.home} -ea -r ${KEY_UID} > /dev/null`,
   };
-  await run("hyperfine", ["-N", "--warmup", "3", "--runs", String(runs), "--export-json", json,
-    "--prepare", `rm -rf ${join(setup.dir, "spool/ledger")}`,
-    ...Object.entries(commands).flatMap(([name, cmd]) => ["-n", name, `sh -c '${cmd.replaceAll("'", "'\\''")}'`])],
-  { ...setup.env, SENDER: "root@web01.example.org", RECIPIENT: "root@localhost" });
+  await run(
+    "hyperfine",
+    [
+      "-N",
+      "--warmup",
+      "3",
+      "--runs",
+      String(runs),
+      "--export-json",
+      json,
+      "--prepare",
+      `rm -rf ${join(setup.dir, "spool/ledger")}`,
+      ...Object.entries(commands).flatMap(([name, cmd]) => ["-n", name, `sh -c '${cmd.replaceAll("'", "'\\''")}'`]),
+    ],
+    { ...setup.env, SENDER: "root@web01.example.org", RECIPIENT: "root@localhost" },
+  );
   const results = JSON.parse(readFileSync(json, "utf8")).results;
   const expected = results.filter((r) => r.command.startsWith("sealpost")).reduce((n, r) => n + r.times.length, 0) + 6; // and the warmups
   for (let i = 0; i < 600 && sink.count < expected; i++) await new Promise((r) => setTimeout(r, 100)); // the runner's last few
@@ -39,13 +57,20 @@ try {
   const ms = (name) => results.find((r) => r.command === name).median * 1000;
   const node = ms("node -e 0");
   const result = {
-    runs, relayed: sink.count, nodeMs: +node.toFixed(1), deliverMs: +ms("sealpost deliver").toFixed(1),
-    ratio: +(ms("sealpost deliver") / node).toFixed(2), recipeMs: +ms("procmail recipe (formail | gpg -ea)").toFixed(1),
-    sendmailMs: +ms("sealpost sendmail -t").toFixed(1), sendmailRatio: +(ms("sealpost sendmail -t") / node).toFixed(2),
+    runs,
+    relayed: sink.count,
+    nodeMs: +node.toFixed(1),
+    deliverMs: +ms("sealpost deliver").toFixed(1),
+    ratio: +(ms("sealpost deliver") / node).toFixed(2),
+    recipeMs: +ms("procmail recipe (formail | gpg -ea)").toFixed(1),
+    sendmailMs: +ms("sealpost sendmail -t").toFixed(1),
+    sendmailRatio: +(ms("sealpost sendmail -t") / node).toFixed(2),
   };
   if (process.argv.includes("--json")) console.log(JSON.stringify(result));
   else {
-    console.log(`cold deliver (median of ${runs}): node -e 0 ${result.nodeMs} ms, sealpost deliver ${result.deliverMs} ms = ${result.ratio} x node -e 0`);
+    console.log(
+      `cold deliver (median of ${runs}): node -e 0 ${result.nodeMs} ms, sealpost deliver ${result.deliverMs} ms = ${result.ratio} x node -e 0`,
+    );
     console.log(`  sealpost sendmail -t ${result.sendmailMs} ms = ${result.sendmailRatio} x node -e 0`);
     console.log(`  procmail recipe pipeline (formail | gpg -ea, no relay): ${result.recipeMs} ms; ${sink.count} messages at the sink`);
   }
@@ -58,7 +83,10 @@ try {
 /** Not spawnSync: the sink in this process must keep answering while hyperfine runs. */
 function run(command, args, env) {
   return new Promise((done, fail) => {
-    const child = spawn(command, args, { env: cleanEnv(env), stdio: ["ignore", process.argv.includes("--json") ? "ignore" : "inherit", "inherit"] });
+    const child = spawn(command, args, {
+      env: cleanEnv(env),
+      stdio: ["ignore", process.argv.includes("--json") ? "ignore" : "inherit", "inherit"],
+    });
     child.on("close", (status) => (status === 0 ? done() : fail(new Error(`${command} exited ${status}`))));
   });
 }

@@ -15,7 +15,9 @@ try {
   for (let done = 0, round = 0; done < total; done += chunk, round++) {
     await bench.run(Math.min(chunk, total - done), seed + round);
     const s = (Date.now() - started) / 1000;
-    console.log(`${bench.tally.cases} cases, ${bench.tally.relayed} relayed (exit 0), ${bench.tally.deferred} deferred (exit 75), ${s.toFixed(0)} s`);
+    console.log(
+      `${bench.tally.cases} cases, ${bench.tally.relayed} relayed (exit 0), ${bench.tally.deferred} deferred (exit 75), ${s.toFixed(0)} s`,
+    );
   }
   console.log(`PASS: ${bench.tally.cases} cases, no failure, ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } catch (err) {

@@ -59,19 +59,30 @@ export function startSink(onMessage = () => {}) {
         if (verb === "MAIL" || verb === "RSET") envelope = { from: address ?? "", to: [] };
         else if (verb === "RCPT" && address !== undefined) envelope.to.push(address);
         if (verb === "EHLO") socket.write("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 104857600\r\n");
-        else if (verb === "DATA") { data = []; text = "\r\n" + text; socket.write("354 End data with <CR><LF>.<CR><LF>\r\n"); }
-        else if (verb === "QUIT") { socket.end("221 2.0.0 Bye\r\n"); break; }
-        else socket.write("250 2.0.0 Ok\r\n");
+        else if (verb === "DATA") {
+          data = [];
+          text = "\r\n" + text;
+          socket.write("354 End data with <CR><LF>.<CR><LF>\r\n");
+        } else if (verb === "QUIT") {
+          socket.end("221 2.0.0 Bye\r\n");
+          break;
+        } else socket.write("250 2.0.0 Ok\r\n");
       }
       process.nextTick(() => socket.uncork());
     });
     socket.on("error", () => {});
   });
-  return new Promise((ready) => server.listen(0, "127.0.0.1", () => {
-    sink.port = server.address().port;
-    sink.close = () => new Promise((done) => { server.close(done); server.unref(); });
-    ready(sink);
-  }));
+  return new Promise((ready) =>
+    server.listen(0, "127.0.0.1", () => {
+      sink.port = server.address().port;
+      sink.close = () =>
+        new Promise((done) => {
+          server.close(done);
+          server.unref();
+        });
+      ready(sink);
+    }),
+  );
 }
 
 /** A scratch directory with a sealpost config relaying to `port`, and the TEST-ONLY key imported. */
@@ -87,17 +98,38 @@ export async function freePort() {
 export function scratchSetup(port, extra = "") {
   const dir = mkdtempSync(join(tmpdir(), "sealpost-bench-"));
   const config = join(dir, "sealpost.toml");
-  writeFileSync(config, [
-    'hostname = "web01.example.org"', 'keys_dir = "keys"', 'spool_dir = "spool"',
-    "[local]", 'path = "Maildir"', "[log]", 'syslog = ""',
-    "[relay]", 'host = "127.0.0.1"', `port = ${port}`, 'security = "none"',
-    extra,
-    "[[route]]", `to = ["${KEY_UID}"]`, "",
-  ].join("\n"));
+  writeFileSync(
+    config,
+    [
+      'hostname = "web01.example.org"',
+      'keys_dir = "keys"',
+      'spool_dir = "spool"',
+      "[local]",
+      'path = "Maildir"',
+      "[log]",
+      'syslog = ""',
+      "[relay]",
+      'host = "127.0.0.1"',
+      `port = ${port}`,
+      'security = "none"',
+      extra,
+      "[[route]]",
+      `to = ["${KEY_UID}"]`,
+      "",
+    ].join("\n"),
+  );
   const env = cleanEnv({ SEALPOST_CONFIG: config });
   const imported = spawnSync(sealpost, ["keys", "import", KEY_FILE], { env, encoding: "utf8" });
   if (imported.status !== 0) throw new Error(`keys import failed: ${imported.stderr}`);
-  return { dir, config, env, cleanup: () => { stopRunner(join(dir, "spool")); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    dir,
+    config,
+    env,
+    cleanup: () => {
+      stopRunner(join(dir, "spool"));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The background runner a set-up's intakes started (its pid is in the runner lock): stopped, and waited for, before its spool is removed. */
@@ -108,7 +140,14 @@ function stopRunner(spoolDir) {
   } catch {
     return; // no runner ever, or gone
   }
-  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
   process.kill(pid, "SIGKILL");
   for (let i = 0; i < 100 && alive(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
@@ -132,7 +171,9 @@ export function timed(argv, { input, env = cleanEnv(), stdout = "ignore" } = {})
   return new Promise((done, fail) => {
     const child = spawn("/usr/bin/time", ["-f", "%e %M", ...argv], { env, stdio: ["pipe", stdout, "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (d) => { stderr += d; });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
     const t0 = process.hrtime.bigint();
     child.on("close", (status) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -155,7 +196,10 @@ export function quantile(xs, q) {
 
 export function needs(commands) {
   const missing = commands.filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
-  if (missing.length) throw new Error(`needs ${missing.join(", ")} (apt-get install ${missing.map((c) => c === "formail" ? "procmail" : c === "gpg" ? "gnupg" : c).join(" ")})`);
+  if (missing.length)
+    throw new Error(
+      `needs ${missing.join(", ")} (apt-get install ${missing.map((c) => (c === "formail" ? "procmail" : c === "gpg" ? "gnupg" : c)).join(" ")})`,
+    );
 }
 
 export function ensureDir(path) {
@@ -172,15 +216,17 @@ export async function recipeRate(count, input, workers = 4) {
   const command = `formail -I "" | gpg --batch --homedir ${gpg.home} -ea -r ${KEY_UID} > /dev/null`;
   let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: workers }, async () => {
-    while (next++ < count) {
-      await new Promise((done, fail) => {
-        const child = spawn("sh", ["-c", command], { env: cleanEnv(), stdio: ["pipe", "ignore", "inherit"] });
-        child.on("close", (status) => (status === 0 ? done() : fail(new Error(`recipe exited ${status}`))));
-        child.stdin.end(input);
-      });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next++ < count) {
+        await new Promise((done, fail) => {
+          const child = spawn("sh", ["-c", command], { env: cleanEnv(), stdio: ["pipe", "ignore", "inherit"] });
+          child.on("close", (status) => (status === 0 ? done() : fail(new Error(`recipe exited ${status}`))));
+          child.stdin.end(input);
+        });
+      }
+    }),
+  );
   gpg.cleanup();
   return count / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
@@ -197,11 +243,19 @@ export async function waitUntil(check, where = () => "", ms = 30_000) {
 /** Until an SMTP server answers on 127.0.0.1:`port`. */
 export async function waitForSmtp(port) {
   const { default: SMTPConnection } = await import("nodemailer/lib/smtp-connection");
-  await waitUntil(() => new Promise((done) => {
-    const c = new SMTPConnection({ port, host: "127.0.0.1", ignoreTLS: true });
-    c.once("error", () => done(false));
-    c.connect(() => { c.quit(); done(true); });
-  }), () => `nothing answers on port ${port}`, 15_000);
+  await waitUntil(
+    () =>
+      new Promise((done) => {
+        const c = new SMTPConnection({ port, host: "127.0.0.1", ignoreTLS: true });
+        c.once("error", () => done(false));
+        c.connect(() => {
+          c.quit();
+          done(true);
+        });
+      }),
+    () => `nothing answers on port ${port}`,
+    15_000,
+  );
 }
 
 /** `sealpost serve` for a set-up; a serve that exits before stop() fails the benchmark (never waited on once gone). */

@@ -55,7 +55,12 @@ export const SEALPOST_MODES = {
 /** sealpost serve as the sealpost user, as its systemd unit runs it, once it listens; resolves with how to stop it. */
 async function startServe() {
   const ids = /^sealpost:[^:]*:(\d+):(\d+):/m.exec(readFileSync("/etc/passwd", "utf8"));
-  const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], { uid: Number(ids[1]), gid: Number(ids[2]), stdio: ["ignore", "pipe", "inherit"], env: { PATH: SYSTEM_PATH } });
+  const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], {
+    uid: Number(ids[1]),
+    gid: Number(ids[2]),
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { PATH: SYSTEM_PATH },
+  });
   let said = "";
   child.stdout.on("data", (c) => (said += c));
   for (let i = 0; i < 300 && !said.includes("listening"); i++) await new Promise((r) => setTimeout(r, 50));
@@ -90,7 +95,8 @@ export function sh(cmd, args, { input, user } = {}) {
 export function shAsync(cmd, args) {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { encoding: "utf8", env: { PATH: SYSTEM_PATH, LANG: "C" }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      (err ? reject(new Error(`${cmd} ${args.join(" ")}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+      err ? reject(new Error(`${cmd} ${args.join(" ")}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -101,9 +107,14 @@ export function installPackages() {
   writeFileSync("/etc/mailname", `${HOST}\n`);
   if (missing.length) {
     console.error(`bench: installing ${missing.join(" ")}`);
-    sh("debconf-set-selections", [], { input: `postfix postfix/main_mailer_type select Local only\npostfix postfix/mailname string ${HOST}\n` });
-    const install = () => spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", ...missing],
-      { stdio: ["ignore", "ignore", "inherit"], env: { PATH: SYSTEM_PATH, DEBIAN_FRONTEND: "noninteractive" } }).status === 0;
+    sh("debconf-set-selections", [], {
+      input: `postfix postfix/main_mailer_type select Local only\npostfix postfix/mailname string ${HOST}\n`,
+    });
+    const install = () =>
+      spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", ...missing], {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { PATH: SYSTEM_PATH, DEBIAN_FRONTEND: "noninteractive" },
+      }).status === 0;
     if (!install()) {
       sh("apt-get", ["update", "-qq"]);
       if (!install()) throw new Error(`apt-get install ${missing.join(" ")} failed`);
@@ -111,7 +122,8 @@ export function installPackages() {
   }
   // After the fail2ban e2e suite /usr/sbin/sendmail may still be sealpost's link: then neither
   // the notices nor the recipe's mail(1) would go through Postfix, and the run would mean nothing.
-  if (lstatSync("/usr/sbin/sendmail").isSymbolicLink()) throw new Error("/usr/sbin/sendmail is a symbolic link, not Postfix's: reinstall postfix");
+  if (lstatSync("/usr/sbin/sendmail").isSymbolicLink())
+    throw new Error("/usr/sbin/sendmail is a symbolic link, not Postfix's: reinstall postfix");
 }
 
 /** sealpost as an admin installs it (test/e2e/run): the npm tarball of this checkout, offline, into /usr/local. */
@@ -121,7 +133,9 @@ export function installSealpost() {
     const r = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", pack], { cwd: root, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`npm pack: ${r.stderr}`);
     const tarball = join(pack, r.stdout.trim().split("\n").pop());
-    const i = spawnSync("npm", ["install", "-g", "--offline", "--no-audit", "--no-fund", "--silent", "--prefix", "/usr/local", tarball], { encoding: "utf8" });
+    const i = spawnSync("npm", ["install", "-g", "--offline", "--no-audit", "--no-fund", "--silent", "--prefix", "/usr/local", tarball], {
+      encoding: "utf8",
+    });
     if (i.status !== 0) throw new Error(`npm install -g ${tarball}: ${i.stderr}`);
   } finally {
     rmSync(pack, { recursive: true, force: true });
@@ -138,10 +152,19 @@ export function configurePostfix(sinkPort, mode) {
   savedMainCf ??= readFileSync(MAIN_CF);
   const transport = { "example.net": `smtp:[127.0.0.1]:${sinkPort}`, ...mode.transport };
   writeFileSync(HOLD_CHECKS, `/^${HOLD_FIELD}$/ HOLD sealpost benchmark backlog\n`);
-  sh("postconf", ["-e", `myhostname=${HOST}`, `mydestination=${HOST}, localhost`, "inet_interfaces=loopback-only",
-    `maillog_file=${POSTFIX_LOG}`, "alias_maps=hash:/etc/aliases", "alias_database=hash:/etc/aliases",
-    `transport_maps=inline:{ ${Object.entries(transport).map(([k, v]) => `${k}=${v}`).join(", ")} }`,
-    `header_checks=regexp:${HOLD_CHECKS}`]);
+  sh("postconf", [
+    "-e",
+    `myhostname=${HOST}`,
+    `mydestination=${HOST}, localhost`,
+    "inet_interfaces=loopback-only",
+    `maillog_file=${POSTFIX_LOG}`,
+    "alias_maps=hash:/etc/aliases",
+    "alias_database=hash:/etc/aliases",
+    `transport_maps=inline:{ ${Object.entries(transport)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")} }`,
+    `header_checks=regexp:${HOLD_CHECKS}`,
+  ]);
   sh("postalias", ["/etc/aliases"]);
   if (spawnSync("postfix", ["status"], { env: { PATH: SYSTEM_PATH } }).status === 0) sh("postfix", ["reload"]);
   else sh("postfix", ["start"]);
@@ -179,16 +202,19 @@ export function setUpRecipe() {
     chownSync(path, ids.uid, ids.gid);
   };
   file(".forward", '"|/usr/bin/procmail"\n');
-  file(".procmailrc", [
-    "DEFAULT=$HOME/Maildir/",
-    "SUBJECT=`formail -zxSubject:`",
-    "FROM=`formail -rtzxTo:`",
-    "",
-    ":0 c",
-    "*^To:.*root.*",
-    `|formail -I "" | gpg --trust-model always -ear "${KEY_UID}" | mail -r "$FROM" -s "$SUBJECT" ${KEY_UID}`,
-    "",
-  ].join("\n"));
+  file(
+    ".procmailrc",
+    [
+      "DEFAULT=$HOME/Maildir/",
+      "SUBJECT=`formail -zxSubject:`",
+      "FROM=`formail -rtzxTo:`",
+      "",
+      ":0 c",
+      "*^To:.*root.*",
+      `|formail -I "" | gpg --trust-model always -ear "${KEY_UID}" | mail -r "$FROM" -s "$SUBJECT" ${KEY_UID}`,
+      "",
+    ].join("\n"),
+  );
   rmSync(join(home, ".gnupg"), { recursive: true, force: true });
   sh("mkdir", ["-m", "0700", join(home, ".gnupg")], { user });
   // offline: never a key lookup (the test standard for every gpg home)
@@ -200,7 +226,10 @@ export function setUpRecipe() {
 
 /** gpg starts an agent for the recipe's user and leaves it running: stop it (after set-up and at the end). */
 export function stopGpgAgent() {
-  spawnSync("runuser", ["-u", TARGETS.recipe.user, "--", "gpgconf", "--kill", "gpg-agent"], { stdio: "ignore", env: { PATH: SYSTEM_PATH } });
+  spawnSync("runuser", ["-u", TARGETS.recipe.user, "--", "gpgconf", "--kill", "gpg-agent"], {
+    stdio: "ignore",
+    env: { PATH: SYSTEM_PATH },
+  });
 }
 
 /**
@@ -210,7 +239,9 @@ export function stopGpgAgent() {
  */
 export function setUpSealpost(sinkPort, mode) {
   const said = sh(SEALPOST, ["init", ...mode.initFlags]);
-  writeFileSync(CONFIG, `hostname = "${HOST}"
+  writeFileSync(
+    CONFIG,
+    `hostname = "${HOST}"
 keys_dir = "keys"
 spool_dir = "/var/spool/sealpost"
 
@@ -231,7 +262,8 @@ ${mode.config}
 [[route]]
 match_recipient = ["root", "${TARGETS.sealpost.user}"]
 to = ["${KEY_UID}"]
-`);
+`,
+  );
   sh(SEALPOST, ["-c", CONFIG, "keys", "import", KEY_FILE]);
   return said;
 }

@@ -17,21 +17,39 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { fixture, median, quantile, startSink } from "./lib.mjs";
 import {
-  HOLD_FIELD, HOST, SEALPOST_MODES, TARGETS, configurePostfix, installPackages, installSealpost, postfixLogSince,
-  postfixLogSize, setUpRecipe, setUpSealpost, shAsync, stopGpgAgent, stopPostfix, whyNotHere,
+  HOLD_FIELD,
+  HOST,
+  SEALPOST_MODES,
+  TARGETS,
+  configurePostfix,
+  installPackages,
+  installSealpost,
+  postfixLogSince,
+  postfixLogSize,
+  setUpRecipe,
+  setUpSealpost,
+  shAsync,
+  stopGpgAgent,
+  stopPostfix,
+  whyNotHere,
 } from "./postfix-host.mjs";
 
 const { values: opts } = parseArgs({
   options: {
-    notices: { type: "string", default: "200" }, latency: { type: "string", default: "30" },
-    "sealpost-mode": { type: "string", default: "pipe" }, json: { type: "boolean", default: false },
+    notices: { type: "string", default: "200" },
+    latency: { type: "string", default: "30" },
+    "sealpost-mode": { type: "string", default: "pipe" },
+    json: { type: "boolean", default: false },
   },
 });
 const N = Number(opts.notices);
 const M = Number(opts.latency);
 const mode = SEALPOST_MODES[opts["sealpost-mode"]];
-const refusal = !mode ? `--sealpost-mode: one of ${Object.keys(SEALPOST_MODES).join(", ")}`
-  : !(Number.isInteger(N) && N >= 1 && Number.isInteger(M) && M >= 1) ? "--notices and --latency: whole numbers ≥ 1" : whyNotHere();
+const refusal = !mode
+  ? `--sealpost-mode: one of ${Object.keys(SEALPOST_MODES).join(", ")}`
+  : !(Number.isInteger(N) && N >= 1 && Number.isInteger(M) && M >= 1)
+    ? "--notices and --latency: whole numbers ≥ 1"
+    : whyNotHere();
 if (refusal) {
   console.error(`bench/postfix.mjs: ${refusal}`);
   process.exit(2);
@@ -81,25 +99,38 @@ try {
   console.error(`bench: ${M} single notices to each, one at a time`);
   const latencies = { recipe: [], sealpost: [] };
   for (let i = 0; i < M; i++) for (const target of Object.keys(TARGETS)) latencies[target].push(await single(target));
-  const queueLeft = await queueEmpty().then(() => 0, async () => (await queue()).length);
+  const queueLeft = await queueEmpty().then(
+    () => 0,
+    async () => (await queue()).length,
+  );
   await new Promise((r) => setTimeout(r, 1_000)); // anything delivered twice would show up now
   const log = postfixLogSince(logStart);
   const counts = [...sent.keys()].map((n) => arrivals.get(n)?.length ?? 0);
   const check = {
-    notices: sent.size, missing: counts.filter((c) => c === 0).length, twice: counts.filter((c) => c > 1).length,
-    strays: strays.length, inClear, queueLeft,
-    bounced: (log.match(/status=bounced/g) ?? []).length, deferred: (log.match(/status=deferred/g) ?? []).length,
+    notices: sent.size,
+    missing: counts.filter((c) => c === 0).length,
+    twice: counts.filter((c) => c > 1).length,
+    strays: strays.length,
+    inClear,
+    queueLeft,
+    bounced: (log.match(/status=bounced/g) ?? []).length,
+    deferred: (log.match(/status=deferred/g) ?? []).length,
   };
   const summary = (target) => ({
     drainSeconds: drains[target].map((s) => +s.toFixed(2)),
-    drainRate: +(N * drains[target].length / drains[target].reduce((a, b) => a + b)).toFixed(1),
-    latencyP50: +median(latencies[target]).toFixed(0), latencyP90: +quantile(latencies[target], 0.9).toFixed(0),
+    drainRate: +((N * drains[target].length) / drains[target].reduce((a, b) => a + b)).toFixed(1),
+    latencyP50: +median(latencies[target]).toFixed(0),
+    latencyP90: +quantile(latencies[target], 0.9).toFixed(0),
   });
   const recipe = summary("recipe");
   const sealpost = summary("sealpost");
   const result = {
-    notices: N, latencyMessages: M, sealpostMode: opts["sealpost-mode"], noticeBytes: notice(0, false).length,
-    recipe, sealpost,
+    notices: N,
+    latencyMessages: M,
+    sealpostMode: opts["sealpost-mode"],
+    noticeBytes: notice(0, false).length,
+    recipe,
+    sealpost,
     drainRatio: +(sealpost.drainRate / recipe.drainRate).toFixed(2),
     latencyRatio: +(sealpost.latencyP50 / recipe.latencyP50).toFixed(2),
     latencyP90Ratio: +(sealpost.latencyP90 / recipe.latencyP90).toFixed(2),
@@ -127,9 +158,11 @@ async function drain(target) {
   const numbers = Array.from({ length: N }, (_, i) => first + i);
   for (const n of numbers) sent.set(n, target);
   let next = 0;
-  await Promise.all(Array.from({ length: INJECTORS }, async () => {
-    while (next < numbers.length) await sendmail(numbers[next++], target, true);
-  }));
+  await Promise.all(
+    Array.from({ length: INJECTORS }, async () => {
+      while (next < numbers.length) await sendmail(numbers[next++], target, true);
+    }),
+  );
   await until(async () => (await heldCount()) >= N, `${N} notices on hold`, 60_000);
   const release = now();
   await shAsync("postsuper", ["-H", "ALL"]);
@@ -151,8 +184,10 @@ async function single(target) {
 
 function sendmail(n, target, held) {
   return new Promise((resolve, reject) => {
-    const child = spawn("/usr/sbin/sendmail", ["-oi", "-f", `root@${HOST}`, TARGETS[target].user],
-      { stdio: ["pipe", "ignore", "inherit"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const child = spawn("/usr/sbin/sendmail", ["-oi", "-f", `root@${HOST}`, TARGETS[target].user], {
+      stdio: ["pipe", "ignore", "inherit"],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
     child.on("error", reject);
     child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`sendmail exited ${code}`))));
     child.stdin.end(notice(n, held));
@@ -164,7 +199,8 @@ function sendmail(n, target, held) {
  * whois block left out (about 2 KB), banning a distinct IP each (from FIRST_IP on).
  */
 function notice(n, held) {
-  noticeText ??= fixture("A01-fail2ban-ban-sshd-whois-lines.eml").toString("latin1")
+  noticeText ??= fixture("A01-fail2ban-ban-sshd-whois-lines.eml")
+    .toString("latin1")
     .replace(/^From .*\n/, "")
     .replace(/^(Return-Path|X-Original-To|Delivered-To|Message-I[Dd]):.*\n/gim, "")
     .replace(/^Received:.*\n(?:[ \t].*\n)*/m, "")
@@ -185,7 +221,11 @@ function numberOf(ip) {
 
 /** Postfix's queue, one object per message (postqueue -j). */
 async function queue() {
-  return (await shAsync("postqueue", ["-j"])).trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  return (await shAsync("postqueue", ["-j"]))
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 async function heldCount() {
@@ -209,7 +249,14 @@ function arrived(numbers, target) {
       waiter = null;
       reject(new Error(`stalled: ${c} of ${numbers.length} notices to ${target} at the sink, none for ${STALL_MS / 1000} s`));
     }, STALL_MS);
-    waiter = { check: () => count() === numbers.length, resolve: () => { clearInterval(timer); waiter = null; resolve(); } };
+    waiter = {
+      check: () => count() === numbers.length,
+      resolve: () => {
+        clearInterval(timer);
+        waiter = null;
+        resolve();
+      },
+    };
   });
 }
 
@@ -232,12 +279,26 @@ function diagnosis() {
 
 function printTable(r) {
   const row = (cells) => console.log(`| ${cells.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`);
-  console.log(`Postfix ${HOST}: a backlog of ${r.notices} ban notices (${r.noticeBytes} bytes) released at once (the recipe's before and after sealpost's), then ${r.latencyMessages} single ones to each`);
+  console.log(
+    `Postfix ${HOST}: a backlog of ${r.notices} ban notices (${r.noticeBytes} bytes) released at once (the recipe's before and after sealpost's), then ${r.latencyMessages} single ones to each`,
+  );
   row(["target", "backlog drain", "latency p50", "latency p90"]);
   row(["---", "---", "---", "---"]);
-  row([TARGETS.recipe.what, `${r.recipe.drainRate} msg/s (${r.recipe.drainSeconds.join(" s, ")} s)`, `${r.recipe.latencyP50} ms`, `${r.recipe.latencyP90} ms`]);
-  row([mode.what, `${r.sealpost.drainRate} msg/s (${r.sealpost.drainSeconds.join(" s, ")} s)`, `${r.sealpost.latencyP50} ms`, `${r.sealpost.latencyP90} ms`]);
+  row([
+    TARGETS.recipe.what,
+    `${r.recipe.drainRate} msg/s (${r.recipe.drainSeconds.join(" s, ")} s)`,
+    `${r.recipe.latencyP50} ms`,
+    `${r.recipe.latencyP90} ms`,
+  ]);
+  row([
+    mode.what,
+    `${r.sealpost.drainRate} msg/s (${r.sealpost.drainSeconds.join(" s, ")} s)`,
+    `${r.sealpost.latencyP50} ms`,
+    `${r.sealpost.latencyP90} ms`,
+  ]);
   row(["**sealpost / recipe**", `**${r.drainRatio} ×**`, `**${r.latencyRatio} ×**`, `${r.latencyP90Ratio} ×`]);
   const c = r.check;
-  console.log(`${c.notices} notices: ${c.missing} missing, ${c.twice} twice, ${c.strays} stray, ${c.inClear} in clear; Postfix: ${c.queueLeft} left in the queue, ${c.bounced} bounced, ${c.deferred} deferred`);
+  console.log(
+    `${c.notices} notices: ${c.missing} missing, ${c.twice} twice, ${c.strays} stray, ${c.inClear} in clear; Postfix: ${c.queueLeft} left in the queue, ${c.bounced} bounced, ${c.deferred} deferred`,
+  );
 }

@@ -25,14 +25,22 @@ const sideEffectFree = {
   setup(b) {
     b.onResolve({ filter: /^postal-mime$|postal-mime\/dist\/esm\// }, async (args) => {
       if (args.pluginData?.inner) return undefined;
-      const found = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { inner: true } });
+      const found = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: { inner: true },
+      });
       return found.errors.length > 0 ? undefined : { path: found.path, namespace: found.namespace, sideEffects: false };
     });
   },
 };
 
 rmSync(out, { recursive: true, force: true });
-for (const [entry, name] of [["src/cli/main.ts", "sealpost"], ["src/cli/intake-main.ts", "intake"]]) {
+for (const [entry, name] of [
+  ["src/cli/main.ts", "sealpost"],
+  ["src/cli/intake-main.ts", "intake"],
+]) {
   const outfile = resolve(out, `${name}.cjs`);
   const { metafile } = await build({
     entryPoints: [resolve(root, entry)],
@@ -54,8 +62,10 @@ for (const [entry, name] of [["src/cli/main.ts", "sealpost"], ["src/cli/intake-m
   if (name === "intake") {
     const heavy = Object.keys(metafile.inputs).filter((input) => HEAVY_PACKAGES.some((p) => input.includes(`node_modules/${p}/`)));
     if (heavy.length > 0) {
-      throw new Error(`bundle: the intake bundle pulls in ${[...new Set(heavy.map((i) => i.replace(/^.*node_modules\/([^/]+)\/.*$/, "$1")))].join(", ")}` +
-        ` (first: ${heavy[0]}); deliver and sendmail must load none of ${HEAVY_PACKAGES.join(", ")}`);
+      throw new Error(
+        `bundle: the intake bundle pulls in ${[...new Set(heavy.map((i) => i.replace(/^.*node_modules\/([^/]+)\/.*$/, "$1")))].join(", ")}` +
+          ` (first: ${heavy[0]}); deliver and sendmail must load none of ${HEAVY_PACKAGES.join(", ")}`,
+      );
     }
     writeFileSync(resolve(out, "intake.inputs.txt"), Object.keys(metafile.inputs).sort().join("\n") + "\n");
   }

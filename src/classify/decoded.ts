@@ -42,7 +42,11 @@ export async function decodeMessage(bytes: Buffer): Promise<Decoded> {
   // "To: deploy" (atd) parses as a name without an address: the bare word is the local part.
   const toAddress = (to && "address" in to ? to.address : undefined) || (headers.get("to")?.[0] ?? "").trim();
   return {
-    subject: (email.subject ?? "").slice(0, 2 * SUBJECT_LIMIT).replace(/\s+/g, " ").trim().slice(0, SUBJECT_LIMIT),
+    subject: (email.subject ?? "")
+      .slice(0, 2 * SUBJECT_LIMIT)
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, SUBJECT_LIMIT),
     from: (from?.address ?? "").toLowerCase(),
     fromName: from?.name ?? "",
     toLocal: /^[\w.+-]+(@\S+)?$/.test(toAddress) ? toAddress.split("@")[0]!.toLowerCase() : "",
@@ -51,7 +55,8 @@ export async function decodeMessage(bytes: Buffer): Promise<Decoded> {
     text: (email.text ?? "").slice(0, TEXT_LIMIT),
     deliveryStatus: email.attachments
       .filter((a) => a.mimeType === "message/delivery-status" && typeof a.content === "string")
-      .map((a) => a.content as string).join("\n"),
+      .map((a) => a.content as string)
+      .join("\n"),
   };
 }
 

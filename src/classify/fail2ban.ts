@@ -16,17 +16,29 @@ export function fail2ban(m: Decoded): Classification | undefined {
   const attempts = /after\s+(\d+)\s+attempts/i.exec(m.text)?.[1];
   const ban = BY_SUBJECT.exec(m.subject);
   if (ban && ipOrUndefined(ban[3])) {
-    return found(ban[2]!.toLowerCase() === "banned" ? "fail2ban.ban" : "fail2ban.unban",
-      { jail: ban[1], ip: ipOrUndefined(ban[3]), host: hostOrUndefined(ban[4]), attempts: ban[2]!.toLowerCase() === "banned" ? attempts : undefined });
+    return found(ban[2]!.toLowerCase() === "banned" ? "fail2ban.ban" : "fail2ban.unban", {
+      jail: ban[1],
+      ip: ipOrUndefined(ban[3]),
+      host: hostOrUndefined(ban[4]),
+      attempts: ban[2]!.toLowerCase() === "banned" ? attempts : undefined,
+    });
   }
   const jail = JAIL_BY_SUBJECT.exec(m.subject);
-  if (jail) return found(jail[2]!.toLowerCase() === "started" ? "fail2ban.start" : "fail2ban.stop", { jail: jail[1], host: hostOrUndefined(jail[3]) });
+  if (jail)
+    return found(jail[2]!.toLowerCase() === "started" ? "fail2ban.start" : "fail2ban.stop", {
+      jail: jail[1],
+      host: hostOrUndefined(jail[3]),
+    });
 
   const banBody = BY_BODY.exec(m.text);
   if (banBody && ipOrUndefined(banBody[1])) {
     const banned = banBody[2]!.toLowerCase() === "banned";
     const inJail = banned ? /attempts against (\S+?)\.?\s*$/im.exec(m.text)?.[1] : /in jail (\S+?)\.?\s*$/im.exec(m.text)?.[1];
-    return found(banned ? "fail2ban.ban" : "fail2ban.unban", { jail: inJail, ip: ipOrUndefined(banBody[1]), attempts: banned ? attempts : undefined });
+    return found(banned ? "fail2ban.ban" : "fail2ban.unban", {
+      jail: inJail,
+      ip: ipOrUndefined(banBody[1]),
+      attempts: banned ? attempts : undefined,
+    });
   }
   const jailBody = JAIL_BY_BODY.exec(m.text);
   if (jailBody && /fail2ban/i.test(m.subject + m.fromName + m.text)) {

@@ -1,10 +1,22 @@
 /** The kinds of system mail sealpost recognises, and the patterns routes match them with. */
 
 export const KINDS = [
-  "fail2ban.ban", "fail2ban.unban", "fail2ban.start", "fail2ban.stop",
-  "login.success", "login.failure",
-  "privilege.sudo", "privilege.su",
-  "cron", "at", "logwatch", "raid", "disk", "updates", "bounce", "other",
+  "fail2ban.ban",
+  "fail2ban.unban",
+  "fail2ban.start",
+  "fail2ban.stop",
+  "login.success",
+  "login.failure",
+  "privilege.sudo",
+  "privilege.su",
+  "cron",
+  "at",
+  "logwatch",
+  "raid",
+  "disk",
+  "updates",
+  "bounce",
+  "other",
 ] as const;
 
 export type Kind = (typeof KINDS)[number];

@@ -15,7 +15,11 @@ export function sudo(m: Decoded): Classification | undefined {
   const host = capture(m.subject, /^\*\*\* SECURITY information for (\S+) \*\*\*$/);
   if (!line && host === undefined) return undefined;
   return found("privilege.sudo", {
-    user: line?.[2], target: line?.[4], host: hostOrUndefined(host ?? line?.[1]), event: line?.[3], command: line?.[5]?.trim(),
+    user: line?.[2],
+    target: line?.[4],
+    host: hostOrUndefined(host ?? line?.[1]),
+    event: line?.[3],
+    command: line?.[5]?.trim(),
   });
 }
 
@@ -49,8 +53,11 @@ export function login(m: Decoded): Classification | undefined {
   // (?<!\S): a word is tried from its start only; \b there made "a.a.a…" quadratic (10 s for a 90 KB Subject).
   const bySubject = /(?<!\S)(?:for\s+)?(\S+)\s+from\s+(\S+)/i.exec(m.subject.replace(/^.*?\blog(?:-| )?in\b[^:]*:?/i, ""));
   const user = kv(m.text, "user|username|login|account|PAM_USER") ?? bySubject?.[1] ?? accepted?.[2] ?? sshFailed?.[1];
-  const ip = ipOrUndefined(kv(m.text, "from ip|from|rhost|remote ip|remote address|source ip|source|ip|PAM_RHOST"))
-    ?? ipOrUndefined(bySubject?.[2]) ?? ipOrUndefined(accepted?.[3]) ?? ipOrUndefined(sshFailed?.[2]);
+  const ip =
+    ipOrUndefined(kv(m.text, "from ip|from|rhost|remote ip|remote address|source ip|source|ip|PAM_RHOST")) ??
+    ipOrUndefined(bySubject?.[2]) ??
+    ipOrUndefined(accepted?.[3]) ??
+    ipOrUndefined(sshFailed?.[2]);
   if (user === undefined && ip === undefined) return undefined;
 
   const result = kv(m.text, "result|status") ?? "";

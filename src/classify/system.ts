@@ -61,7 +61,12 @@ export function disk(m: Decoded): Classification | undefined {
 /** unattended-upgrades, and apticron's "N package update(s) for <host>". */
 export function updates(m: Decoded): Classification | undefined {
   const uu = /unattended-upgrades result for ([^\s:]+):\s*(\S+)$/i.exec(m.subject);
-  if (uu) return found("updates", { host: hostOrUndefined(uu[1]), result: uu[2], reboot: /\[reboot required\]/i.test(m.subject) ? "required" : undefined });
+  if (uu)
+    return found("updates", {
+      host: hostOrUndefined(uu[1]),
+      result: uu[2],
+      reboot: /\[reboot required\]/i.test(m.subject) ? "required" : undefined,
+    });
   const apticron = /^(\d+) package updates? for (\S+)/i.exec(m.subject);
   if (apticron) return found("updates", { host: hostOrUndefined(apticron[2]), packages: apticron[1] });
   return undefined;

@@ -86,7 +86,10 @@ export async function deliverDoor(argv: readonly string[], globalConfig: string 
   try {
     config = readPipeConfig(configFile);
     if ((await enterSpool(config)) === "drop") {
-      throw new SealpostError(Reason.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)");
+      throw new SealpostError(
+        Reason.storage,
+        "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)",
+      );
     }
     index = config.deliver.relay === "inline" ? undefined : await readKeyIndex(config.keysDir);
   } catch (err) {
@@ -97,10 +100,15 @@ export async function deliverDoor(argv: readonly string[], globalConfig: string 
   if (!heavy && (config.deliver.relay === "inline" || index === undefined)) return options.handOver!();
   const input = await readStdin();
   const req: DeliverRequest = {
-    config, input, env: process.env, args: { sender: args.sender, recipients: args.recipients }, checkpoint: crashSeam(),
+    config,
+    input,
+    env: process.env,
+    args: { sender: args.sender, recipients: args.recipients },
+    checkpoint: crashSeam(),
     keyIndex: async () => index ?? heavy!.freshKeyIndex(config.keysDir),
   };
   const outcome = config.deliver.relay === "inline" ? await heavy!.deliverInline(req) : await deliver(req);
-  if (outcome.kind === "spooled" || outcome.kind === "batched" || outcome.kind === "duplicate") await ensureRunner(config.spoolDir, configFile);
+  if (outcome.kind === "spooled" || outcome.kind === "batched" || outcome.kind === "duplicate")
+    await ensureRunner(config.spoolDir, configFile);
   return answer(outcome);
 }

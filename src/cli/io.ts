@@ -18,7 +18,8 @@ export async function readStdin(): Promise<Buffer> {
     }
     const n = await new Promise<number>((resolve, reject) => {
       read(0, buffer, length, buffer.length - length, null, (err, bytes) => {
-        if (err && err.code === "EAGAIN") resolve(-1); // a non-blocking descriptor with nothing yet: wait a moment
+        if (err && err.code === "EAGAIN")
+          resolve(-1); // a non-blocking descriptor with nothing yet: wait a moment
         else if (err && err.code !== "EOF") reject(err);
         else resolve(err ? 0 : bytes);
       });

@@ -11,12 +11,15 @@ import type { Registration } from "./registration.js";
 export function keysCommands(program: Command, { set, configFile }: Registration): void {
   const keys = program.command("keys").description("manage the recipients' public keys (keys_dir)");
 
-  keys.command("import")
+  keys
+    .command("import")
     .description("import public keys, armored or binary, one or many per file (- reads stdin)")
     .argument("<files...>", "key files, or - for stdin")
     .option("--expect-fingerprint <fpr>", "refuse any key but this one (the fingerprint the recipient gave you)")
     .option("--replace <fpr>", "rotation: after the new key is checked and stored, retire this one to keys_dir/retired/")
-    .addHelpText("after", `
+    .addHelpText(
+      "after",
+      `
 Every key is checked (v4, not expired or revoked, an encryption subkey, no RFC 9580 key types or
 SEIPDv2 feature) and must take a test encryption before it is stored. Only user ids the key
 certifies are shown and used. A revocation (a revoked copy of a stored key, or the certificate
@@ -28,48 +31,66 @@ Examples:
   sealpost keys import --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237 ops.asc
   sealpost keys import --replace 2D078DBC84053A03A90D58A525069B8229DDA237 ops-2027.asc
   gpg --export --armor ops@example.net | sealpost keys import -
-  sealpost keys import ops-revocation.asc`)
+  sealpost keys import ops-revocation.asc`,
+    )
     .action((files: string[], opts: ImportFlags) => set(() => importAction(files, opts, configFile())));
 
-  keys.command("list")
+  keys
+    .command("list")
     .description("list stored keys")
     .option("--json", "print a JSON array")
     .addHelpText("after", "\nExample:\n  sealpost keys list --json")
     .action((opts: { json?: boolean }) => set(() => listAction(configFile(), opts.json === true)));
 
-  keys.command("fetch")
+  keys
+    .command("fetch")
     .description("fetch a recipient's key from their domain's Web Key Directory (HTTPS, certificate checked) and import it")
     .argument("<address>", "the recipient's e-mail address")
     .option("--expect-fingerprint <fpr>", "refuse any key but this one")
-    .addHelpText("after", `
+    .addHelpText(
+      "after",
+      `
 The advanced method (openpgpkey.DOMAIN) is tried first, the direct one (DOMAIN) only when that
 host does not exist. The key must carry a user id for the address and pass the import checks.
 
 Example:
-  sealpost keys fetch ops@example.net --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237`)
+  sealpost keys fetch ops@example.net --expect-fingerprint 2D078DBC84053A03A90D58A525069B8229DDA237`,
+    )
     .action((address: string, opts: ImportFlags) => set(() => fetchAction(address, opts, configFile())));
 
-  keys.command("check")
+  keys
+    .command("check")
     .description("for every route: is there a usable key, and how long until it expires")
-    .addHelpText("after", `
+    .addHelpText(
+      "after",
+      `
 Exit status: 0 all keys usable for more than 30 days; 1 a key expires within 30 days
 (warnings at 30, 7 and 1 days); 2 a route has no usable key (its mail waits in the spool).
 
 Example (cron, daily):
-  0 8 * * * sealpost sealpost keys check >/dev/null || echo "sealpost keys need attention"`)
+  0 8 * * * sealpost sealpost keys check >/dev/null || echo "sealpost keys need attention"`,
+    )
     .action(() => set(() => checkAction(configFile())));
 
-  const host = keys.command("host").description("this host's signing key ([message] sign = true)")
-    .addHelpText("after", "\nExamples:\n  sealpost keys host generate          then set [message] sign = true\n  sealpost keys host export > web01-signing.asc   for the recipient to import and trust");
-  host.command("generate")
+  const host = keys
+    .command("host")
+    .description("this host's signing key ([message] sign = true)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost keys host generate          then set [message] sign = true\n  sealpost keys host export > web01-signing.asc   for the recipient to import and trust",
+    );
+  host
+    .command("generate")
     .description("make the host signing key (v4 Ed25519, mode 0600, at message.host_key); never overwrites one")
     .addHelpText("after", "\nThen: sealpost keys host export > host.asc, give host.asc to the recipient, set [message] sign = true.")
     .action(() => set(() => hostAction("generate", configFile())));
-  host.command("export")
+  host
+    .command("export")
     .description("print the host's public signing key, for the recipient to import")
     .action(() => set(() => hostAction("export", configFile())));
 
-  keys.command("remove")
+  keys
+    .command("remove")
     .description("delete a stored key")
     .argument("<fingerprint>", "the key's full fingerprint")
     .addHelpText("after", "\nExample:\n  sealpost keys remove 2D078DBC84053A03A90D58A525069B8229DDA237")
@@ -89,8 +110,12 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
   } catch (e) {
     return fail("keys import", (e as Error).message);
   }
-  for (const [flag, value] of [["--expect-fingerprint", flags.expectFingerprint], ["--replace", flags.replace]] as const) {
-    if (value !== undefined && !/^[0-9A-F]{40}$/i.test(value.replace(/\s+/g, ""))) return fail("keys import", `${flag}: expected a full 40-hex-digit fingerprint`);
+  for (const [flag, value] of [
+    ["--expect-fingerprint", flags.expectFingerprint],
+    ["--replace", flags.replace],
+  ] as const) {
+    if (value !== undefined && !/^[0-9A-F]{40}$/i.test(value.replace(/\s+/g, "")))
+      return fail("keys import", `${flag}: expected a full 40-hex-digit fingerprint`);
   }
   const keysDir = config.keysDir;
   let status = 0;
@@ -106,14 +131,16 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
       if (report.retired) {
         out(`retired   ${report.retired}  (moved to ${keysDir}/retired/)`);
         config.routes.forEach((route, i) => {
-          if (route.keys?.includes(report.retired!)) out(`warning   route[${i}] pins ${report.retired}: put the new fingerprint in its keys`);
+          if (route.keys?.includes(report.retired!))
+            out(`warning   route[${i}] pins ${report.retired}: put the new fingerprint in its keys`);
         });
       }
       for (const refusal of report.refused) {
         status = fail("keys import", printable(`${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
       }
     } catch (e) {
-      const why = e instanceof KeyInputError ? e.message : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+      const why =
+        e instanceof KeyInputError ? e.message : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
       status = fail("keys import", printable(`${label}: ${why}`));
     }
   }
@@ -129,9 +156,14 @@ function printImported({ status, info }: { status: string; info: KeyInfo }): voi
 function details(info: KeyInfo): string[] {
   return [
     ...info.userIds.map((uid) => `user id  ${printable(uid)}`),
-    ...(info.ignoredUserIds > 0 ? [`ignored  ${info.ignoredUserIds} user id(s) without a valid self-certification: not shown, never used for routing`] : []),
+    ...(info.ignoredUserIds > 0
+      ? [`ignored  ${info.ignoredUserIds} user id(s) without a valid self-certification: not shown, never used for routing`]
+      : []),
     `primary  ${info.algorithm}, created ${info.created.slice(0, 10)}, ${info.expires ? `expires ${info.expires.slice(0, 10)}` : "does not expire"}`,
-    ...info.subkeys.map((sub) => `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`),
+    ...info.subkeys.map(
+      (sub) =>
+        `subkey   ${sub.keyId} ${sub.algorithm} [${sub.capabilities}] ${sub.expires ? `expires ${sub.expires.slice(0, 10)}` : "does not expire"}`,
+    ),
     info.canEncrypt ? "test encryption ok (PKESK v3 + SEIPD v1)" : "sealpost no longer seals to this key",
   ];
 }
@@ -149,10 +181,15 @@ async function reportRevoked(config: Config, info: KeyInfo): Promise<void> {
   if (info.revoked?.reason) out(`          reason   ${printable(info.revoked.reason)}`);
   const routes = await routesUsingKey(config, info, now);
   for (const route of routes) {
-    out(route.waits ? `warning   ${route.label}: no usable key left, its mail waits; get the new key: sealpost keys import --replace ${info.fingerprint} NEW.asc`
-      : `warning   ${route.label}: sealed to its other keys only`);
+    out(
+      route.waits
+        ? `warning   ${route.label}: no usable key left, its mail waits; get the new key: sealpost keys import --replace ${info.fingerprint} NEW.asc`
+        : `warning   ${route.label}: sealed to its other keys only`,
+    );
   }
-  await noticeRevokedKey(config, info, routes, now).catch((e: Error) => out(`warning   the notice to root could not be written: ${printable(e.message)}`));
+  await noticeRevokedKey(config, info, routes, now).catch((e: Error) =>
+    out(`warning   the notice to root could not be written: ${printable(e.message)}`),
+  );
 }
 
 async function listAction(config: string | undefined, json: boolean): Promise<number> {
@@ -166,7 +203,9 @@ async function listAction(config: string | undefined, json: boolean): Promise<nu
       out("no keys stored");
     } else {
       for (const info of infos) {
-        out(`${info.fingerprint}  ${info.canEncrypt ? "usable  " : "UNUSABLE"}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`);
+        out(
+          `${info.fingerprint}  ${info.canEncrypt ? "usable  " : "UNUSABLE"}  ${summary(info)}${info.problem ? ` — ${info.problem}` : ""}`,
+        );
         if (info.ignoredUserIds > 0) out(`${" ".repeat(42)}ignored ${info.ignoredUserIds} user id(s) without a valid self-certification`);
       }
     }
@@ -199,7 +238,9 @@ async function hostAction(what: "generate" | "export", configFile: string | unde
     const config = commandConfig(configFile);
     if (what === "generate") {
       const key = await generateHostKey(config.message.hostKey, resolveHostname(config.hostname));
-      out(`generated ${key.getFingerprint().toUpperCase()}  ${printable(key.getUserIDs().join(", "))} (Ed25519) in ${config.message.hostKey}`);
+      out(
+        `generated ${key.getFingerprint().toUpperCase()}  ${printable(key.getUserIDs().join(", "))} (Ed25519) in ${config.message.hostKey}`,
+      );
       return 0;
     }
     out((await loadHostKey(config.message.hostKey)).toPublic().armor());
@@ -228,7 +269,9 @@ async function checkAction(configFile: string | undefined): Promise<number> {
     }
     for (const e of row.keys) {
       const when = e.expires ? `expires ${e.expires.toISOString().slice(0, 10)} (in ${e.daysLeft} days)` : "does not expire";
-      out(`${row.label}: ${e.fingerprint} ${when}${e.threshold !== null ? ` — WARNING: within ${e.threshold} day${e.threshold === 1 ? "" : "s"}` : " — ok"}`);
+      out(
+        `${row.label}: ${e.fingerprint} ${when}${e.threshold !== null ? ` — WARNING: within ${e.threshold} day${e.threshold === 1 ? "" : "s"}` : " — ok"}`,
+      );
       if (e.threshold !== null) status = Math.max(status, 1);
     }
   }
@@ -249,7 +292,8 @@ async function fetchAction(address: string, flags: ImportFlags, configFile: stri
       else out(`pin it    [[route]] to = ["${printable(address)}"]  keys = ["${imported.info.fingerprint}"]`);
     }
     let status = report.imported.length > 0 ? 0 : 1;
-    for (const refusal of report.refused) status = fail("keys fetch", printable(`${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
+    for (const refusal of report.refused)
+      status = fail("keys fetch", printable(`${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
     return status;
   } catch (e) {
     // a TLS error quotes the server's certificate names: the server's words, escaped
@@ -263,10 +307,12 @@ async function fetchAction(address: string, flags: ImportFlags, configFile: stri
  */
 function testConnectTo(spec: string | undefined): ((host: string) => { address: string; port: number } | undefined) | undefined {
   if (!spec) return undefined;
-  const map = new Map(spec.split(",").map((pair) => {
-    const [host, target] = pair.split("=");
-    const [address, port] = (target ?? "").split(":");
-    return [host!.toLowerCase(), { address: address!, port: Number(port) }] as const;
-  }));
+  const map = new Map(
+    spec.split(",").map((pair) => {
+      const [host, target] = pair.split("=");
+      const [address, port] = (target ?? "").split(":");
+      return [host!.toLowerCase(), { address: address!, port: Number(port) }] as const;
+    }),
+  );
   return (host) => map.get(host.toLowerCase());
 }

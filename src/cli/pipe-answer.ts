@@ -13,7 +13,8 @@ function stderr(text: string): void {
 export function answer(outcome: Outcome): number {
   const { exitCode, stderr: line } = pipeAnswer(outcome);
   if (line) stderr(line);
-  if (process.env.SEALPOST_DEBUG && outcome.kind === "deferred") stderr(`${String((outcome.error.cause as Error)?.stack ?? outcome.error.cause)}\n`);
+  if (process.env.SEALPOST_DEBUG && outcome.kind === "deferred")
+    stderr(`${String((outcome.error.cause as Error)?.stack ?? outcome.error.cause)}\n`);
   return exitCode;
 }
 

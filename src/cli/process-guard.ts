@@ -24,7 +24,10 @@ export function guardProcess(pipe: boolean): void {
 
 /** Ends the process with the command's status, or as `guardProcess` does when it failed. */
 export function finish(run: Promise<number>): void {
-  run.then((code) => process.exit(code), (err: unknown) => {
-    process.emit("uncaughtException", err instanceof Error ? err : new Error(String(err)));
-  });
+  run.then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.emit("uncaughtException", err instanceof Error ? err : new Error(String(err)));
+    },
+  );
 }

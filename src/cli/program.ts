@@ -14,7 +14,6 @@ import { VERSION } from "./version.js";
 import type { Action, Registration } from "./registration.js";
 import { EX_TEMPFAIL } from "../core/outcome.js";
 
-
 /** `pipe`: deliver or sendmail as start.cts found it in argv; their stderr goes to the MTA. */
 export async function runCli(argv: string[], pipe?: PipeCommand): Promise<number> {
   // deliver and sendmail read their own flags (-FCronDaemon, -odi, -f SENDER): never commander's.
@@ -31,7 +30,9 @@ export async function runCli(argv: string[], pipe?: PipeCommand): Promise<number
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false)
-    .addHelpText("after", `
+    .addHelpText(
+      "after",
+      `
 Examples:
   sealpost keys import ops-key.asc        store the recipient's public key
   sealpost deliver                        in ~/.forward: "|/usr/bin/sealpost deliver"
@@ -40,15 +41,22 @@ Examples:
   sealpost sendmail -t < message          as /usr/sbin/sendmail (also when started as "sendmail")
   sealpost demo                           seal a sample alert end to end, on this machine only
 
-Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
+Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`,
+    );
 
   const registration: Registration = {
-    set: (a: Action) => { action = a; },
+    set: (a: Action) => {
+      action = a;
+    },
     configFile: () => program.opts<{ config?: string }>().config,
   };
   // deliver and sendmail never get here (runPipe above); listed for `sealpost --help` only.
-  program.command("deliver").description(`the pipe target: one message on stdin, kept, committed and relayed; exit 0 or ${EX_TEMPFAIL} (sealpost deliver --help)`);
-  program.command("sendmail").description(`sendmail-compatible submission for hosts without an MTA; exit 0 or ${EX_TEMPFAIL} (sealpost sendmail --help)`);
+  program
+    .command("deliver")
+    .description(`the pipe target: one message on stdin, kept, committed and relayed; exit 0 or ${EX_TEMPFAIL} (sealpost deliver --help)`);
+  program
+    .command("sendmail")
+    .description(`sendmail-compatible submission for hosts without an MTA; exit 0 or ${EX_TEMPFAIL} (sealpost sendmail --help)`);
   keysCommands(program, registration);
   queueCommands(program, registration);
   serveCommand(program, registration);
@@ -68,4 +76,3 @@ Config: -c FILE, else $SEALPOST_CONFIG, else /etc/sealpost/sealpost.toml`);
   }
   return action ? action() : 0;
 }
-

@@ -16,7 +16,13 @@ export async function ensureRunner(spoolDir: string, configFile: string): Promis
   if (await runnerAlive(spoolDir).catch(() => false)) return;
   const env = { ...process.env, SEALPOST_CONFIG: configFile, SEALPOST_INVOKED_AS: "sealpost" };
   try {
-    childProcess().spawn(process.execPath, [...process.execArgv, entryScript(), "queue", "run", "--background"], { detached: true, stdio: "ignore", env }).unref();
+    childProcess()
+      .spawn(process.execPath, [...process.execArgv, entryScript(), "queue", "run", "--background"], {
+        detached: true,
+        stdio: "ignore",
+        env,
+      })
+      .unref();
   } catch {
     // the message is committed; the next runner relays it
   }

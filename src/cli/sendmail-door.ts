@@ -37,7 +37,8 @@ Examples:
 `;
 
 export async function sendmailDoor(argv: readonly string[], configOption: string | undefined, options: DoorOptions): Promise<number> {
-  if (argv.length === 1 && argv[0] === "--help") { // no caller passes it; -h is sendmail's hop count
+  if (argv.length === 1 && argv[0] === "--help") {
+    // no caller passes it; -h is sendmail's hop count
     process.stdout.write(HELP);
     return 0;
   }

@@ -68,7 +68,8 @@ export function pipeCommand(argv: readonly string[], invokedAs: string): PipeCom
     const a = argv[i]!;
     if (a === "-c" || a === "--config") config = argv[++i];
     else if (a.startsWith("--config=")) config = a.slice("--config=".length);
-    else if (a.startsWith("-")) return undefined; // --help, --version: the full CLI's
+    else if (a.startsWith("-"))
+      return undefined; // --help, --version: the full CLI's
     else return a === "deliver" || a === "sendmail" ? { door: a, args: argv.slice(i + 1), config } : undefined;
   }
   return undefined;

@@ -5,7 +5,11 @@
 import { parseDuration, parseSize } from "./units.js";
 
 export class ConfigError extends Error {
-  constructor(readonly key: string, readonly expected: string, got: unknown) {
+  constructor(
+    readonly key: string,
+    readonly expected: string,
+    got: unknown,
+  ) {
     super(`${key}: expected ${expected}, got ${describe(got)}`);
     this.name = "ConfigError";
   }

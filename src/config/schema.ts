@@ -4,7 +4,19 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import {
-  ConfigError, Table, bool, duration, isTable, oneOf, optionalStr, port, rejectUnknownKeys, size, str, stringList, subTable,
+  ConfigError,
+  Table,
+  bool,
+  duration,
+  isTable,
+  oneOf,
+  optionalStr,
+  port,
+  rejectUnknownKeys,
+  size,
+  str,
+  stringList,
+  subTable,
 } from "./fields.js";
 import { ipFamily, isLoopbackAddress, isLoopbackHost } from "./loopback.js";
 import { isKindPattern } from "../classify/kinds.js";
@@ -34,11 +46,20 @@ export interface Config {
   spoolDir: string;
   local: { store: StoreKind; path: string };
   relay: {
-    host: string; port: number; security: RelaySecurity; user?: string; passwordFile?: string;
-    envelopeFrom?: string; timeoutSeconds: number;
+    host: string;
+    port: number;
+    security: RelaySecurity;
+    user?: string;
+    passwordFile?: string;
+    envelopeFrom?: string;
+    timeoutSeconds: number;
   };
   message: {
-    format: "pgp-mime" | "inline"; protectSubject: boolean; from: "original" | "relay"; sign: boolean; hostKey: string;
+    format: "pgp-mime" | "inline";
+    protectSubject: boolean;
+    from: "original" | "relay";
+    sign: boolean;
+    hostKey: string;
     /** With protect_subject: the outer Subject from non-sensitive tokens only ({host}, {kind}, {count}). */
     subjectTemplate?: string;
   };
@@ -51,16 +72,32 @@ export interface Config {
   /** lmtp: the unix socket to take LMTP on, or undefined for none. */
   serve: { listen: string; listenHost: string; listenPort: number; maxSize: number; localDomains: string[]; lmtp?: string };
   spool: {
-    retryMinSeconds: number; retryMaxSeconds: number; maxAgeSeconds: number;
+    retryMinSeconds: number;
+    retryMaxSeconds: number;
+    maxAgeSeconds: number;
     /** What one local user (uid) may submit through drop/ an hour; past it, their drops are set aside with a notice. */
-    perUserMessagesPerHour: number; perUserBytesPerHour: number;
+    perUserMessagesPerHour: number;
+    perUserBytesPerHour: number;
   };
   /** Message events: to the syslog socket when it exists, else to `file`, else nowhere (serve: stderr). */
   log: { level: LogLevel; syslog: string; file?: string; facility: SyslogFacility };
   routes: RouteConfig[];
 }
 
-const TOP_KEYS = ["hostname", "user", "keys_dir", "spool_dir", "local", "relay", "message", "deliver", "serve", "spool", "log", "route"] as const;
+const TOP_KEYS = [
+  "hostname",
+  "user",
+  "keys_dir",
+  "spool_dir",
+  "local",
+  "relay",
+  "message",
+  "deliver",
+  "serve",
+  "spool",
+  "log",
+  "route",
+] as const;
 const FACILITIES = ["mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"] as const;
 export type SyslogFacility = (typeof FACILITIES)[number];
 
@@ -134,7 +171,12 @@ function buildMessage(t: Table, path: (p: string) => string): Config["message"] 
     if (bad || !/^[\x20-\x7e]{1,200}$/.test(subjectTemplate)) {
       throw new ConfigError("message.subject_template", "printable ASCII with only the tokens {host}, {kind} and {count}", subjectTemplate);
     }
-    if (!protectSubject) throw new ConfigError("message.subject_template", "message.protect_subject = true as well (the template replaces the hidden Subject)", subjectTemplate);
+    if (!protectSubject)
+      throw new ConfigError(
+        "message.subject_template",
+        "message.protect_subject = true as well (the template replaces the hidden Subject)",
+        subjectTemplate,
+      );
   }
   return {
     format: oneOf(t, "format", p, ["pgp-mime", "inline"] as const, "pgp-mime"),
@@ -178,9 +220,10 @@ function buildServe(t: Table, path: (p: string) => string): Config["serve"] {
 /** A unix socket path (relative to the config's directory), or undefined for "": LMTP off. */
 function lmtpSocket(value: unknown, path: (p: string) => string): string | undefined {
   if (value === undefined || value === "") return undefined;
-  if (typeof value !== "string") throw new ConfigError("serve.lmtp", "a unix socket path, or \"\"", value);
+  if (typeof value !== "string") throw new ConfigError("serve.lmtp", 'a unix socket path, or ""', value);
   // sun_path holds 108 bytes with its NUL; a longer path cannot be bound
-  if (/[\0\n]/.test(value) || Buffer.byteLength(path(value)) > 107) throw new ConfigError("serve.lmtp", "a unix socket path of at most 107 bytes, or \"\"", value);
+  if (/[\0\n]/.test(value) || Buffer.byteLength(path(value)) > 107)
+    throw new ConfigError("serve.lmtp", 'a unix socket path of at most 107 bytes, or ""', value);
   return path(value);
 }
 
@@ -191,7 +234,8 @@ function buildSpool(t: Table): Config["spool"] {
   const retryMaxSeconds = duration(t, "retry_max", p, 3600); // ... up to this
   const maxAgeSeconds = duration(t, "max_age", p, 5 * 86_400); // then the entry is held, with a notice to root
   if (retryMinSeconds < 1) throw new ConfigError("spool.retry_min", "a duration of at least 1s", t.retry_min);
-  if (retryMaxSeconds < retryMinSeconds) throw new ConfigError("spool.retry_max", "a duration no shorter than spool.retry_min", t.retry_max);
+  if (retryMaxSeconds < retryMinSeconds)
+    throw new ConfigError("spool.retry_max", "a duration no shorter than spool.retry_min", t.retry_max);
   if (maxAgeSeconds < retryMinSeconds) throw new ConfigError("spool.max_age", "a duration no shorter than spool.retry_min", t.max_age);
   // A local user's cron jobs and at jobs send a few mails an hour; a flood of drops is an attack on root's disk.
   const perUserMessagesPerHour = t.per_user_messages_per_hour ?? 100;
@@ -199,7 +243,8 @@ function buildSpool(t: Table): Config["spool"] {
     throw new ConfigError("spool.per_user_messages_per_hour", "an integer from 1", t.per_user_messages_per_hour);
   }
   const perUserBytesPerHour = size(t, "per_user_bytes_per_hour", p, 50 * 1024 * 1024);
-  if (perUserBytesPerHour < 1024) throw new ConfigError("spool.per_user_bytes_per_hour", 'a size of at least "1KB"', t.per_user_bytes_per_hour);
+  if (perUserBytesPerHour < 1024)
+    throw new ConfigError("spool.per_user_bytes_per_hour", 'a size of at least "1KB"', t.per_user_bytes_per_hour);
   return { retryMinSeconds, retryMaxSeconds, maxAgeSeconds, perUserMessagesPerHour, perUserBytesPerHour };
 }
 
@@ -245,7 +290,11 @@ function batching(item: Table, p: string): Pick<RouteConfig, "matchKind" | "coal
     const kinds = stringList(item, "match_kind", p, []);
     const typo = kinds.find((k) => !isKindPattern(k));
     if (kinds.length === 0 || typo !== undefined) {
-      throw new ConfigError(p + "match_kind", 'kinds such as "fail2ban.ban", families such as "login.*", or "*" (see sealpost classify --help)', typo ?? item.match_kind);
+      throw new ConfigError(
+        p + "match_kind",
+        'kinds such as "fail2ban.ban", families such as "login.*", or "*" (see sealpost classify --help)',
+        typo ?? item.match_kind,
+      );
     }
     out.matchKind = kinds;
   }
@@ -256,7 +305,8 @@ function batching(item: Table, p: string): Pick<RouteConfig, "matchKind" | "coal
   }
   if (item.max_per_hour !== undefined) {
     const n = item.max_per_hour;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100_000) throw new ConfigError(p + "max_per_hour", "an integer from 1", n);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100_000)
+      throw new ConfigError(p + "max_per_hour", "an integer from 1", n);
     out.maxPerHour = n;
   }
   return out;

@@ -68,7 +68,11 @@ export function asSealpostError(err: unknown): SealpostError {
   if (isStorageFull(err)) return new SealpostError(Reason.storageFull, "no space left to store the message", { cause: err });
   if (code === "EACCES" || code === "EPERM") {
     // typically a pipe run as the wrong user (Postfix's default_privs): say where to look
-    return new SealpostError(Reason.storage, "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)", { cause: err });
+    return new SealpostError(
+      Reason.storage,
+      "permission denied on sealpost's spool or store (run as the wrong user? see sealpost doctor)",
+      { cause: err },
+    );
   }
   if (code === "EROFS") return new SealpostError(Reason.storage, "sealpost's spool or store is on a read-only file system", { cause: err });
   return new SealpostError(Reason.internal, "internal error", { cause: err });

@@ -20,7 +20,8 @@ export const unlink = (path: string): Promise<void> => call<void>((cb) => fs.unl
 export const rename = (from: string, to: string): Promise<void> => call<void>((cb) => fs.rename(from, to, (e) => cb(e, undefined)));
 export const link = (from: string, to: string): Promise<void> => call<void>((cb) => fs.link(from, to, (e) => cb(e, undefined)));
 export const chmod = (path: string, mode: number): Promise<void> => call<void>((cb) => fs.chmod(path, mode, (e) => cb(e, undefined)));
-export const chown = (path: string, uid: number, gid: number): Promise<void> => call<void>((cb) => fs.chown(path, uid, gid, (e) => cb(e, undefined)));
+export const chown = (path: string, uid: number, gid: number): Promise<void> =>
+  call<void>((cb) => fs.chown(path, uid, gid, (e) => cb(e, undefined)));
 export const access = (path: string, mode?: number): Promise<void> => call<void>((cb) => fs.access(path, mode, (e) => cb(e, undefined)));
 export const utimes = (path: string, atime: Date, mtime: Date): Promise<void> =>
   call<void>((cb) => fs.utimes(path, atime, mtime, (e) => cb(e, undefined)));

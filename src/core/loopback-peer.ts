@@ -21,7 +21,10 @@ export interface Endpoint {
 export class LoopbackPeers {
   private batch?: Array<{ client: Endpoint; server: Endpoint; done: (uid: number | undefined) => void }>;
 
-  constructor(private readonly batchMs = 10, private readonly procNet = "/proc/net") {}
+  constructor(
+    private readonly batchMs = 10,
+    private readonly procNet = "/proc/net",
+  ) {}
 
   /** The uid owning `client`'s end of its connection to `server`; undefined when the kernel shows none (not Linux, not loopback, gone). */
   uidOf(client: Endpoint, server: Endpoint): Promise<number | undefined> {
@@ -64,7 +67,12 @@ function rows(client: Endpoint, server: Endpoint): Array<[string, string]> {
   const pair = `${procAddress(client)} ${procAddress(server)}`;
   if (pair.includes("?")) return [];
   const v4 = isIPv4(plainV4(client.address)) && isIPv4(plainV4(server.address));
-  return v4 ? [["tcp", pair], ["tcp6", mapped(pair)]] : [["tcp6", pair]];
+  return v4
+    ? [
+        ["tcp", pair],
+        ["tcp6", mapped(pair)],
+      ]
+    : [["tcp6", pair]];
 }
 
 /** The uid column of the row for `want`; a table has a row for every socket (thousands in TIME_WAIT after a wave): search, don't split. */
@@ -72,7 +80,10 @@ function uidIn(table: string, want: string): number | undefined {
   const at = table.indexOf(` ${want} `);
   if (at < 0) return undefined;
   const end = table.indexOf("\n", at);
-  const cols = table.slice(at, end < 0 ? undefined : end).trim().split(/\s+/); // local rem st tx:rx tr:when retrnsmt uid ...
+  const cols = table
+    .slice(at, end < 0 ? undefined : end)
+    .trim()
+    .split(/\s+/); // local rem st tx:rx tr:when retrnsmt uid ...
   const uid = Number(cols[6]);
   return Number.isInteger(uid) && uid >= 0 ? uid : undefined;
 }
@@ -88,7 +99,10 @@ function procAddress({ address, port }: Endpoint): string {
 
 /** The same pair as an IPv4 client seen through an IPv6 socket (::ffff:127.0.0.1). */
 function mapped(pair: string): string {
-  return pair.split(" ").map((a) => (a.length === 13 ? `0000000000000000FFFF0000${a}` : a)).join(" ");
+  return pair
+    .split(" ")
+    .map((a) => (a.length === 13 ? `0000000000000000FFFF0000${a}` : a))
+    .join(" ");
 }
 
 function plainV4(address: string): string {

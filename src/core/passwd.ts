@@ -10,7 +10,13 @@ function passwd(): string[][] {
   try {
     const s = statSync("/etc/passwd");
     const stamp = `${s.ino}:${s.mtimeMs}:${s.size}`;
-    if (known?.stamp !== stamp) known = { stamp, rows: readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")) };
+    if (known?.stamp !== stamp)
+      known = {
+        stamp,
+        rows: readFileSync("/etc/passwd", "utf8")
+          .split("\n")
+          .map((l) => l.split(":")),
+      };
     return known.rows;
   } catch {
     return []; // no passwd file (a container): nobody is known by name

@@ -63,7 +63,11 @@ export async function spoolAccess(spoolDir: string, configuredUser: string, uid:
   };
   const spool = await facts(spoolDir);
   return decideSpoolAccess({
-    spoolDir, uid, spool, parent: spool ? undefined : await facts(dirname(spoolDir)),
-    configuredUser, userIds: uid === 0 ? lookupUser(configuredUser) : undefined,
+    spoolDir,
+    uid,
+    spool,
+    parent: spool ? undefined : await facts(dirname(spoolDir)),
+    configuredUser,
+    userIds: uid === 0 ? lookupUser(configuredUser) : undefined,
   });
 }

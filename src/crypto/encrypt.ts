@@ -8,12 +8,16 @@ import { createMessage, encrypt, enums, type PrivateKey, type PublicKey } from "
 
 /** Encrypts `data` to `keys`, armored; with `signingKey`, signs first (one-pass signature inside). */
 export async function encryptArmored(data: Uint8Array, keys: PublicKey[], signingKey?: PrivateKey): Promise<string> {
-  return encrypt({ ...await options(keys, signingKey), message: await createMessage({ binary: data, format: "binary" }) });
+  return encrypt({ ...(await options(keys, signingKey)), message: await createMessage({ binary: data, format: "binary" }) });
 }
 
 /** The same, read from and written to streams. */
-export async function encryptArmoredStream(data: ReadableStream<Uint8Array>, keys: PublicKey[], signingKey?: PrivateKey): Promise<ReadableStream<string>> {
-  return encrypt({ ...await options(keys, signingKey), message: await createMessage({ binary: data, format: "binary" }) });
+export async function encryptArmoredStream(
+  data: ReadableStream<Uint8Array>,
+  keys: PublicKey[],
+  signingKey?: PrivateKey,
+): Promise<ReadableStream<string>> {
+  return encrypt({ ...(await options(keys, signingKey)), message: await createMessage({ binary: data, format: "binary" }) });
 }
 
 async function options(keys: PublicKey[], signingKey?: PrivateKey) {
@@ -33,11 +37,14 @@ async function options(keys: PublicKey[], signingKey?: PrivateKey) {
 /** A pull stream over chunks made on demand: openpgp reads at its own pace (back-pressure). */
 export function streamOf(chunks: Iterable<Uint8Array>): ReadableStream<Uint8Array> {
   const it = chunks[Symbol.iterator]();
-  return new ReadableStream({
-    pull(controller) {
-      const next = it.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
+  return new ReadableStream(
+    {
+      pull(controller) {
+        const next = it.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }

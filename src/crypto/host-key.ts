@@ -12,7 +12,10 @@ import { ensureDir, writeSynced } from "../store/durable-file.js";
 
 export async function generateHostKey(file: string, hostname: string): Promise<PrivateKey> {
   const { privateKey } = await generateKey({
-    type: "ecc", curve: "ed25519Legacy", subkeys: [], format: "object",
+    type: "ecc",
+    curve: "ed25519Legacy",
+    subkeys: [],
+    format: "object",
     userIDs: [{ name: `sealpost on ${hostname}`, email: `sealpost@${hostname}` }],
   });
   await ensureDir(dirname(file), 0o755);
@@ -25,7 +28,8 @@ export async function loadHostKey(file: string): Promise<PrivateKey> {
     const info = await stat(file);
     if ((info.mode & 0o077) !== 0) throw new SealpostError(Reason.config, "message.host_key must be mode 0600 (it is a secret key)");
     const key = await readPrivateKey({ armoredKey: await readFile(file, "utf8") });
-    if (key.keyPacket.version !== 4 || !key.isDecrypted()) throw new SealpostError(Reason.config, "message.host_key must be an unprotected v4 secret key");
+    if (key.keyPacket.version !== 4 || !key.isDecrypted())
+      throw new SealpostError(Reason.config, "message.host_key must be an unprotected v4 secret key");
     return key;
   } catch (err) {
     if (err instanceof SealpostError) throw err;

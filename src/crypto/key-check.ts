@@ -31,7 +31,12 @@ export interface KeyInfo {
 const SEIPD_V2_FEATURE = 0x08;
 
 /** RFC 9580's own key types: GnuPG 2.2 reads none of them. */
-const RFC9580_ALGORITHMS: ReadonlySet<number> = new Set([enums.publicKey.x25519, enums.publicKey.x448, enums.publicKey.ed25519, enums.publicKey.ed448]);
+const RFC9580_ALGORITHMS: ReadonlySet<number> = new Set([
+  enums.publicKey.x25519,
+  enums.publicKey.x448,
+  enums.publicKey.ed25519,
+  enums.publicKey.ed448,
+]);
 
 export function fingerprintOf(key: PublicKey): string {
   return key.getFingerprint().toUpperCase();
@@ -67,7 +72,11 @@ async function advertisesSeipdV2(key: PublicKey): Promise<boolean> {
 }
 
 function algorithmName(info: ReturnType<PublicKey["getAlgorithmInfo"]>): string {
-  return "bits" in info && info.bits ? `${info.algorithm}${info.bits}` : "curve" in info && info.curve ? `${info.algorithm} ${info.curve}` : info.algorithm;
+  return "bits" in info && info.bits
+    ? `${info.algorithm}${info.bits}`
+    : "curve" in info && info.curve
+      ? `${info.algorithm} ${info.curve}`
+      : info.algorithm;
 }
 
 async function subkeyInfo(key: PublicKey): Promise<SubkeyInfo[]> {

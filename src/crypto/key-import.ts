@@ -103,7 +103,7 @@ async function importOne(keysDir: string, key: PublicKey, now: Date): Promise<Im
   const ignored = all.users.filter((u) => u.userID).length - (await certifiedUsers(all, now)).length;
   const problem = await unusableReason(merged, now);
   if (problem !== undefined) {
-    if (existing && await revocationOf(merged, now)) return store(keysDir, merged, existing.key, "revoked", ignored, now);
+    if (existing && (await revocationOf(merged, now))) return store(keysDir, merged, existing.key, "revoked", ignored, now);
     return { fingerprint, reason: `key ${problem}` };
   }
   const failed = await testEncryption(merged);
@@ -111,13 +111,20 @@ async function importOne(keysDir: string, key: PublicKey, now: Date): Promise<Im
   return store(keysDir, merged, existing?.key, existing ? "updated" : "imported", ignored, now);
 }
 
-async function store(keysDir: string, key: PublicKey, existing: PublicKey | undefined, status: Imported["status"], ignored: number, now: Date): Promise<Imported> {
+async function store(
+  keysDir: string,
+  key: PublicKey,
+  existing: PublicKey | undefined,
+  status: Imported["status"],
+  ignored: number,
+  now: Date,
+): Promise<Imported> {
   const changed = !existing || key.armor() !== existing.armor();
   if (changed) {
     await ensureDir(keysDir, 0o755);
     await writeFileDurably(keyFile(keysDir, fingerprintOf(key)), key.armor(), 0o644);
   }
-  return { status: changed ? status : "unchanged", info: { ...await describeKey(key, now), ignoredUserIds: ignored } };
+  return { status: changed ? status : "unchanged", info: { ...(await describeKey(key, now)), ignoredUserIds: ignored } };
 }
 
 /**

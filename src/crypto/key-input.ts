@@ -10,7 +10,8 @@ import { enums, readKeys, readSignature, unarmor, type Key, type SignaturePacket
  */
 const ARMORED_PUBLIC = /^-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?^-----END PGP PUBLIC KEY BLOCK-----/gm;
 
-export const SECRET_REFUSAL = "this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`";
+export const SECRET_REFUSAL =
+  "this is a secret (private) key; sealpost stores public keys only, nothing was stored — export the public key with `gpg --export --armor`";
 
 export interface ParsedInput {
   keys: Key[];
@@ -25,16 +26,26 @@ export async function parseInput(data: Buffer): Promise<ParsedInput> {
     if (text.includes("-----BEGIN PGP ")) {
       const blocks = text.match(ARMORED_PUBLIC);
       if (!blocks && text.includes(":-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
-        throw new KeyInputError("gpg guards this revocation certificate with a \":\" before -----BEGIN; remove that colon to import it (the key then stops sealing)");
+        throw new KeyInputError(
+          'gpg guards this revocation certificate with a ":" before -----BEGIN; remove that colon to import it (the key then stops sealing)',
+        );
       }
       if (!blocks) throw new KeyInputError("no PGP PUBLIC KEY BLOCK found");
       for (const block of blocks) {
-        await readPart(parsed, () => readKeys({ armoredKeys: block }), async () => (await unarmor(block)).data);
+        await readPart(
+          parsed,
+          () => readKeys({ armoredKeys: block }),
+          async () => (await unarmor(block)).data,
+        );
       }
       return parsed;
     }
     if (data.length === 0) throw new KeyInputError("empty input");
-    await readPart(parsed, () => readKeys({ binaryKeys: new Uint8Array(data) }), async () => new Uint8Array(data));
+    await readPart(
+      parsed,
+      () => readKeys({ binaryKeys: new Uint8Array(data) }),
+      async () => new Uint8Array(data),
+    );
     return parsed;
   } catch (err) {
     if (err instanceof KeyInputError) throw err;
@@ -45,10 +56,16 @@ export async function parseInput(data: Buffer): Promise<ParsedInput> {
 /** One armored block or the binary input: keys, else key revocation signatures only, else the keys' error. */
 async function readPart(parsed: ParsedInput, keys: () => Promise<Key[]>, bytes: () => Promise<unknown>): Promise<void> {
   try {
-    parsed.keys.push(...await keys());
+    parsed.keys.push(...(await keys()));
   } catch (err) {
     const data = await bytes();
-    const signatures = data instanceof Uint8Array ? await readSignature({ binarySignature: data }).then((s) => [...s.packets], () => []) : [];
+    const signatures =
+      data instanceof Uint8Array
+        ? await readSignature({ binarySignature: data }).then(
+            (s) => [...s.packets],
+            () => [],
+          )
+        : [];
     if (signatures.length === 0 || signatures.some((sig) => sig.signatureType !== enums.signature.keyRevocation)) throw err;
     parsed.revocations.push(...signatures);
   }

@@ -26,7 +26,10 @@ export function keyFile(keysDir: string, fingerprint: string): string {
 
 export async function listKeyFiles(keysDir: string): Promise<string[]> {
   try {
-    return (await readdir(keysDir)).filter((name) => KEY_FILE.test(name)).sort().map((name) => name.slice(0, 40));
+    return (await readdir(keysDir))
+      .filter((name) => KEY_FILE.test(name))
+      .sort()
+      .map((name) => name.slice(0, 40));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
@@ -62,7 +65,11 @@ export async function loadKeyring(keysDir: string): Promise<StoredKey[]> {
  * user id carries a `to` address (case-insensitive); plus its also_encrypt_to (archive) keys.
  * Every recipient and every archive key must be usable, or nothing is sent.
  */
-export async function routeKeys(route: Pick<RouteConfig, "to" | "keys" | "alsoEncryptTo">, keysDir: string, now: Date = new Date()): Promise<PublicKey[]> {
+export async function routeKeys(
+  route: Pick<RouteConfig, "to" | "keys" | "alsoEncryptTo">,
+  keysDir: string,
+  now: Date = new Date(),
+): Promise<PublicKey[]> {
   const ring = await checkedKeyring(keysDir, now);
   const keys = recipientKeys(route, ring);
   for (const fpr of route.alsoEncryptTo ?? []) {
@@ -129,5 +136,11 @@ async function check(fingerprint: string, key: PublicKey, now: Date): Promise<Ch
   const problem = await unusableReason(key, now);
   const expiry = await expiryOf(key, now);
   // an unusable key stays so (revoked, expired) until its file changes; a usable one until it expires
-  return { fingerprint, key, emails: await keyEmails(key, now), problem, validUntil: problem === undefined && expiry.expires ? expiry.expires.getTime() : null };
+  return {
+    fingerprint,
+    key,
+    emails: await keyEmails(key, now),
+    problem,
+    validUntil: problem === undefined && expiry.expires ? expiry.expires.getTime() : null,
+  };
 }

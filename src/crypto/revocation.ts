@@ -16,25 +16,48 @@ export interface Revocation {
  */
 export async function revocationOf(key: PublicKey, now: Date = new Date()): Promise<Revocation | undefined> {
   if (await key.isRevoked(undefined, undefined, now)) {
-    return withReason({ part: "key" }, await validRevocation(key.revocationSignatures, (sig) => sig.verify(key.keyPacket, enums.signature.keyRevocation, { key: key.keyPacket }, now)));
+    return withReason(
+      { part: "key" },
+      await validRevocation(key.revocationSignatures, (sig) =>
+        sig.verify(key.keyPacket, enums.signature.keyRevocation, { key: key.keyPacket }, now),
+      ),
+    );
   }
-  if (await key.getEncryptionKey(undefined, now).then(() => true, () => false)) return undefined;
+  if (
+    await key.getEncryptionKey(undefined, now).then(
+      () => true,
+      () => false,
+    )
+  )
+    return undefined;
   for (const sub of key.subkeys) {
     const binding = sub.bindingSignatures.at(-1);
     const flags = binding?.keyFlags?.[0] ?? 0;
     if (!binding || !(flags & (enums.keyFlags.encryptCommunication | enums.keyFlags.encryptStorage))) continue;
     if (await sub.isRevoked(binding, key.keyPacket, now)) {
       const data = { key: key.keyPacket, bind: sub.keyPacket };
-      return withReason({ part: "encryption subkey" }, await validRevocation(sub.revocationSignatures, (sig) => sig.verify(key.keyPacket, enums.signature.subkeyRevocation, data, now)));
+      return withReason(
+        { part: "encryption subkey" },
+        await validRevocation(sub.revocationSignatures, (sig) => sig.verify(key.keyPacket, enums.signature.subkeyRevocation, data, now)),
+      );
     }
   }
   return undefined;
 }
 
 /** The last revocation signature that verifies (anyone can append one that does not). */
-async function validRevocation(signatures: SignaturePacket[], verify: (sig: SignaturePacket) => Promise<void>): Promise<SignaturePacket | undefined> {
+async function validRevocation(
+  signatures: SignaturePacket[],
+  verify: (sig: SignaturePacket) => Promise<void>,
+): Promise<SignaturePacket | undefined> {
   for (const sig of [...signatures].reverse()) {
-    if (await verify(sig).then(() => true, () => false)) return sig;
+    if (
+      await verify(sig).then(
+        () => true,
+        () => false,
+      )
+    )
+      return sig;
   }
   return undefined;
 }

@@ -12,7 +12,14 @@ import { PacketList, PublicKey, type AnyPacket, type User } from "openpgp";
 export async function certifiedUsers(key: PublicKey, now: Date = new Date()): Promise<User[]> {
   const out: User[] = [];
   for (const user of key.users) {
-    if (user.userID && await user.verify(now).then(() => true, () => false)) out.push(user);
+    if (
+      user.userID &&
+      (await user.verify(now).then(
+        () => true,
+        () => false,
+      ))
+    )
+      out.push(user);
   }
   return out;
 }
@@ -24,7 +31,9 @@ export async function certifiedUsers(key: PublicKey, now: Date = new Date()): Pr
  */
 export async function withoutUncertifiedUserIds(key: PublicKey, now: Date = new Date()): Promise<PublicKey> {
   const certified = new Set(await certifiedUsers(key, now));
-  const dropped = new Set(key.users.filter((u) => !certified.has(u) && u.revocationSignatures.length === 0).flatMap((u) => [...u.toPacketList()]));
+  const dropped = new Set(
+    key.users.filter((u) => !certified.has(u) && u.revocationSignatures.length === 0).flatMap((u) => [...u.toPacketList()]),
+  );
   if (dropped.size === 0) return key;
   const packets = new PacketList<AnyPacket>();
   for (const packet of key.toPacketList()) if (!dropped.has(packet)) packets.push(packet);

@@ -78,8 +78,15 @@ function describe(err: unknown, url: URL): WkdError {
 function get(url: URL, options: WkdOptions, deadline: number): Promise<Buffer> {
   const target = options.connectTo?.(url.hostname);
   const lookup: LookupFunction | undefined = target
-    ? (_host, opts, cb) => (opts as { all?: boolean }).all ? (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: target.address, family: 4 }]) : cb(null, target.address, 4)
-    : options.connectTo ? (host, _opts, cb) => cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" }), "", 4) : undefined;
+    ? (_host, opts, cb) =>
+        (opts as { all?: boolean }).all
+          ? (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+              { address: target.address, family: 4 },
+            ])
+          : cb(null, target.address, 4)
+    : options.connectTo
+      ? (host, _opts, cb) => cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" }), "", 4)
+      : undefined;
   return new Promise((resolve, reject) => {
     let settled = false;
     let overall: NodeJS.Timeout | undefined;
@@ -94,27 +101,39 @@ function get(url: URL, options: WkdOptions, deadline: number): Promise<Buffer> {
       settle(err);
       req.destroy(err);
     };
-    const req = request(url, {
-      port: target?.port ?? 443, servername: url.hostname, lookup, timeout: IDLE_MS, rejectUnauthorized: true, minVersion: "TLSv1.2",
-      headers: { accept: "application/octet-stream" },
-    }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        return settle(new WkdError(`${url.host}: HTTP ${res.statusCode} (no key published for this address)`));
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BYTES) fail(new WkdError(`${url.host}: answer larger than ${MAX_BYTES} bytes`));
-        else chunks.push(c);
-      });
-      res.on("end", () => settle(undefined, Buffer.concat(chunks)));
-      res.on("error", (err) => settle(err));
-    });
+    const req = request(
+      url,
+      {
+        port: target?.port ?? 443,
+        servername: url.hostname,
+        lookup,
+        timeout: IDLE_MS,
+        rejectUnauthorized: true,
+        minVersion: "TLSv1.2",
+        headers: { accept: "application/octet-stream" },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          return settle(new WkdError(`${url.host}: HTTP ${res.statusCode} (no key published for this address)`));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BYTES) fail(new WkdError(`${url.host}: answer larger than ${MAX_BYTES} bytes`));
+          else chunks.push(c);
+        });
+        res.on("end", () => settle(undefined, Buffer.concat(chunks)));
+        res.on("error", (err) => settle(err));
+      },
+    );
     // The whole exchange, from the lookup to the last byte: the idle timeout alone is reset by
     // every byte, so a server that drips one every few seconds would hold the fetch forever.
-    overall = setTimeout(() => fail(new WkdError(`${url.host}: no complete answer within ${DEADLINE_MS / 1000} s`)), Math.max(0, deadline - Date.now()));
+    overall = setTimeout(
+      () => fail(new WkdError(`${url.host}: no complete answer within ${DEADLINE_MS / 1000} s`)),
+      Math.max(0, deadline - Date.now()),
+    );
     req.on("timeout", () => fail(new WkdError(`${url.host}: timed out`)));
     req.on("error", (err) => settle(err));
     req.on("close", () => settle(new WkdError(`${url.host}: the connection closed before the answer was complete`)));

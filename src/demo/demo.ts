@@ -37,31 +37,59 @@ export async function runDemo(keep: boolean): Promise<DemoReport> {
   const workDir = await mkdtemp(join(tmpdir(), "sealpost-demo-"));
   const received: Buffer[] = [];
   const sink = new SMTPServer({
-    disabledCommands: ["AUTH", "STARTTLS"], logger: false,
+    disabledCommands: ["AUTH", "STARTTLS"],
+    logger: false,
     onData(stream, _session, cb) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => { received.push(Buffer.concat(chunks)); cb(); });
+      stream.on("end", () => {
+        received.push(Buffer.concat(chunks));
+        cb();
+      });
     },
   });
   try {
     await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", () => resolve()));
     const port = (sink.server.address() as { port: number }).port;
     const { publicKey, privateKey } = await generateKey({
-      type: "ecc", curve: "curve25519Legacy", userIDs: [{ name: "sealpost demo (throw-away)", email: RECIPIENT }], format: "object",
+      type: "ecc",
+      curve: "curve25519Legacy",
+      userIDs: [{ name: "sealpost demo (throw-away)", email: RECIPIENT }],
+      format: "object",
     });
     const imported = await importKeys(join(workDir, "keys"), Buffer.from(publicKey.armor()));
     const config = join(workDir, "sealpost.toml");
-    await writeFile(config, [
-      'hostname = "demo.example.org"', 'keys_dir = "keys"', 'spool_dir = "spool"',
-      "[local]", 'store = "maildir"', 'path = "Maildir"',
-      "[relay]", 'host = "127.0.0.1"', `port = ${port}`, 'security = "none"', 'envelope_from = "sealpost@demo.example.org"', "[log]", 'syslog = ""',
-      "[[route]]", `to = ["${RECIPIENT}"]`, "",
-    ].join("\n"));
+    await writeFile(
+      config,
+      [
+        'hostname = "demo.example.org"',
+        'keys_dir = "keys"',
+        'spool_dir = "spool"',
+        "[local]",
+        'store = "maildir"',
+        'path = "Maildir"',
+        "[relay]",
+        'host = "127.0.0.1"',
+        `port = ${port}`,
+        'security = "none"',
+        'envelope_from = "sealpost@demo.example.org"',
+        "[log]",
+        'syslog = ""',
+        "[[route]]",
+        `to = ["${RECIPIENT}"]`,
+        "",
+      ].join("\n"),
+    );
 
     const input = Buffer.from(SAMPLE_NOTICE, "utf8");
     const settings = loadConfig(config);
-    const outcome = await deliver({ config: settings, input, env: SAMPLE_ENV, args: { recipients: [] }, keyIndex: () => refreshKeyIndex(settings.keysDir) });
+    const outcome = await deliver({
+      config: settings,
+      input,
+      env: SAMPLE_ENV,
+      args: { recipients: [] },
+      keyIndex: () => refreshKeyIndex(settings.keysDir),
+    });
     const { relayed: relayedCount } = await runPass(settings); // what the background runner does after each commit
     const newDir = join(workDir, "Maildir", "new");
     const localName = (await readdir(newDir).catch(() => [] as string[]))[0];
@@ -70,14 +98,23 @@ export async function runDemo(keep: boolean): Promise<DemoReport> {
     if (relayed) {
       const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(relayed.toString("latin1"))?.[0];
       if (armored) {
-        const { data } = await decrypt({ message: await readMessage({ armoredMessage: armored }), decryptionKeys: privateKey, format: "binary" });
+        const { data } = await decrypt({
+          message: await readMessage({ armoredMessage: armored }),
+          decryptionKeys: privateKey,
+          format: "binary",
+        });
         decrypted = Buffer.from(data as Uint8Array);
       }
     }
     const body = SAMPLE_NOTICE.slice(SAMPLE_NOTICE.indexOf("\n\n") + 2).replace(/\n/g, "\r\n");
     return {
-      workDir, fingerprint: imported.imported[0]?.info.fingerprint ?? "?", outcome, relayedCount,
-      localCopy: localName ? join(newDir, localName) : undefined, relayed, decrypted,
+      workDir,
+      fingerprint: imported.imported[0]?.info.fingerprint ?? "?",
+      outcome,
+      relayedCount,
+      localCopy: localName ? join(newDir, localName) : undefined,
+      relayed,
+      decrypted,
       originalInside: decrypted?.includes(body) ?? false,
       plaintextOutside: relayed?.includes("Failed password") ?? false,
     };

@@ -16,7 +16,6 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
-
 export const silentLog: EventLog = { event: () => undefined, close: async () => undefined };
 
 export function openEventLog(log: Config["log"], fallback?: (line: string) => void): EventLog {

@@ -17,8 +17,16 @@ export type EventName =
   | "duplicate"; // already handled (an MTA retry): nothing done
 
 export const EVENT_LEVEL: Record<EventName, LogLevel> = {
-  received: "info", stored: "info", sealed: "info", relayed: "info", spooled: "info", batched: "info", duplicate: "info",
-  deferred: "warning", held: "error", refused: "warning",
+  received: "info",
+  stored: "info",
+  sealed: "info",
+  relayed: "info",
+  spooled: "info",
+  batched: "info",
+  duplicate: "info",
+  deferred: "warning",
+  held: "error",
+  refused: "warning",
 };
 
 export const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warning: 2, error: 3 };

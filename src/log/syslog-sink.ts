@@ -11,7 +11,17 @@ import type { LineSink } from "./line-sink.js";
 import type { SyslogFacility } from "../config/schema.js";
 
 const FACILITY_CODE: Record<SyslogFacility, number> = {
-  user: 1, mail: 2, daemon: 3, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 const SEVERITY: Record<string, number> = { error: 3, warning: 4, info: 6, debug: 7 };
 const LOGGER = "/usr/bin/logger";
@@ -22,7 +32,10 @@ export class SyslogSink implements LineSink {
   private child: ChildProcess | undefined;
   private broken = false;
 
-  constructor(private readonly socket: string, private readonly facility: SyslogFacility) {}
+  constructor(
+    private readonly socket: string,
+    private readonly facility: SyslogFacility,
+  ) {}
 
   write(line: string, level: string): void {
     const child = this.start();
@@ -49,9 +62,13 @@ export class SyslogSink implements LineSink {
   private start(): ChildProcess | undefined {
     if (this.child || this.broken) return this.child;
     try {
-      const child = childProcess().spawn(LOGGER, ["--socket", this.socket, "--tag", "sealpost", `--id=${process.pid}`, "--prio-prefix", "--size", "2048"], {
-        stdio: ["pipe", "ignore", "ignore"],
-      });
+      const child = childProcess().spawn(
+        LOGGER,
+        ["--socket", this.socket, "--tag", "sealpost", `--id=${process.pid}`, "--prio-prefix", "--size", "2048"],
+        {
+          stdio: ["pipe", "ignore", "ignore"],
+        },
+      );
       child.on("error", () => {
         this.broken = true; // no logger(1): events are lost, mail is not
       });

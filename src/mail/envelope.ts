@@ -27,7 +27,12 @@ export function pipeEnvelope(env: Env, args: PipeArguments, hostname: string): E
     else if (env.LOCAL_PART) found.push(env.DOMAIN ? `${env.LOCAL_PART}@${env.DOMAIN}` : env.LOCAL_PART);
     if (env.ORIGINAL_RECIPIENT) found.push(env.ORIGINAL_RECIPIENT);
   }
-  const recipients = unique(found.map(cleanAddress).filter((a) => a !== "").map((a) => qualify(a, hostname)));
+  const recipients = unique(
+    found
+      .map(cleanAddress)
+      .filter((a) => a !== "")
+      .map((a) => qualify(a, hostname)),
+  );
   return { sender: sender === "" || sender === "<>" ? "" : qualify(sender, hostname), recipients };
 }
 
@@ -37,7 +42,10 @@ export function isEximPipe(env: Env): boolean {
 }
 
 function cleanAddress(value: string): string {
-  return value.trim().replace(/^<(.*)>$/, "$1").trim();
+  return value
+    .trim()
+    .replace(/^<(.*)>$/, "$1")
+    .trim();
 }
 
 function unique(items: string[]): string[] {

@@ -26,7 +26,8 @@ const WORD_OCTETS = 30;
 export function encodeWords(text: string): string {
   const words: string[] = [];
   let chunk = "";
-  for (const char of text) { // by code point
+  for (const char of text) {
+    // by code point
     if (chunk !== "" && Buffer.byteLength(chunk + char) > WORD_OCTETS) {
       words.push(chunk);
       chunk = "";

@@ -35,10 +35,21 @@ export function parseHeader(header: Buffer): HeaderField[] {
       const colon = text.indexOf(":");
       if (colon > 0 && startsField(header, start)) {
         const name = text.slice(0, colon).trimEnd();
-        const unfold = (v: string) => v.replace(/\r?\n(?=[ \t])/g, "").replace(/\r?\n$/, "").replace(/\r?\n/g, "").trim();
+        const unfold = (v: string) =>
+          v
+            .replace(/\r?\n(?=[ \t])/g, "")
+            .replace(/\r?\n$/, "")
+            .replace(/\r?\n/g, "")
+            .trim();
         const value = unfold(text.slice(colon + 1));
         const stray = /\n(?![ \t]|$)/.exec(text);
-        fields.push({ name, lname: name.toLowerCase(), raw, value, sureValue: stray ? unfold(text.slice(colon + 1, stray.index + 1)) : value });
+        fields.push({
+          name,
+          lname: name.toLowerCase(),
+          raw,
+          value,
+          sureValue: stray ? unfold(text.slice(colon + 1, stray.index + 1)) : value,
+        });
       }
       start = next;
     }
@@ -53,7 +64,10 @@ export function parseHeader(header: Buffer): HeaderField[] {
  * continuation it is. The local copy keeps the raw bytes.
  */
 export function wellFormed(field: HeaderField): Buffer {
-  const text = toCrlf(field.raw).toString("latin1").replace(/^([^:]*?)[ \t]+:/, "$1:").replace(/\r\n(?=[^ \t])/g, "\r\n ");
+  const text = toCrlf(field.raw)
+    .toString("latin1")
+    .replace(/^([^:]*?)[ \t]+:/, "$1:")
+    .replace(/\r\n(?=[^ \t])/g, "\r\n ");
   return Buffer.from(text.endsWith("\r\n") ? text : text + "\r\n", "latin1");
 }
 

@@ -36,7 +36,8 @@ export function parseSendmailArgs(argv: readonly string[]): SendmailArgs {
     if (flag === "t" && attached === "") args.extractRecipients = true;
     else if (flag === "i" && attached === "") args.dotEndsMessage = false;
     else if (flag === "b") args.mode = mode(attached);
-    else if (flag === "q") args.mode = "run-queue"; // -q, -q30m, -qR...: one pass now
+    else if (flag === "q")
+      args.mode = "run-queue"; // -q, -q30m, -qR...: one pass now
     else if (VALUED.has(flag)) {
       // -o and -A take only attached values in practice (-oi, -odi, -oem, -Ac); -o alone reads the next word.
       const value = attached !== "" ? attached : argv[++i];
@@ -57,9 +58,14 @@ export function parseSendmailArgs(argv: readonly string[]): SendmailArgs {
 
 function mode(attached: string): SendmailMode {
   switch (attached) {
-    case "m": case "": return "send"; // -bm: deliver mail, the default
-    case "p": return "list-queue"; // -bp: mailq
-    case "i": return "nothing"; // -bi: newaliases; sealpost has no alias database
-    default: throw new SendmailUsageError(`-b${attached} is not supported (only -bm, -bp and -bi)`);
+    case "m":
+    case "":
+      return "send"; // -bm: deliver mail, the default
+    case "p":
+      return "list-queue"; // -bp: mailq
+    case "i":
+      return "nothing"; // -bi: newaliases; sealpost has no alias database
+    default:
+      throw new SendmailUsageError(`-b${attached} is not supported (only -bm, -bp and -bi)`);
   }
 }

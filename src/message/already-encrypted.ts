@@ -87,7 +87,8 @@ function readPacketHeader(b: Buffer, pos: number): { tag: number; start: number;
   const first = b[pos]!;
   if ((first & 0x80) === 0) return undefined;
   const need = (n: number) => pos + n <= b.length;
-  if (first & 0x40) { // new format
+  if (first & 0x40) {
+    // new format
     const tag = first & 0x3f;
     if (!need(2)) return undefined;
     const l0 = b[pos + 1]!;
@@ -98,9 +99,13 @@ function readPacketHeader(b: Buffer, pos: number): { tag: number; start: number;
   }
   const tag = (first >> 2) & 0x0f; // old format: the length type in the low two bits
   switch (first & 0x03) {
-    case 0: return need(2) ? { tag, start: pos + 2, length: b[pos + 1]! } : undefined;
-    case 1: return need(3) ? { tag, start: pos + 3, length: b.readUInt16BE(pos + 1) } : undefined;
-    case 2: return need(5) ? { tag, start: pos + 5, length: b.readUInt32BE(pos + 1) } : undefined;
-    default: return undefined;
+    case 0:
+      return need(2) ? { tag, start: pos + 2, length: b[pos + 1]! } : undefined;
+    case 1:
+      return need(3) ? { tag, start: pos + 3, length: b.readUInt16BE(pos + 1) } : undefined;
+    case 2:
+      return need(5) ? { tag, start: pos + 5, length: b.readUInt32BE(pos + 1) } : undefined;
+    default:
+      return undefined;
   }
 }

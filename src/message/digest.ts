@@ -42,11 +42,23 @@ export function buildDigest(items: readonly DigestItem[], ctx: DigestContext): B
     headerLine("X-Sealpost-Digest", String(items.length)),
   ].join("");
   const parts: Buffer[] = [Buffer.from(`${header}\r\nA digest of ${items.length} messages (MIME).\r\n`, "utf8")];
-  parts.push(Buffer.from(`--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${summary(items, ctx)}\r\n`, "utf8"));
+  parts.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${summary(items, ctx)}\r\n`,
+      "utf8",
+    ),
+  );
   originals.forEach((bytes, i) => {
     const name = `${String(i + 1).padStart(3, "0")}-${items[i]!.classification.kind}.eml`;
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: message/rfc822\r\nContent-Disposition: inline; filename="${name}"\r\n` +
-      `Content-Transfer-Encoding: ${transferEncoding(bytes)}\r\n\r\n`, "latin1"), bytes, CRLF);
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Type: message/rfc822\r\nContent-Disposition: inline; filename="${name}"\r\n` +
+          `Content-Transfer-Encoding: ${transferEncoding(bytes)}\r\n\r\n`,
+        "latin1",
+      ),
+      bytes,
+      CRLF,
+    );
   });
   parts.push(Buffer.from(`--${boundary}--\r\n`, "latin1"));
   return Buffer.concat(parts);
@@ -56,7 +68,10 @@ export function buildDigest(items: readonly DigestItem[], ctx: DigestContext): B
 export function digestSubject(items: readonly DigestItem[], hostname: string): string {
   const counts = new Map<string, number>();
   for (const item of items) counts.set(item.classification.kind, (counts.get(item.classification.kind) ?? 0) + 1);
-  const kinds = [...counts].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(", ");
+  const kinds = [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(", ");
   return `Digest of ${items.length} messages from ${hostname}: ${kinds}`;
 }
 
@@ -75,7 +90,11 @@ function summary(items: readonly DigestItem[], ctx: DigestContext): string {
   });
   const head = ["#", "received (UTC)", "kind", "host", "IP / user"];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd();
   const first = items[0]?.received ?? ctx.now;
   const last = items[items.length - 1]?.received ?? ctx.now;
   return [
@@ -88,5 +107,8 @@ function summary(items: readonly DigestItem[], ctx: DigestContext): string {
 }
 
 function utc(d: Date): string {
-  return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
+  return d
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "");
 }

@@ -32,8 +32,13 @@ const HP_PARAMS = 'protected-headers="v1"; hp="cipher"';
 const ORIGINAL_NAME = "encrypted-original.eml";
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-export function* innerEntity(raw: RawMessage, fields: readonly HeaderField[], facts: OuterFacts,
-  outer: Array<[string, string]>, warnings: readonly string[] = []): Generator<Buffer> {
+export function* innerEntity(
+  raw: RawMessage,
+  fields: readonly HeaderField[],
+  facts: OuterFacts,
+  outer: Array<[string, string]>,
+  warnings: readonly string[] = [],
+): Generator<Buffer> {
   const added: string[] = [];
   if (facts.synthesized.from) added.push(headerLine("From", facts.from));
   if (facts.synthesized.date) added.push(headerLine("Date", facts.date));
@@ -48,14 +53,18 @@ export function* innerEntity(raw: RawMessage, fields: readonly HeaderField[], fa
   const original = encrypted ? toCrlf(withoutBom(raw.bytes)) : undefined;
   const boundary = freshBoundary("sealpost-inner", [original ?? raw.body]);
   const head = fields.filter((f) => !f.lname.startsWith("content-")).map(wellFormed);
-  yield Buffer.concat([...head, Buffer.from(headerLine("Content-Type", `multipart/mixed; boundary="${boundary}"; ${HP_PARAMS}`) +
-    added.join("") + "\r\n", "utf8")]);
+  yield Buffer.concat([
+    ...head,
+    Buffer.from(headerLine("Content-Type", `multipart/mixed; boundary="${boundary}"; ${HP_PARAMS}`) + added.join("") + "\r\n", "utf8"),
+  ]);
   yield Buffer.from(`--${boundary}\r\n`);
   yield textPart(legacyDisplay(facts.obscured) + (encrypted ? encryptedNote(encrypted) : ""), facts.obscured.length > 0);
   yield Buffer.from(`\r\n--${boundary}\r\n`);
   if (original) {
-    yield Buffer.from(`Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="${ORIGINAL_NAME}"\r\n` +
-      `Content-Transfer-Encoding: ${transferEncoding(original)}\r\n\r\n`);
+    yield Buffer.from(
+      `Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="${ORIGINAL_NAME}"\r\n` +
+        `Content-Transfer-Encoding: ${transferEncoding(original)}\r\n\r\n`,
+    );
     yield* toCrlfChunks(original);
   } else {
     const own = fields.filter((f) => f.lname.startsWith("content-")).map(wellFormed);
@@ -127,10 +136,16 @@ function legacyDisplay(obscured: ReadonlyArray<[string, string]>): string {
 }
 
 function encryptedNote(encrypted: AlreadyEncrypted): string {
-  const to = encrypted.keyIds.length > 0 ? `It is encrypted to key ID ${encrypted.keyIds.join(", ")}.`
-    : encrypted.openpgp ? "sealpost could not read to which keys it is encrypted." : "It is not OpenPGP (PGP/MIME) encrypted.";
-  return "This message was already encrypted when sealpost received it, so it is attached\r\n" +
-    `unchanged as ${ORIGINAL_NAME}: open the attachment to decrypt it.\r\n${to}\r\n`;
+  const to =
+    encrypted.keyIds.length > 0
+      ? `It is encrypted to key ID ${encrypted.keyIds.join(", ")}.`
+      : encrypted.openpgp
+        ? "sealpost could not read to which keys it is encrypted."
+        : "It is not OpenPGP (PGP/MIME) encrypted.";
+  return (
+    "This message was already encrypted when sealpost received it, so it is attached\r\n" +
+    `unchanged as ${ORIGINAL_NAME}: open the attachment to decrypt it.\r\n${to}\r\n`
+  );
 }
 
 /** sealpost's own text part: UTF-8, 8bit unless it is ASCII, base64 only if a line is too long for either. */
@@ -138,8 +153,11 @@ function textPart(text: string, legacy: boolean): Buffer {
   const bytes = Buffer.from(text, "utf8");
   const encoding = transferEncoding(bytes) === "binary" ? "base64" : transferEncoding(bytes);
   const content = encoding === "base64" ? bytes.toString("base64").replace(/.{76}/g, "$&\r\n").replace(/\r\n$/, "") + "\r\n" : text;
-  return Buffer.from(headerLine("Content-Type", `text/plain; charset=utf-8${legacy ? '; hp-legacy-display="1"' : ""}`) +
-    `Content-Disposition: inline\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n${content}`, "utf8");
+  return Buffer.from(
+    headerLine("Content-Type", `text/plain; charset=utf-8${legacy ? '; hp-legacy-display="1"' : ""}`) +
+      `Content-Disposition: inline\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n${content}`,
+    "utf8",
+  );
 }
 
 /** For a body without Content-Type: text/plain, us-ascii when it is, utf-8 when it decodes as such (native checks: a byte loop held serve 0.5 s for 25 MB). */

@@ -43,18 +43,26 @@ export interface OuterContext {
 }
 
 export function outerFacts(fields: readonly HeaderField[], ctx: OuterContext): OuterFacts {
-  const boxes = parseMailboxes(firstSureValue(fields, "from") ?? "")
-    .map((box) => ({ ...box, address: qualify(box.address, ctx.hostname) }));
+  const boxes = parseMailboxes(firstSureValue(fields, "from") ?? "").map((box) => ({
+    ...box,
+    address: qualify(box.address, ctx.hostname),
+  }));
   const fromMissing = boxes.length === 0;
   if (fromMissing) boxes.push({ name: "", address: ctx.envelope.sender || `MAILER-DAEMON@${ctx.hostname}` });
-  const from = ctx.message.from === "relay"
-    ? formatMailbox({ name: boxes.map(describe).join(", "), address: ctx.relayIdentity })
-    : boxes.map(formatMailbox).join(", ");
+  const from =
+    ctx.message.from === "relay"
+      ? formatMailbox({ name: boxes.map(describe).join(", "), address: ctx.relayIdentity })
+      : boxes.map(formatMailbox).join(", ");
 
   const rawSubject = firstSureValue(fields, "subject");
-  const subject = ctx.message.protectSubject && ctx.message.subjectTemplate !== undefined ? templateSubject(ctx.message.subjectTemplate, ctx)
-    : rawSubject === undefined ? undefined
-    : ctx.message.protectSubject ? "[...]" : encodeUnstructured(decodeText(rawSubject));
+  const subject =
+    ctx.message.protectSubject && ctx.message.subjectTemplate !== undefined
+      ? templateSubject(ctx.message.subjectTemplate, ctx)
+      : rawSubject === undefined
+        ? undefined
+        : ctx.message.protectSubject
+          ? "[...]"
+          : encodeUnstructured(decodeText(rawSubject));
 
   const rawDate = firstSureValue(fields, "date");
   const dateOk = rawDate !== undefined && /^[\x20-\x7e]{1,200}$/.test(rawDate);

@@ -14,7 +14,8 @@ export interface Wrapper {
 
 export function pgpMimeWrapper(boundary: string): Wrapper {
   return {
-    before: "This is an OpenPGP/MIME encrypted message (RFC 3156).\r\n" +
+    before:
+      "This is an OpenPGP/MIME encrypted message (RFC 3156).\r\n" +
       `--${boundary}\r\n` +
       "Content-Type: application/pgp-encrypted\r\n" +
       "Content-Description: PGP/MIME version identification\r\n" +

@@ -38,7 +38,10 @@ export async function* sealFor(recipient: string, input: SealInput, streamed = t
     ? await encryptArmoredStream(streamOf(content), input.keys, input.signingKey)
     : [await encryptArmored(Buffer.concat([...content]), input.keys, input.signingKey)];
   const wrapper = inline ? INLINE_WRAPPER : pgpMimeWrapper(boundary);
-  yield Buffer.from(renderFields(outer) + mimeFields(inline ? INLINE_CONTENT_TYPE : pgpMimeContentType(boundary)) + "\r\n" + wrapper.before, "latin1");
+  yield Buffer.from(
+    renderFields(outer) + mimeFields(inline ? INLINE_CONTENT_TYPE : pgpMimeContentType(boundary)) + "\r\n" + wrapper.before,
+    "latin1",
+  );
   let lineEnded = true;
   for await (const chunk of armored) {
     if (chunk.length === 0) continue;

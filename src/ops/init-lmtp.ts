@@ -61,12 +61,21 @@ export async function setUpLmtp(s: LmtpSetUp): Promise<void> {
   const dirOwner = { uid: s.owner.uid, gid };
   const info = await entryAt(at(LMTP_DIR));
   const right = info?.isDirectory() && (info.mode & 0o7777) === 0o2750 && info.uid === dirOwner.uid && info.gid === gid;
-  await act(Boolean(right), `directory ${LMTP_DIR} mode 2750 owned by ${s.user}, group ${group} (the MTA reaches serve's socket there)`,
-    () => ensureDirectory(at(LMTP_DIR), LMTP_DIR, 0o2750, dirOwner));
+  await act(
+    Boolean(right),
+    `directory ${LMTP_DIR} mode 2750 owned by ${s.user}, group ${group} (the MTA reaches serve's socket there)`,
+    () => ensureDirectory(at(LMTP_DIR), LMTP_DIR, 0o2750, dirOwner),
+  );
   const tmpfiles = "/etc/tmpfiles.d/sealpost.conf";
   const tmpfilesLine = `d ${LMTP_DIR} 2750 ${s.user} ${group} -\n`;
-  await act(await readFile(at(tmpfiles), "utf8").catch(() => "") === tmpfilesLine, `${tmpfiles}: ${tmpfilesLine.trim()} (made again at every boot)`,
-    () => ensureDirectory(at("/etc/tmpfiles.d"), "/etc/tmpfiles.d", 0o755).then(() => replaceFile(at(tmpfiles), tmpfiles, tmpfilesLine, 0o644, { uid: 0, gid: 0 })));
+  await act(
+    (await readFile(at(tmpfiles), "utf8").catch(() => "")) === tmpfilesLine,
+    `${tmpfiles}: ${tmpfilesLine.trim()} (made again at every boot)`,
+    () =>
+      ensureDirectory(at("/etc/tmpfiles.d"), "/etc/tmpfiles.d", 0o755).then(() =>
+        replaceFile(at(tmpfiles), tmpfiles, tmpfilesLine, 0o644, { uid: 0, gid: 0 }),
+      ),
+  );
   await lmtpInConfig(s);
   await noForward(s);
   if (tools.kind === "postfix") await postfix(s);
@@ -77,7 +86,8 @@ export async function setUpLmtp(s: LmtpSetUp): Promise<void> {
 /** [serve] lmtp = "/run/sealpost/lmtp" in the config, written into its [serve] table (or a new one); another value is left to the admin. */
 async function lmtpInConfig({ at, act, note, configPath }: LmtpSetUp): Promise<void> {
   const text = await readFile(at(configPath), "utf8").catch(() => undefined);
-  if (text === undefined) { // only in a dry run: init writes the config before this
+  if (text === undefined) {
+    // only in a dry run: init writes the config before this
     return act(false, `${configPath}: [serve] lmtp = "${LMTP_SOCKET}"`, () => {
       throw new UnsafePath(`${configPath} is missing`);
     });
@@ -88,9 +98,12 @@ async function lmtpInConfig({ at, act, note, configPath }: LmtpSetUp): Promise<v
   }
   const line = `lmtp = "${LMTP_SOCKET}"`;
   await act(current === LMTP_SOCKET, `${configPath}: [serve] ${line}`, async () => {
-    const updated = current !== undefined ? text.replace(/^(\s*)lmtp\s*=\s*""/m, `$1${line}`)
-      : /^\[serve\][^\n]*$/m.test(text) ? text.replace(/^\[serve\][^\n]*$/m, (header) => `${header}\n${line}`)
-      : `${text.replace(/\n*$/, "\n")}\n[serve]\n${line}\n`;
+    const updated =
+      current !== undefined
+        ? text.replace(/^(\s*)lmtp\s*=\s*""/m, `$1${line}`)
+        : /^\[serve\][^\n]*$/m.test(text)
+          ? text.replace(/^\[serve\][^\n]*$/m, (header) => `${header}\n${line}`)
+          : `${text.replace(/\n*$/, "\n")}\n[serve]\n${line}\n`;
     await replaceFile(at(configPath), configPath, updated, 0o644, { uid: 0, gid: 0 });
   });
 }
@@ -98,25 +111,38 @@ async function lmtpInConfig({ at, act, note, configPath }: LmtpSetUp): Promise<v
 /** A .forward pipe would run before the LMTP route: it goes (only ours; anything else stops init). */
 async function noForward({ at, act, forwardPath }: LmtpSetUp): Promise<void> {
   const info = await entryAt(at(forwardPath));
-  if (info?.isSymbolicLink()) throw new UnsafePath(`${forwardPath} is a symbolic link; init never follows one (remove it, then run init again)`);
+  if (info?.isSymbolicLink())
+    throw new UnsafePath(`${forwardPath} is a symbolic link; init never follows one (remove it, then run init again)`);
   const text = info ? await readFile(at(forwardPath), "utf8") : undefined;
   if (text !== undefined && !/^"\|[^"\n]*sealpost[^"\n]* deliver"\n?$/.test(text)) {
-    throw new UnsafePath(`${forwardPath} holds something other than sealpost's pipe; with LMTP it must go (the MTA would run it first): look at it, then remove it`);
+    throw new UnsafePath(
+      `${forwardPath} holds something other than sealpost's pipe; with LMTP it must go (the MTA would run it first): look at it, then remove it`,
+    );
   }
   await act(text === undefined, `no ${forwardPath} (the MTA would run its pipe before LMTP)`, () => unlink(at(forwardPath)));
 }
 
 async function postfix({ at, act, note, tools }: LmtpSetUp): Promise<void> {
   const service = `${POSTFIX_SERVICE} unix - - n - - lmtp`;
-  const present = tools.postconf(["-M", `${POSTFIX_SERVICE}/unix`]).trim().replace(/\s+/g, " ");
-  await act(present === service, `Postfix master.cf: ${service} (lmtp(8) outside the chroot, where ${LMTP_DIR} is)`,
-    () => void tools.postconf(["-M", `${POSTFIX_SERVICE}/unix=${service}`]));
+  const present = tools
+    .postconf(["-M", `${POSTFIX_SERVICE}/unix`])
+    .trim()
+    .replace(/\s+/g, " ");
+  await act(
+    present === service,
+    `Postfix master.cf: ${service} (lmtp(8) outside the chroot, where ${LMTP_DIR} is)`,
+    () => void tools.postconf(["-M", `${POSTFIX_SERVICE}/unix=${service}`]),
+  );
   const mapLine = `sealpost ${POSTFIX_SERVICE}:unix:${LMTP_SOCKET}\n`;
   const mapNow = await readFile(at(POSTFIX_MAP), "utf8").catch(() => "");
-  await act(mapNow === mapLine && (await entryAt(at(`${POSTFIX_MAP}.db`))) !== undefined, `${POSTFIX_MAP}: ${mapLine.trim()}, then postmap`, async () => {
-    await replaceFile(at(POSTFIX_MAP), POSTFIX_MAP, mapLine, 0o644, { uid: 0, gid: 0 });
-    tools.postmap(at(POSTFIX_MAP));
-  });
+  await act(
+    mapNow === mapLine && (await entryAt(at(`${POSTFIX_MAP}.db`))) !== undefined,
+    `${POSTFIX_MAP}: ${mapLine.trim()}, then postmap`,
+    async () => {
+      await replaceFile(at(POSTFIX_MAP), POSTFIX_MAP, mapLine, 0o644, { uid: 0, gid: 0 });
+      tools.postmap(at(POSTFIX_MAP));
+    },
+  );
   const maps = tools.postconf(["-h", "mailbox_transport_maps"]).trim();
   const ours = `hash:${POSTFIX_MAP}`;
   const has = maps.split(/[\s,]+/).includes(ours);
@@ -124,7 +150,9 @@ async function postfix({ at, act, note, tools }: LmtpSetUp): Promise<void> {
     tools.postconf(["-e", `mailbox_transport_maps = ${[ours, maps].filter(Boolean).join(", ")}`]);
     tools.reloadPostfix();
   });
-  note(`start serve before mail comes (systemctl enable --now sealpost); until it listens, Postfix keeps root's mail deferred, never bounced`);
+  note(
+    `start serve before mail comes (systemctl enable --now sealpost); until it listens, Postfix keeps root's mail deferred, never bounced`,
+  );
 }
 
 const EXIM_ROUTER = "/etc/exim4/conf.d/router/350_sealpost_lmtp";
@@ -149,18 +177,25 @@ sealpost_lmtp:
   batch_max = 100
 `;
   let changed = false;
-  for (const [path, text] of [[EXIM_ROUTER, router], [EXIM_TRANSPORT, transport]] as const) {
+  for (const [path, text] of [
+    [EXIM_ROUTER, router],
+    [EXIM_TRANSPORT, transport],
+  ] as const) {
     const dir = path.slice(0, path.lastIndexOf("/"));
-    await act(await readFile(at(path), "utf8").catch(() => "") === text, path, async () => {
+    await act((await readFile(at(path), "utf8").catch(() => "")) === text, path, async () => {
       await ensureDirectory(at(dir), dir, 0o755);
       await replaceFile(at(path), path, text, 0o644, { uid: 0, gid: 0 });
       changed = true;
     });
   }
   if (!(await tools.eximSplitConfig())) {
-    note("Debian's exim4 here builds its configuration from the one-file template, which reads no conf.d router: set dc_use_split_config='true' in /etc/exim4/update-exim4.conf.conf, then run update-exim4.conf (or paste the two conf.d files into the template's routers and transports)");
+    note(
+      "Debian's exim4 here builds its configuration from the one-file template, which reads no conf.d router: set dc_use_split_config='true' in /etc/exim4/update-exim4.conf.conf, then run update-exim4.conf (or paste the two conf.d files into the template's routers and transports)",
+    );
     return;
   }
   if (changed) await act(false, "update-exim4.conf (Exim picks the router and transport up)", () => tools.updateExim());
-  note("start serve before mail comes (systemctl enable --now sealpost); until it listens, Exim keeps root's mail in its queue, never bounced");
+  note(
+    "start serve before mail comes (systemctl enable --now sealpost); until it listens, Exim keeps root's mail in its queue, never bounced",
+  );
 }

@@ -59,11 +59,14 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
     if (info?.isSymbolicLink()) throw new UnsafePath(`${path} is a symbolic link; init never follows one (remove it, then run init again)`);
     if (info && !info.isDirectory()) throw new UnsafePath(`${path} exists and is not a directory`);
     if (info && info.uid !== want.uid && info.uid !== 0) {
-      throw new UnsafePath(`${path} belongs to uid ${info.uid}, not to ${owned ? `root or ${o.user}` : "root"}; init does not take it over (check who made it, then fix or remove it)`);
+      throw new UnsafePath(
+        `${path} belongs to uid ${info.uid}, not to ${owned ? `root or ${o.user}` : "root"}; init does not take it over (check who made it, then fix or remove it)`,
+      );
     }
     const right = info && (info.mode & 0o7777) === mode && info.uid === want.uid && (!owned || info.gid === want.gid);
-    await act(Boolean(right), `directory ${path} mode ${mode.toString(8).padStart(4, "0")}${owned ? ` owned by ${o.user}` : ""}`,
-      () => ensureDirectory(at(path), path, mode, want));
+    await act(Boolean(right), `directory ${path} mode ${mode.toString(8).padStart(4, "0")}${owned ? ` owned by ${o.user}` : ""}`, () =>
+      ensureDirectory(at(path), path, mode, want),
+    );
   };
   await dir("/etc/sealpost", 0o755, false);
   await dir("/etc/sealpost/keys", 0o755, false);
@@ -72,7 +75,8 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
   await act(await exists(at(config)), `config ${config} (from the example: edit [relay] and [[route]], then sealpost doctor)`, async () => {
     // the route names the user whose ~/.forward receives root's mail (Exim passes only that address)
     const example = await readFile(o.exampleConfig, "utf8");
-    const text = example.replace('match_recipient = ["root", "postmaster", "sealpost"]', `match_recipient = ["root", "postmaster", "${o.user}"]`)
+    const text = example
+      .replace('match_recipient = ["root", "postmaster", "sealpost"]', `match_recipient = ["root", "postmaster", "${o.user}"]`)
       .replace(/^user = "sealpost"(.*)$/m, `user = "${o.user}"$1`);
     await replaceFile(at(config), config, text, 0o644, root);
   });
@@ -84,14 +88,24 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
   await handBack(o, at, owner, act);
   const forward = `${home}/.forward`;
   if (o.lmtp) {
-    await setUpLmtp({ user: o.user, owner, configPath: config, forwardPath: forward, at, act, note: (text) => void steps.push({ state: "note", text }), tools: host.mta });
+    await setUpLmtp({
+      user: o.user,
+      owner,
+      configPath: config,
+      forwardPath: forward,
+      at,
+      act,
+      note: (text) => void steps.push({ state: "note", text }),
+      tools: host.mta,
+    });
   } else {
     const forwardLine = `"|${o.launcher} -c ${config} deliver"\n`;
     await checkNoLink(at(forward), forward, "file");
     const current = await readFile(at(forward), "utf8").catch(() => undefined);
     const forwardOwner = (await entryAt(at(forward)))?.uid;
-    await act(current === forwardLine && forwardOwner === owner.uid, `${forward}: ${forwardLine.trim()}`,
-      () => replaceFile(at(forward), forward, forwardLine, 0o644, owner));
+    await act(current === forwardLine && forwardOwner === owner.uid, `${forward}: ${forwardLine.trim()}`, () =>
+      replaceFile(at(forward), forward, forwardLine, 0o644, owner),
+    );
   }
   const aliases = await readFile(at("/etc/aliases"), "utf8").catch(() => "");
   const aliased = new RegExp(`^root:.*\\b${o.user}\\b`, "m").test(aliases);
@@ -105,13 +119,17 @@ export async function init(o: InitOptions, host: Host): Promise<Step[]> {
   }
   if (o.sendmailLink) {
     const link = "/usr/sbin/sendmail";
-    const present = await lstat(at(link)).then(() => true, () => false);
+    const present = await lstat(at(link)).then(
+      () => true,
+      () => false,
+    );
     const ours = present && (await readlink(at(link)).catch(() => "")) === o.launcher;
     if (present && !ours) steps.push({ state: "note", text: `${link} exists and is not sealpost (another MTA?); left alone` });
-    else await act(ours, `${link} -> ${o.launcher}`, async () => {
-      await mkdir(dirname(at(link)), { recursive: true });
-      await symlink(o.launcher, at(link));
-    });
+    else
+      await act(ours, `${link} -> ${o.launcher}`, async () => {
+        await mkdir(dirname(at(link)), { recursive: true });
+        await symlink(o.launcher, at(link));
+      });
   }
   if (o.systemd || o.lmtp) {
     const unit = "/etc/systemd/system/sealpost.service";
@@ -141,10 +159,15 @@ async function handBack(o: InitOptions, at: (p: string) => string, owner: Owner,
     throw new UnsafePath(`${shown(refused.path)} ${what}; init does not take it over (check who made it, then fix or remove it)`);
   }
   for (const f of findings) {
-    await act(false, `${shown(f.path)} handed back to ${o.user} (root had left it there)`, () => changeNoFollow(f.path, shown(f.path), f.kind, undefined, owner));
+    await act(false, `${shown(f.path)} handed back to ${o.user} (root had left it there)`, () =>
+      changeNoFollow(f.path, shown(f.path), f.kind, undefined, owner),
+    );
   }
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

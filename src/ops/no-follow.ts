@@ -50,7 +50,8 @@ export async function ensureDirectory(path: string, shown: string, mode: number,
 export async function changeNoFollow(path: string, shown: string, kind: "directory" | "file", mode?: number, owner?: Owner): Promise<void> {
   const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (kind === "directory" ? constants.O_DIRECTORY : 0);
   const handle = await open(path, flags).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ELOOP" || err.code === "ENOTDIR") throw new UnsafePath(`${shown} is a symbolic link or not a ${kind}; init never follows one`);
+    if (err.code === "ELOOP" || err.code === "ENOTDIR")
+      throw new UnsafePath(`${shown} is a symbolic link or not a ${kind}; init never follows one`);
     throw err;
   });
   try {

@@ -22,7 +22,8 @@ export async function routesUsingKey(config: Config, info: Pick<KeyInfo, "finger
   const status = await routeKeyStatus(config, now);
   return config.routes.flatMap((route, i) => {
     const pinned = route.keys && route.keys.length > 0;
-    const uses = (route.alsoEncryptTo ?? []).includes(info.fingerprint) ||
+    const uses =
+      (route.alsoEncryptTo ?? []).includes(info.fingerprint) ||
       (pinned ? route.keys!.includes(info.fingerprint) : route.to.some((to) => info.emails.includes(to.toLowerCase())));
     return uses ? [{ label: status[i]!.label, waits: status[i]!.problem !== undefined }] : [];
   });
@@ -35,16 +36,29 @@ function revocationText(info: Pick<KeyInfo, "revoked">): string {
 
 export async function noticeRevokedKey(config: Config, info: KeyInfo, routes: AffectedRoute[], now: Date): Promise<void> {
   const who = info.userIds.map(printable).join(", ") || "(no user id)";
-  await writeNotice(config.local, resolveHostname(config.hostname), `key ${info.fingerprint} was revoked`, [
-    `The key ${info.fingerprint} (${who}) was revoked by its owner: ${revocationText(info)}.`,
-    "The revocation was imported with `sealpost keys import`; sealpost no longer seals to this key.",
-    "",
-    ...(routes.length === 0 ? ["No route uses it."] : ["Routes that used it:", ...routes.map((r) =>
-      `  ${r.label}: ${r.waits ? `no usable key is left; its mail waits (deliver answers ${EX_TEMPFAIL}, the spool retries, then holds)` : "still sealed to its other keys"}`)]),
-    "",
-    "Get the recipient's new public key, then:",
-    "",
-    `  sealpost keys import --replace ${info.fingerprint} NEW.asc`,
-    "  sealpost keys check",
-  ], now);
+  await writeNotice(
+    config.local,
+    resolveHostname(config.hostname),
+    `key ${info.fingerprint} was revoked`,
+    [
+      `The key ${info.fingerprint} (${who}) was revoked by its owner: ${revocationText(info)}.`,
+      "The revocation was imported with `sealpost keys import`; sealpost no longer seals to this key.",
+      "",
+      ...(routes.length === 0
+        ? ["No route uses it."]
+        : [
+            "Routes that used it:",
+            ...routes.map(
+              (r) =>
+                `  ${r.label}: ${r.waits ? `no usable key is left; its mail waits (deliver answers ${EX_TEMPFAIL}, the spool retries, then holds)` : "still sealed to its other keys"}`,
+            ),
+          ]),
+      "",
+      "Get the recipient's new public key, then:",
+      "",
+      `  sealpost keys import --replace ${info.fingerprint} NEW.asc`,
+      "  sealpost keys check",
+    ],
+    now,
+  );
 }

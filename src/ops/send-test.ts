@@ -28,9 +28,15 @@ export async function sendTestMessage(config: Config, to?: string, now = new Dat
   const route: RouteConfig | undefined = to ? { to: [to] } : selectRoute(config.routes, [root]);
   if (!route) throw new SealpostError(Reason.config, `no route takes mail for ${root}; give --to ADDRESS`);
   const messageId = `<test.${now.getTime()}.${randomBytes(6).toString("hex")}@${hostname}>`;
-  const text = headerLine("From", `sealpost <sealpost@${hostname}>`) + headerLine("To", root) +
-    headerLine("Subject", `sealpost test from ${hostname}`) + headerLine("Date", rfc5322Date(now)) + headerLine("Message-ID", messageId) +
-    headerLine("MIME-Version", "1.0") + headerLine("Content-Type", "text/plain; charset=us-ascii") + "\r\n" +
+  const text =
+    headerLine("From", `sealpost <sealpost@${hostname}>`) +
+    headerLine("To", root) +
+    headerLine("Subject", `sealpost test from ${hostname}`) +
+    headerLine("Date", rfc5322Date(now)) +
+    headerLine("Message-ID", messageId) +
+    headerLine("MIME-Version", "1.0") +
+    headerLine("Content-Type", "text/plain; charset=us-ascii") +
+    "\r\n" +
     `This is a test message from sealpost on ${hostname}, sent ${now.toISOString()}.\r\n` +
     "If you can read it, the whole path works: local copy, your key, sealing and the relay.\r\n";
   const raw = readRawMessage(Buffer.from(text.replace(/\r\n/g, "\n"), "latin1"));
@@ -41,7 +47,8 @@ export async function sendTestMessage(config: Config, to?: string, now = new Dat
   const relay = new Relay({ relay: config.relay, hostname });
   try {
     const replies = [];
-    for (const { recipient, bytes, content } of sealed) replies.push({ recipient, reply: (await relay.send(recipient, bytes ?? content(), allowedKeyIds(keys))).reply });
+    for (const { recipient, bytes, content } of sealed)
+      replies.push({ recipient, reply: (await relay.send(recipient, bytes ?? content(), allowedKeyIds(keys))).reply });
     return { messageId, replies };
   } finally {
     relay.close();

@@ -13,7 +13,6 @@ import { takeSendSlot, type Budget } from "../store/send-budget.js";
 /** Past max_per_hour without a coalesce window of its own, a route's overflow is gathered this long. */
 export const OVERFLOW_WINDOW_SECONDS = 600;
 
-
 export function batches(route: RouteConfig): boolean {
   return route.coalesceSeconds !== undefined || route.maxPerHour !== undefined;
 }

@@ -29,9 +29,7 @@ export interface CommitContext {
   checkpoint?: (point: string) => void;
 }
 
-export type Committed =
-  | { kind: "spooled" | "batched"; entry: SpoolEntry }
-  | { kind: "stored-only" };
+export type Committed = { kind: "spooled" | "batched"; entry: SpoolEntry } | { kind: "stored-only" };
 
 /** sendmail, serve and drops: no de-duplication (docs/contract.md §5: a cron job may send the same bytes every day). */
 export async function commitSubmission(ctx: CommitContext, arrival: Arrival, routed: Routed, fields: NewEntry): Promise<Committed> {
@@ -53,8 +51,14 @@ export async function commitSubmission(ctx: CommitContext, arrival: Arrival, rou
  * deliver's commit, under the ledger's lock for this message (`ledger`, `save`). `fields`
  * undefined: nothing leaves the host (no route, or our own mail come back), only the local copy.
  */
-export async function commitDelivered(ctx: CommitContext, arrival: Arrival, routed: Routed, ledger: LedgerEntry, save: () => Promise<void>,
-  fields: NewEntry | undefined): Promise<Committed> {
+export async function commitDelivered(
+  ctx: CommitContext,
+  arrival: Arrival,
+  routed: Routed,
+  ledger: LedgerEntry,
+  save: () => Promise<void>,
+  fields: NewEntry | undefined,
+): Promise<Committed> {
   const { config, now } = ctx;
   const spool = new Spool(config.spoolDir);
   const checkpoint = ctx.checkpoint ?? (() => undefined);
@@ -88,7 +92,7 @@ export async function commitDelivered(ctx: CommitContext, arrival: Arrival, rout
 /** The local copy, unless an earlier run of this very delivery already made it (the ledger says where it was going). */
 export async function storeOnce(ctx: CommitContext, arrival: Arrival, ledger: LedgerEntry, save: () => Promise<void>): Promise<void> {
   const { config, hostname } = ctx;
-  if (ledger.localStored || (ledger.localMark && await hasLocalCopy(config.local, ledger.localMark))) return;
+  if (ledger.localStored || (ledger.localMark && (await hasLocalCopy(config.local, ledger.localMark)))) return;
   await storeLocally(config.local, arrival.raw.bytes, arrival.envelope.sender, hostname, {
     planned: ledger.localMark,
     // an mbox's place is known only under its lock: recorded then, before a byte is written
@@ -105,14 +109,25 @@ function logCommitted(ctx: CommitContext, arrival: Arrival, routed: Routed, entr
   const { log, config } = ctx;
   const id = arrival.logId ?? entry?.id;
   log.event("received", {
-    id, via: arrival.via, client: arrival.client, uid: arrival.submitter?.uid, size: arrival.raw.bytes.length,
-    from: `<${arrival.envelope.sender}>`, to: arrival.envelope.recipients.join(","), msgid: firstValue(routed.fields, "message-id"),
+    id,
+    via: arrival.via,
+    client: arrival.client,
+    uid: arrival.submitter?.uid,
+    size: arrival.raw.bytes.length,
+    from: `<${arrival.envelope.sender}>`,
+    to: arrival.envelope.recipients.join(","),
+    msgid: firstValue(routed.fields, "message-id"),
     loop: routed.verdict === "none" ? undefined : "local",
   });
   if (config.local.store !== "none") log.event("stored", { id, store: config.local.store });
   if (!entry) return;
   if (entry.batch?.waiting) {
-    log.event("batched", { id, to: entry.recipients.join(","), spool_id: id === entry.id ? undefined : entry.id, until: entry.nextAttempt, reason: "coalesce" });
-  }
-  else log.event("spooled", { id, to: entry.recipients.join(","), spool_id: id === entry.id ? undefined : entry.id });
+    log.event("batched", {
+      id,
+      to: entry.recipients.join(","),
+      spool_id: id === entry.id ? undefined : entry.id,
+      until: entry.nextAttempt,
+      reason: "coalesce",
+    });
+  } else log.event("spooled", { id, to: entry.recipients.join(","), spool_id: id === entry.id ? undefined : entry.id });
 }

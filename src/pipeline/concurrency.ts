@@ -8,8 +8,12 @@ export const PASS_BYTES = 32 << 20;
  * most PASS_BYTES of them at once (one larger item runs alone); the first failure is thrown once
  * all have ended.
  */
-export async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>,
-  weigh?: (item: T) => Promise<number>): Promise<void> {
+export async function eachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+  weigh?: (item: T) => Promise<number>,
+): Promise<void> {
   let next = 0;
   let held = 0;
   let running = 0;
@@ -25,19 +29,21 @@ export async function eachConcurrently<T>(items: readonly T[], limit: number, wo
     running--;
     waiting.splice(0).forEach((wake) => wake());
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length && !failure) {
-      const item = items[next++]!;
-      const weight = weigh ? await weigh(item).catch(() => 0) : 0;
-      await admit(weight);
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      } finally {
-        leave(weight);
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length && !failure) {
+        const item = items[next++]!;
+        const weight = weigh ? await weigh(item).catch(() => 0) : 0;
+        await admit(weight);
+        try {
+          await work(item);
+        } catch (error) {
+          failure ??= { error };
+        } finally {
+          leave(weight);
+        }
       }
-    }
-  }));
+    }),
+  );
   if (failure) throw failure.error;
 }

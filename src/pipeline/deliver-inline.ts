@@ -53,9 +53,19 @@ async function relayHere(req: DeliverRequest, delivery: Delivery): Promise<Outco
     const spool = new Spool(config.spoolDir);
     const queue = async (recipients: string[], error: SealpostError, held: boolean) => {
       const fields = entryFields(arrival, routed, recipients, now, bounce);
-      const queued = await spool.enqueue(arrival.raw.bytes, { ...fields, lastError: error.publicMessage, ...(held ? { state: "held" as const, attempts: 1 } : {}) }, now);
+      const queued = await spool.enqueue(
+        arrival.raw.bytes,
+        { ...fields, lastError: error.publicMessage, ...(held ? { state: "held" as const, attempts: 1 } : {}) },
+        now,
+      );
       if (held) await holdNotice(config, hostname, queued, now).catch(() => undefined); // best effort: `queue list` shows it too
-      log.event(held ? "held" : "spooled", { id: arrival.logId, to: recipients.join(","), spool_id: queued.id, status: held ? error.status : undefined, reason: error.publicMessage });
+      log.event(held ? "held" : "spooled", {
+        id: arrival.logId,
+        to: recipients.join(","),
+        spool_id: queued.id,
+        status: held ? error.status : undefined,
+        reason: error.publicMessage,
+      });
       entry.done.push(...recipients);
       await save();
     };
@@ -63,14 +73,22 @@ async function relayHere(req: DeliverRequest, delivery: Delivery): Promise<Outco
     let held = false;
     let spooled = false;
     try {
-      const results = await send({ ...ctx, relay }, {
-        id: arrival.logId!, raw: arrival.raw, sender: arrival.envelope.sender, recipients: pending,
-        keys: { keys: route.keys, alsoEncryptTo: route.alsoEncryptTo }, seal: { bounce, kind: routed.kind },
-      }, async (result) => {
-        if (!result.relayed) return;
-        entry.done.push(result.recipient); // the 250, recorded before anything else
-        await save();
-      });
+      const results = await send(
+        { ...ctx, relay },
+        {
+          id: arrival.logId!,
+          raw: arrival.raw,
+          sender: arrival.envelope.sender,
+          recipients: pending,
+          keys: { keys: route.keys, alsoEncryptTo: route.alsoEncryptTo },
+          seal: { bounce, kind: routed.kind },
+        },
+        async (result) => {
+          if (!result.relayed) return;
+          entry.done.push(result.recipient); // the 250, recorded before anything else
+          await save();
+        },
+      );
       for (const result of results) {
         if (result.relayed) continue;
         if (result.error.permanence === "permanent") {
@@ -80,7 +98,12 @@ async function relayHere(req: DeliverRequest, delivery: Delivery): Promise<Outco
           await queue([result.recipient], result.error, false);
           spooled = true;
         } else {
-          log.event("deferred", { id: arrival.logId, to: result.recipient, status: result.error.status, reason: result.error.publicMessage });
+          log.event("deferred", {
+            id: arrival.logId,
+            to: result.recipient,
+            status: result.error.status,
+            reason: result.error.publicMessage,
+          });
           deferred ??= result.error;
         }
       }

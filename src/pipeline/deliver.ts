@@ -97,7 +97,7 @@ export async function decide(delivery: Delivery, entry: LedgerEntry): Promise<{ 
 /** What a loop verdict means for this message; a bounce of ours takes the hourly bounce slot. */
 async function loopDecision(verdict: LoopVerdict, spoolDir: string, now: Date): Promise<NonNullable<LedgerEntry["loop"]>> {
   if (verdict === "none") return "forward";
-  if (verdict === "own-bounce" && await takeBounceSlot(spoolDir, now)) return "forward-bounce";
+  if (verdict === "own-bounce" && (await takeBounceSlot(spoolDir, now))) return "forward-bounce";
   return "local";
 }
 

@@ -97,16 +97,31 @@ async function relayDigest(pass: Pass, chosen: Array<{ entry: SpoolEntry; bytes:
   const entries = chosen.map((c) => c.entry);
   for (const entry of entries) entry.attempts++;
   const items: DigestItem[] = [];
-  for (const { entry, bytes } of chosen) items.push({ bytes, received: new Date(entry.created), classification: await classify(bytes, entry.sender) });
+  for (const { entry, bytes } of chosen)
+    items.push({ bytes, received: new Date(entry.created), classification: await classify(bytes, entry.sender) });
   const recipients = [...first.recipients];
   const mayBeSigned = entries.every((e) => e.submitter?.trusted !== false); // one local user's message in it: unsigned
-  const results = await send(pass, {
-    id, raw: readRawMessage(buildDigest(items, { hostname, recipients, now })), sender: "", recipients,
-    keys: { keys: first.keys ?? undefined, alsoEncryptTo: first.alsoEncryptTo }, seal: { kind: "digest", count: items.length, mayBeSigned },
-    about: { count: items.length },
-  }, (result) => recordDigestResult(pass, id, entries, result));
+  const results = await send(
+    pass,
+    {
+      id,
+      raw: readRawMessage(buildDigest(items, { hostname, recipients, now })),
+      sender: "",
+      recipients,
+      keys: { keys: first.keys ?? undefined, alsoEncryptTo: first.alsoEncryptTo },
+      seal: { kind: "digest", count: items.length, mayBeSigned },
+      about: { count: items.length },
+    },
+    (result) => recordDigestResult(pass, id, entries, result),
+  );
   const failed = results.find((r): r is Extract<SendResult, { relayed: false }> => !r.relayed);
-  if (failed) await failEntries(pass, entries.filter((e) => e.recipients.length > 0), failed.error, id);
+  if (failed)
+    await failEntries(
+      pass,
+      entries.filter((e) => e.recipients.length > 0),
+      failed.error,
+      id,
+    );
 }
 
 async function recordDigestResult(pass: Pass, id: string, entries: readonly SpoolEntry[], result: SendResult): Promise<void> {
@@ -137,9 +152,15 @@ async function finishSent(spool: Spool): Promise<void> {
   const dir = join(spool.dir, "batch");
   for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".sent"))) {
     const file = join(dir, name);
-    const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(file).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age < LEFT_BEHIND_MS) continue;
-    const sent = await readFile(file, "utf8").then((t) => JSON.parse(t) as { recipient: string; members: string[] }, () => undefined);
+    const sent = await readFile(file, "utf8").then(
+      (t) => JSON.parse(t) as { recipient: string; members: string[] },
+      () => undefined,
+    );
     for (const member of sent?.members ?? []) {
       const entry = await spool.get(member);
       if (entry) await takeOff(spool, entry, sent!.recipient);

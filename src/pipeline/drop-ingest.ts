@@ -33,7 +33,10 @@ export async function ingestDrops(config: Config, hostname: string, now: Date, l
   if (!held || held.busy) return report; // another runner is taking them in; or no spool yet
   try {
     const owner = (await stat(config.spoolDir)).uid;
-    const quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
+    const quota = new UserQuota(config.spoolDir, {
+      messages: config.spool.perUserMessagesPerHour,
+      bytes: config.spool.perUserBytesPerHour,
+    });
     const buffer = new ReadBuffer(); // one drop at a time: each is committed before the next is read
     for (const name of await dropNames(config.spoolDir)) {
       await ingestOne(config, hostname, now, log, { name, owner, quota, report, buffer });
@@ -52,7 +55,13 @@ interface One {
   buffer: ReadBuffer;
 }
 
-async function ingestOne(config: Config, hostname: string, now: Date, log: EventLog, { name, owner, quota, report, buffer }: One): Promise<void> {
+async function ingestOne(
+  config: Config,
+  hostname: string,
+  now: Date,
+  log: EventLog,
+  { name, owner, quota, report, buffer }: One,
+): Promise<void> {
   const spoolDir = config.spoolDir;
   const refuse = async (why: "bad" | "quota", reason: string, uid?: number) => {
     await setAsideDrop(spoolDir, name, why);
@@ -64,9 +73,14 @@ async function ingestOne(config: Config, hostname: string, now: Date, log: Event
     drop = await DropFile.open(spoolDir, name);
     if (!drop) return; // its writer took it back, or it was taken in already
     const submitter = localSubmitter(drop.uid, owner);
-    if (!(await withinQuota(config, hostname, quota, submitter, drop.size, now))) return refuse("quota", "over the hourly quota of its user", drop.uid);
+    if (!(await withinQuota(config, hostname, quota, submitter, drop.size, now)))
+      return refuse("quota", "over the hourly quota of its user", drop.uid);
     // The trace fields go on top as the file is read: a drop file's bytes are held once.
-    const { envelope, bytes } = await drop.read(config.serve.maxSize, (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf), buffer);
+    const { envelope, bytes } = await drop.read(
+      config.serve.maxSize,
+      (e, crlf) => fieldLines(traceFields(submitter, e.sender, hostname, now), crlf),
+      buffer,
+    );
     await submit(config, hostname, bytes, envelope, now, { via: "drop", submitter, log });
     await removeDrop(spoolDir, name);
     report.taken++;

@@ -21,17 +21,23 @@ export async function noticeExpiringKeys(config: Config, hostname: string, expir
     } catch {
       continue;
     }
-    await writeNotice(config.local, hostname, `key ${e.fingerprint} expires in ${e.daysLeft} days`, [
-      `The key sealpost encrypts to, ${e.fingerprint}, expires on ${e.expires!.toISOString().slice(0, 10)}.`,
-      "After that, mail for its routes waits in the spool until a usable key is there.",
-      "",
-      "Get the recipient's new (or extended) public key, then:",
-      "",
-      `  sealpost keys import --replace ${e.fingerprint} NEW.asc    # a new key`,
-      "  sealpost keys import EXTENDED.asc                          # the same key, new expiry",
-      "  sealpost keys check",
-      "",
-      expiryWarning(e),
-    ], now);
+    await writeNotice(
+      config.local,
+      hostname,
+      `key ${e.fingerprint} expires in ${e.daysLeft} days`,
+      [
+        `The key sealpost encrypts to, ${e.fingerprint}, expires on ${e.expires!.toISOString().slice(0, 10)}.`,
+        "After that, mail for its routes waits in the spool until a usable key is there.",
+        "",
+        "Get the recipient's new (or extended) public key, then:",
+        "",
+        `  sealpost keys import --replace ${e.fingerprint} NEW.asc    # a new key`,
+        "  sealpost keys import EXTENDED.asc                          # the same key, new expiry",
+        "  sealpost keys check",
+        "",
+        expiryWarning(e),
+      ],
+      now,
+    );
   }
 }

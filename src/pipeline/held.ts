@@ -18,22 +18,33 @@ const WHY: Record<HoldReason, { subject: string; line: string; fix: string }> = 
   },
 };
 
-export async function holdNotice(config: Config, hostname: string, entry: SpoolEntry, now: Date,
-  reason: HoldReason = "refused"): Promise<void> {
+export async function holdNotice(
+  config: Config,
+  hostname: string,
+  entry: SpoolEntry,
+  now: Date,
+  reason: HoldReason = "refused",
+): Promise<void> {
   const why = WHY[reason];
-  await writeNotice(config.local, hostname, `message held, ${why.subject}: ${entry.recipients.join(", ")}`, [
-    why.line,
-    "",
-    `Spool entry:  ${entry.id}`,
-    `Queued since: ${entry.created}`,
-    `Attempts:     ${entry.attempts}`,
-    `Recipients:   ${entry.recipients.join(", ")}`,
-    `Last error:   ${entry.lastError ?? "(none)"}`,
-    "",
-    "The message itself is in this mailbox as it arrived; its sealed copies wait",
-    `in the spool. ${why.fix}`,
-    "",
-    `  sealpost queue release ${entry.id}   # try again`,
-    `  sealpost queue purge ${entry.id}     # or drop the held copy`,
-  ], now);
+  await writeNotice(
+    config.local,
+    hostname,
+    `message held, ${why.subject}: ${entry.recipients.join(", ")}`,
+    [
+      why.line,
+      "",
+      `Spool entry:  ${entry.id}`,
+      `Queued since: ${entry.created}`,
+      `Attempts:     ${entry.attempts}`,
+      `Recipients:   ${entry.recipients.join(", ")}`,
+      `Last error:   ${entry.lastError ?? "(none)"}`,
+      "",
+      "The message itself is in this mailbox as it arrived; its sealed copies wait",
+      `in the spool. ${why.fix}`,
+      "",
+      `  sealpost queue release ${entry.id}   # try again`,
+      `  sealpost queue purge ${entry.id}     # or drop the held copy`,
+    ],
+    now,
+  );
 }

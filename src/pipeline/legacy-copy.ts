@@ -12,9 +12,15 @@ import type { Spool, SpoolEntry } from "../store/spool.js";
  * The local copy of an entry committed before it had one (spools written by earlier versions,
  * which answered first and stored later), made once even if a runner is killed half-way.
  */
-export async function storePendingCopy(config: Config, hostname: string, spool: Spool, entry: SpoolEntry, bytes: Buffer,
-  log: EventLog = silentLog): Promise<void> {
-  if (!(entry.localMark && await hasLocalCopy(config.local, entry.localMark))) {
+export async function storePendingCopy(
+  config: Config,
+  hostname: string,
+  spool: Spool,
+  entry: SpoolEntry,
+  bytes: Buffer,
+  log: EventLog = silentLog,
+): Promise<void> {
+  if (!(entry.localMark && (await hasLocalCopy(config.local, entry.localMark)))) {
     await storeLocally(config.local, bytes, entry.sender, hostname, {
       remember: async (mark) => {
         entry.localMark = mark;

@@ -17,7 +17,14 @@ export function localSubmitter(uid: number, spoolOwner: number): Submitter {
 }
 
 /** Whether an untrusted user's `bytes` fit their hour; when not, root is told (once an hour for each user). */
-export async function withinQuota(config: Config, hostname: string, quota: UserQuota, who: Submitter, bytes: number, now: Date): Promise<boolean> {
+export async function withinQuota(
+  config: Config,
+  hostname: string,
+  quota: UserQuota,
+  who: Submitter,
+  bytes: number,
+  now: Date,
+): Promise<boolean> {
   if (who.trusted) return true;
   const verdict = await quota.take(who.uid, bytes, now);
   if (!verdict.ok && verdict.tellRoot) await quotaNotice(config, hostname, who.uid, now).catch(() => undefined);
@@ -27,16 +34,22 @@ export async function withinQuota(config: Config, hostname: string, quota: UserQ
 async function quotaNotice(config: Config, hostname: string, uid: number, now: Date): Promise<void> {
   const who = `${(uid >= 0 ? userName(uid) : undefined) ?? "an unknown user"} (uid ${uid})`;
   const mb = Math.round(config.spool.perUserBytesPerHour / 1024 / 1024);
-  await writeNotice(config.local, hostname, `mail from ${who} refused: over its hourly quota`, [
-    `sealpost refused mail that ${who} submitted with sendmail or over SMTP: more than`,
-    `${config.spool.perUserMessagesPerHour} messages or ${mb} MB within an hour (spool.per_user_messages_per_hour,`,
-    "spool.per_user_bytes_per_hour). A local user must not be able to fill this disk or bury root's alerts.",
-    "",
-    `What came through sendmail is kept, unread, in ${dropDir(config.spoolDir)}/*.msg.quota (only the`,
-    "spool's owner can list them). To let it through after all, rename those files back to *.msg;",
-    "the next `sealpost queue run` takes them in, within the quota of the hour it runs in.",
-    "What came over SMTP was answered 451: its client keeps it and may try again later.",
-    "",
-    "You get this notice at most once an hour for each user.",
-  ], now);
+  await writeNotice(
+    config.local,
+    hostname,
+    `mail from ${who} refused: over its hourly quota`,
+    [
+      `sealpost refused mail that ${who} submitted with sendmail or over SMTP: more than`,
+      `${config.spool.perUserMessagesPerHour} messages or ${mb} MB within an hour (spool.per_user_messages_per_hour,`,
+      "spool.per_user_bytes_per_hour). A local user must not be able to fill this disk or bury root's alerts.",
+      "",
+      `What came through sendmail is kept, unread, in ${dropDir(config.spoolDir)}/*.msg.quota (only the`,
+      "spool's owner can list them). To let it through after all, rename those files back to *.msg;",
+      "the next `sealpost queue run` takes them in, within the quota of the hour it runs in.",
+      "What came over SMTP was answered 451: its client keeps it and may try again later.",
+      "",
+      "You get this notice at most once an hour for each user.",
+    ],
+    now,
+  );
 }

@@ -48,7 +48,6 @@ export interface PassOptions {
   lockTiming?: DotlockTiming;
 }
 
-
 export async function runPass(config: Config, options: PassOptions = {}): Promise<RunReport> {
   if (options.log) return passLogged(config, options, options.log);
   const log = openEventLog(config.log);
@@ -88,24 +87,44 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
 /** Every due entry not yet `tried` in this pass, a few at a time; then the digests that are due. */
 async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): Promise<void> {
   const { spool, now } = pass;
-  const listed = options.only ? (await Promise.all(options.only.filter(Boolean).map((id) => spool.get(id)))).filter((e): e is SpoolEntry => e !== undefined)
+  const listed = options.only
+    ? (await Promise.all(options.only.filter(Boolean).map((id) => spool.get(id)))).filter((e): e is SpoolEntry => e !== undefined)
     : await spool.list();
   const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
   const due = listed.filter((e) => single(e) && !tried.has(e.id) && (pass.force || Date.parse(e.nextAttempt) <= now.getTime()));
   for (const e of due) tried.add(e.id);
   // A busy entry is locked by another runner: its entry, left to it.
-  await eachConcurrently(due, PASS_CONCURRENCY, (entry) => withDotlock(spool.lockTarget(entry.id), async () => {
-    const current = await spool.get(entry.id); // another runner may have finished it meanwhile
-    if (current && single(current)) await attempt(pass, current);
-  }, { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 }).then(() => undefined, (err) => {
-    // What the attempt itself threw as a SealpostError (its local copy failing, say) was caught
-    // here along with busy before busy was a result; kept so: the entry stays for the next pass.
-    if (!(err instanceof SealpostError)) throw err;
-  }), (entry) => spool.messageSize(entry.id));
+  await eachConcurrently(
+    due,
+    PASS_CONCURRENCY,
+    (entry) =>
+      withDotlock(
+        spool.lockTarget(entry.id),
+        async () => {
+          const current = await spool.get(entry.id); // another runner may have finished it meanwhile
+          if (current && single(current)) await attempt(pass, current);
+        },
+        { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 },
+      ).then(
+        () => undefined,
+        (err) => {
+          // What the attempt itself threw as a SealpostError (its local copy failing, say) was caught
+          // here along with busy before busy was a result; kept so: the entry stays for the next pass.
+          if (!(err instanceof SealpostError)) throw err;
+        },
+      ),
+    (entry) => spool.messageSize(entry.id),
+  );
   // An entry that just went over its route's budget waits its window, so only a flush (due or
   // not) has to look at the spool again to send it along now.
   // A digest is made from all its route's waiting entries: never from a few named ones.
-  const forDigests = options.only ? (listed.some((e) => e.batch) ? await spool.list() : []) : pass.force && listed.some((e) => e.batch) ? await spool.list() : listed;
+  const forDigests = options.only
+    ? listed.some((e) => e.batch)
+      ? await spool.list()
+      : []
+    : pass.force && listed.some((e) => e.batch)
+      ? await spool.list()
+      : listed;
   const groups = digestGroups(forDigests, now, pass.force);
   await eachConcurrently(groups, PASS_CONCURRENCY, (members) => sendDigest(pass, members));
 }
@@ -125,7 +144,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const raw = readRawMessage(bytes);
   if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes, log); // an entry of an older version
   if (entry.recipients.length === 0) return spool.remove(entry.id);
-  if (entry.batch && await mustWait(entry.batch, config.spoolDir, now)) {
+  if (entry.batch && (await mustWait(entry.batch, config.spoolDir, now))) {
     entry.batch.waiting = true; // over its route's max_per_hour: it goes with the next digest
     entry.nextAttempt = windowEnd(entry.batch, now);
     await spool.save(entry);
@@ -133,11 +152,20 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     return;
   }
   entry.attempts++;
-  const kind = entry.kind ?? await kindOf(config, raw, entry.sender, "subject");
-  const results = await send(pass, {
-    id: entry.logId ?? entry.id, raw, sender: entry.sender, recipients: entry.recipients, keys: { keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo },
-    seal: { bounce: entry.bounce === true, kind, mayBeSigned: entry.submitter?.trusted !== false }, about: { attempt: entry.attempts },
-  }, (result) => recordResult(pass, entry, result));
+  const kind = entry.kind ?? (await kindOf(config, raw, entry.sender, "subject"));
+  const results = await send(
+    pass,
+    {
+      id: entry.logId ?? entry.id,
+      raw,
+      sender: entry.sender,
+      recipients: entry.recipients,
+      keys: { keys: entry.keys ?? undefined, alsoEncryptTo: entry.alsoEncryptTo },
+      seal: { bounce: entry.bounce === true, kind, mayBeSigned: entry.submitter?.trusted !== false },
+      about: { attempt: entry.attempts },
+    },
+    (result) => recordResult(pass, entry, result),
+  );
   for (const r of results) if (!r.relayed && r.error instanceof RelayUnreachable) pass.relayDown ??= r.error;
   await settleEntry(pass, entry, raw.bytes, results);
 }

@@ -12,9 +12,11 @@ export function matchesRecipient(pattern: string, recipient: string): boolean {
 
 /** `kind`: the message's kind, needed only when some route has match_kind (routesNeedKind). */
 export function selectRoute(routes: readonly RouteConfig[], recipients: readonly string[], kind?: string): RouteConfig | undefined {
-  return routes.find((route) =>
-    (route.matchRecipient === undefined || route.matchRecipient.some((p) => recipients.some((r) => matchesRecipient(p, r))))
-    && (route.matchKind === undefined || (kind !== undefined && route.matchKind.some((p) => kindMatches(p, kind)))));
+  return routes.find(
+    (route) =>
+      (route.matchRecipient === undefined || route.matchRecipient.some((p) => recipients.some((r) => matchesRecipient(p, r)))) &&
+      (route.matchKind === undefined || (kind !== undefined && route.matchKind.some((p) => kindMatches(p, kind)))),
+  );
 }
 
 /** True when routing depends on what the message is, so it must be classified first. */

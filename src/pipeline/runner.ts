@@ -189,7 +189,8 @@ export class Runner {
         const w = watch(dir, { persistent: false }, (_event, name) => {
           const entry = name === null ? undefined : /^([0-9a-z]+-[0-9a-f]+)\.json$/.exec(String(name))?.[1];
           if (entry) this.kick(entry);
-          else if (name === null) this.kick(); // the watch lost count: look at everything
+          else if (name === null)
+            this.kick(); // the watch lost count: look at everything
           else if (/^[0-9a-f]{32}\.msg$/.test(String(name))) this.kick(""); // a drop: taken in by any pass
         });
         w.on("error", () => undefined);
@@ -223,7 +224,9 @@ async function metaStamp(spoolDir: string): Promise<number> {
 
 /** When the next queued entry (single or digest) is due, or undefined when none is. */
 async function nextDue(spool: Spool): Promise<number | undefined> {
-  const times = (await spool.list().catch(() => [] as SpoolEntry[])).filter((e) => e.state === "queued").map((e) => Date.parse(e.nextAttempt));
+  const times = (await spool.list().catch(() => [] as SpoolEntry[]))
+    .filter((e) => e.state === "queued")
+    .map((e) => Date.parse(e.nextAttempt));
   return times.length === 0 ? undefined : Math.min(...times);
 }
 

@@ -41,11 +41,24 @@ export interface SealOptions {
   mayBeSigned?: boolean;
 }
 
-export async function sealAll(config: Config, hostname: string, raw: RawMessage, envelope: Envelope,
-  recipients: readonly string[], keys: PublicKey[], now: Date, options: SealOptions = {}): Promise<Sealed[]> {
+export async function sealAll(
+  config: Config,
+  hostname: string,
+  raw: RawMessage,
+  envelope: Envelope,
+  recipients: readonly string[],
+  keys: PublicKey[],
+  now: Date,
+  options: SealOptions = {},
+): Promise<Sealed[]> {
   const fields = parseHeader(raw.header);
   const facts = outerFacts(fields, {
-    hostname, envelope, message: config.message, relayIdentity: relayIdentity({ relay: config.relay, hostname }), now, ...options,
+    hostname,
+    envelope,
+    message: config.message,
+    relayIdentity: relayIdentity({ relay: config.relay, hostname }),
+    now,
+    ...options,
   });
   const sealed: Sealed[] = [];
   if (recipients.length === 0) return sealed;

@@ -44,8 +44,7 @@ export interface SendJob {
 }
 
 export type SendResult =
-  | { recipient: string; relayed: true; reply: string; size: number }
-  | { recipient: string; relayed: false; error: SealpostError };
+  { recipient: string; relayed: true; reply: string; size: number } | { recipient: string; relayed: false; error: SealpostError };
 
 /** Every recipient gets a result, in order; none throws. */
 export async function send(ctx: SendContext, job: SendJob, record: (result: SendResult) => Promise<void>): Promise<SendResult[]> {
@@ -60,11 +59,25 @@ export async function send(ctx: SendContext, job: SendJob, record: (result: Send
   let sealed;
   let keyIds: Set<string>;
   try {
-    const keys = await routeKeys({ to: [...job.recipients], keys: job.keys.keys ?? undefined, alsoEncryptTo: job.keys.alsoEncryptTo }, ctx.config.keysDir, ctx.now);
-    sealed = await sealAll(ctx.config, ctx.hostname, job.raw, { sender: job.sender, recipients: [] }, job.recipients, keys, ctx.now, job.seal);
+    const keys = await routeKeys(
+      { to: [...job.recipients], keys: job.keys.keys ?? undefined, alsoEncryptTo: job.keys.alsoEncryptTo },
+      ctx.config.keysDir,
+      ctx.now,
+    );
+    sealed = await sealAll(
+      ctx.config,
+      ctx.hostname,
+      job.raw,
+      { sender: job.sender, recipients: [] },
+      job.recipients,
+      keys,
+      ctx.now,
+      job.seal,
+    );
     keyIds = allowedKeyIds(keys);
     const fingerprints = keys.map(fingerprintOf).join(",");
-    for (const s of sealed) ctx.log.event("sealed", { id: job.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints, count: job.about?.count });
+    for (const s of sealed)
+      ctx.log.event("sealed", { id: job.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints, count: job.about?.count });
   } catch (err) {
     await fail(job.recipients, err); // no usable key, or sealing failed: nothing can go to anyone
     return results;

@@ -44,14 +44,18 @@ export async function sendmail(req: SendmailRequest): Promise<Outcome> {
       } finally {
         await log.close();
       }
-    }
-    else await writeDrop(req.config.spoolDir, envelope, bytes);
+    } else await writeDrop(req.config.spoolDir, envelope, bytes);
     return { kind: "spooled" };
   } catch (err) {
     const error = asSealpostError(err);
     const code = errnoOf(err);
     if (!req.ownsSpool && (code === "ENOENT" || code === "EACCES")) {
-      return { kind: "deferred", error: new SealpostError(Reason.storage, "the drop directory is not set up (run `sealpost queue run` once as the spool's owner)", { cause: err }) };
+      return {
+        kind: "deferred",
+        error: new SealpostError(Reason.storage, "the drop directory is not set up (run `sealpost queue run` once as the spool's owner)", {
+          cause: err,
+        }),
+      };
     }
     return { kind: "deferred", error };
   }

@@ -48,7 +48,9 @@ export function prepareSubmission(input: Buffer, args: SendmailArgs, who: Submit
   const listed = args.extractRecipients
     ? fields.filter((f) => ["to", "cc", "bcc"].includes(f.lname)).flatMap((f) => parseMailboxes(f.value).map((b) => b.address))
     : [];
-  const recipients = unique([...args.recipients, ...listed].map((a) => qualify(a.replace(/^<|>$/g, ""), who.hostname)).filter((a) => a !== ""));
+  const recipients = unique(
+    [...args.recipients, ...listed].map((a) => qualify(a.replace(/^<|>$/g, ""), who.hostname)).filter((a) => a !== ""),
+  );
   if (recipients.length === 0) throw new SealpostError(Reason.usage, "no recipients: give addresses, or -t with To/Cc/Bcc");
   // What goes into the envelope goes into mbox From_ lines, log lines and SMTP commands.
   const bad = [sender, ...recipients].find((a) => a !== "" && !isEnvelopeAddress(a));

@@ -20,8 +20,14 @@ export interface Submitted {
   log?: EventLog;
 }
 
-export async function submit(config: Config, hostname: string, bytes: Buffer, envelope: Envelope, now: Date,
-  { via, client, submitter, log = silentLog }: Submitted): Promise<Committed> {
+export async function submit(
+  config: Config,
+  hostname: string,
+  bytes: Buffer,
+  envelope: Envelope,
+  now: Date,
+  { via, client, submitter, log = silentLog }: Submitted,
+): Promise<Committed> {
   checkHeaderSize(bytes); // a drop file, or what serve and sendmail prepared: a header over 64 KB is refused
   const arrival = { via, raw: readRawMessage(bytes), envelope, client, submitter };
   const routed = await routeArrival(config, hostname, arrival);

@@ -109,7 +109,12 @@ function wrapperStart(bytes: Buffer): { wrapper: Wrapper; length: number } | und
 /** The outer header: 7-bit, short lines, only docs/contract.md §4's fields, one Content-Type naming the wrapper. */
 function checkHeader(header: Buffer): Wrapper {
   if (header.some((b) => b >= 0x80 || b === 0)) refuse("8-bit header");
-  if (header.toString("latin1").split("\r\n").some((line) => line.length > 998 || line.includes("\r") || line.includes("\n"))) {
+  if (
+    header
+      .toString("latin1")
+      .split("\r\n")
+      .some((line) => line.length > 998 || line.includes("\r") || line.includes("\n"))
+  ) {
     refuse("header line too long or bare CR/LF");
   }
   const fields = parseHeader(header);
@@ -157,7 +162,7 @@ class ArmorCheck {
         const chars = base64Chars(bytes, at, stop);
         if (chars < 0) refuse("armor is not base64");
         // inside the ciphertext only the count matters: decoding 25 MB to skip it fills the heap
-        if (chars % 4 === 0 && !endsPadded(bytes, stop) && this.packets.canSkip(chars / 4 * 3)) this.packets.skip(chars / 4 * 3);
+        if (chars % 4 === 0 && !endsPadded(bytes, stop) && this.packets.canSkip((chars / 4) * 3)) this.packets.skip((chars / 4) * 3);
         else this.packets.feed(Buffer.from(bytes.toString("latin1", at, stop), "base64"));
         at = stop;
         if (at < end) this.state = bytes[at] === EQUALS ? "checksum" : "end";

@@ -18,7 +18,10 @@ export class PacketWalk {
   private seipdStarted = false;
   private pkesk: number[] = [];
 
-  constructor(private readonly keyIds: ReadonlySet<string>, private readonly refuse: (why: string) => never) {}
+  constructor(
+    private readonly keyIds: ReadonlySet<string>,
+    private readonly refuse: (why: string) => never,
+  ) {}
 
   feed(bytes: Uint8Array): void {
     let i = 0;
@@ -75,7 +78,7 @@ export class PacketWalk {
       length = ((first - 192) << 8) + h[at + 1]! + 192;
     } else if (first === 255) {
       if (h.length < at + 5) return;
-      length = (h[at + 1]! << 24 >>> 0) + (h[at + 2]! << 16) + (h[at + 3]! << 8) + h[at + 4]!;
+      length = ((h[at + 1]! << 24) >>> 0) + (h[at + 2]! << 16) + (h[at + 3]! << 8) + h[at + 4]!;
     } else {
       length = 1 << (first & 0x1f);
       this.partial = true;

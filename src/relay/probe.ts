@@ -34,10 +34,12 @@ export async function probeRelay(settings: RelaySettings, recipients: string[]):
       connection.once("error", reject);
       connection.connect(() => resolve());
     });
-    if (options.auth) await new Promise<void>((resolve, reject) => connection.login(options.auth!, (err) => (err ? reject(err) : resolve())));
+    if (options.auth)
+      await new Promise<void>((resolve, reject) => connection.login(options.auth!, (err) => (err ? reject(err) : resolve())));
     for (const line of [`MAIL FROM:<${relayIdentity(settings)}>`, ...recipients.map((r) => `RCPT TO:<${r}>`), "RSET"]) {
       const reply = await command(connection, line);
-      if (!reply.startsWith("2")) throw new SealpostError(Reason.relay, `${where} answered ${line.split(":")[0]} with: ${reply.replace(/\s+/g, " ").slice(0, 200)}`);
+      if (!reply.startsWith("2"))
+        throw new SealpostError(Reason.relay, `${where} answered ${line.split(":")[0]} with: ${reply.replace(/\s+/g, " ").slice(0, 200)}`);
     }
     connection.quit();
   } catch (err) {

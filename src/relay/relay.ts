@@ -33,29 +33,41 @@ export class Relay {
   private transport?: Transporter;
 
   /** `pool`: keep up to that many connections open between messages (serve), instead of one per send. */
-  constructor(private readonly settings: RelaySettings, private readonly pool = 0) {}
+  constructor(
+    private readonly settings: RelaySettings,
+    private readonly pool = 0,
+  ) {}
 
   /**
    * Sends one sealed message to one recipient; returns the relay's reply to it (250 ...) and the
    * size sent. A buffer is checked whole before the connection; a stream (a large message,
    * sealed as it goes) is checked as it passes, and a failure there aborts the DATA.
    */
-  async send(recipient: string, sealed: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>, keyIds: ReadonlySet<string>): Promise<{ reply: string; size: number }> {
+  async send(
+    recipient: string,
+    sealed: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>,
+    keyIds: ReadonlySet<string>,
+  ): Promise<{ reply: string; size: number }> {
     if (Buffer.isBuffer(sealed)) await assertSealed(sealed, keyIds);
     const transport = await this.open();
     let size = 0;
     let failure: unknown;
-    const raw = Buffer.isBuffer(sealed) ? sealed : Readable.from((async function* () {
-      try {
-        for await (const piece of guardSealed(sealed, keyIds)) {
-          size += piece.length;
-          yield piece;
-        }
-      } catch (err) {
-        failure = err;
-        throw err;
-      }
-    })(), { objectMode: false });
+    const raw = Buffer.isBuffer(sealed)
+      ? sealed
+      : Readable.from(
+          (async function* () {
+            try {
+              for await (const piece of guardSealed(sealed, keyIds)) {
+                size += piece.length;
+                yield piece;
+              }
+            } catch (err) {
+              failure = err;
+              throw err;
+            }
+          })(),
+          { objectMode: false },
+        );
     try {
       const info = await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw });
       return { reply: String((info as { response?: unknown }).response ?? "250"), size: Buffer.isBuffer(sealed) ? sealed.length : size };
@@ -73,7 +85,9 @@ export class Relay {
   private async open(): Promise<Transporter> {
     if (this.transport) return this.transport;
     this.transport = createTransport({
-      ...(await smtpOptions(this.settings)), disableFileAccess: true, disableUrlAccess: true,
+      ...(await smtpOptions(this.settings)),
+      disableFileAccess: true,
+      disableUrlAccess: true,
       ...(this.pool ? { pool: true, maxConnections: this.pool } : {}),
     });
     return this.transport;
@@ -114,7 +128,10 @@ async function loopbackAddress(r: Config["relay"], resolve: Resolve): Promise<st
   if (isIP(host) === 0) {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`looking up ${host} timed out`), { code: "ETIMEDOUT" })), r.timeoutSeconds * 1000);
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`looking up ${host} timed out`), { code: "ETIMEDOUT" })),
+        r.timeoutSeconds * 1000,
+      );
     });
     try {
       addresses = await Promise.race([resolve(host), timeout]);
@@ -126,7 +143,10 @@ async function loopbackAddress(r: Config["relay"], resolve: Resolve): Promise<st
   }
   const outside = addresses.find((a) => !isLoopbackAddress(a.address));
   if (outside || addresses.length === 0) {
-    throw new SealpostError(Reason.config, `relay.security = "none" is only for loopback relay hosts; ${r.host} is ${outside ? outside.address : "no address"}`);
+    throw new SealpostError(
+      Reason.config,
+      `relay.security = "none" is only for loopback relay hosts; ${r.host} is ${outside ? outside.address : "no address"}`,
+    );
   }
   return addresses[0]!.address;
 }
@@ -173,7 +193,8 @@ export function relayError(err: unknown, relay: Config["relay"]): SealpostError 
 }
 
 function failureKind(e: { code?: string; message?: string }): string {
-  if (e.code === "ETLS" || /certificate|self.signed|SSL|TLS/i.test(e.message ?? "")) return "TLS failed (no STARTTLS, or a certificate that does not verify)";
+  if (e.code === "ETLS" || /certificate|self.signed|SSL|TLS/i.test(e.message ?? ""))
+    return "TLS failed (no STARTTLS, or a certificate that does not verify)";
   if (e.code === "EAUTH") return "refused the login (check relay.user and relay.password_file)";
   if (e.code === "ETIMEDOUT") return "timed out";
   if (e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "EDNS") return "cannot connect";

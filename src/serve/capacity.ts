@@ -23,7 +23,9 @@ export function clientLimit(listeners: number, openFiles = openFileLimit()): num
 /** This process's limit on open files ("Max open files" in /proc/self/limits), or undefined. */
 function openFileLimit(): number | undefined {
   try {
-    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
     const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
     return soft === undefined || soft === "unlimited" ? undefined : Number.parseInt(soft, 10) || undefined;
   } catch {

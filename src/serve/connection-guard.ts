@@ -157,7 +157,12 @@ function sessionKey(session: SMTPServerSession): string {
 }
 
 /** The TCP four-tuple names the connection; smtp-server reports addresses without the IPv4-mapped prefix, in lower case. */
-function tupleKey(remote: string | undefined, remotePort: number | undefined, local: string | undefined, localPort: number | undefined): string {
+function tupleKey(
+  remote: string | undefined,
+  remotePort: number | undefined,
+  local: string | undefined,
+  localPort: number | undefined,
+): string {
   const bare = (a: string | undefined) => (a ?? "").replace(/^::ffff:/i, "").toLowerCase();
   return `${bare(remote)}|${remotePort ?? 0}|${bare(local)}|${localPort ?? 0}`;
 }

@@ -69,13 +69,21 @@ export class SealpostServer {
   private readonly peerUids = new Map<string, Promise<number | undefined>>();
 
   /** `log` takes the lifecycle lines; message events go to config [log], or to `log` when that names nowhere. */
-  constructor(private readonly config: Config, private readonly log: Log) {
+  constructor(
+    private readonly config: Config,
+    private readonly log: Log,
+  ) {
     this.hostname = resolveHostname(config.hostname);
     this.events = openEventLog(config.log, log);
     this.memory = new MemoryBudget(DATA_MEMORY(config.serve.maxSize));
     this.quota = new UserQuota(config.spoolDir, { messages: config.spool.perUserMessagesPerHour, bytes: config.spool.perUserBytesPerHour });
     // serve's own runner: it holds the runner lock while serve lives, so no intake starts another
-    this.runner = new Runner({ loadConfig: configFollower(config), lingerMs: Infinity, log: this.events, onError: (err) => log(passFailure(err)) });
+    this.runner = new Runner({
+      loadConfig: configFollower(config),
+      lingerMs: Infinity,
+      log: this.events,
+      onError: (err) => log(passFailure(err)),
+    });
   }
 
   /** Listens on serve.listen (and on ::1 beside 127.0.0.1, where the host has IPv6), and on serve.lmtp when set. */
@@ -143,7 +151,8 @@ export class SealpostServer {
       closeTimeout: CLOSE_TIMEOUT_MS,
       logger: false,
       onConnect: (session, cb) => {
-        if (protocol === "smtp" && !isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, ""))) return cb(refuse(Reason.notLoopback, "loopback clients only"));
+        if (protocol === "smtp" && !isLoopbackHost(session.remoteAddress.replace(/^::ffff:/, "")))
+          return cb(refuse(Reason.notLoopback, "loopback clients only"));
         this.guard.begin(session);
         // who it is, asked for now (answered in a batch with other connections) and needed once the message is in
         if (protocol === "smtp") this.peerUids.set(session.id, this.peers.uidOf(...ends(session)));
@@ -153,7 +162,8 @@ export class SealpostServer {
       onMailFrom: (_address, _session, cb) => (this.closing ? cb(refuse(Reason.shuttingDown, SHUTTING_DOWN)) : cb()),
       onRcptTo: (address, session, cb) => {
         if (this.closing) return cb(refuse(Reason.shuttingDown, SHUTTING_DOWN));
-        if (!isLocalRecipient(address.address, this.hostname, localDomains)) return cb(refuse(Reason.notLocal, "relaying denied: local recipients only"));
+        if (!isLocalRecipient(address.address, this.hostname, localDomains))
+          return cb(refuse(Reason.notLocal, "relaying denied: local recipients only"));
         // RFC 5321 4.5.3.1.10: the client sends the rest in another transaction.
         if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return cb(refuse(Reason.tooManyRecipients, "too many recipients"));
         cb();
@@ -162,7 +172,12 @@ export class SealpostServer {
     });
   }
 
-  private receive(protocol: Protocol, stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
+  private receive(
+    protocol: Protocol,
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    cb: (err?: Error | null, message?: string) => void,
+  ): void {
     this.inFlight++;
     this.guard.receiving(session);
     const collector = new DataCollector(this.memory);
@@ -175,7 +190,8 @@ export class SealpostServer {
       if (--this.inFlight === 0) this.idle?.();
     };
     stream.on("data", (c: Buffer) => {
-      if (stream.sizeExceeded) collector.release(); // over max_size: read on to the end, keep nothing
+      if (stream.sizeExceeded)
+        collector.release(); // over max_size: read on to the end, keep nothing
       else collector.add(c);
     });
     stream.on("close", () => {
@@ -191,19 +207,26 @@ export class SealpostServer {
       };
       if (stream.sizeExceeded) return done(refuse(Reason.tooBig, `message exceeds the maximum size of ${this.config.serve.maxSize} bytes`));
       const collected = collector.finish();
-      if (collected.kind === "over-budget") return done(refuse(Reason.arrivingAtOnce, "too many messages arriving at once, try again later"));
-      this.commit(protocol, collected.bytes, session).then(({ reply, entryId }) => {
-        if (entryId) this.runner.kick(entryId); // (the runner's watch sees it too: this is only sooner)
-        done(null, reply);
-      }, (err) => {
-        const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) }); // too big (once prepared) is for good; anything else temporary
-        if (reply.code < 500) {
-          this.events.event("deferred", {
-            via: "serve", from: `<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}>`, status: reply.code, reason: reply.text,
-          });
-        }
-        done(smtpError(reply));
-      });
+      if (collected.kind === "over-budget")
+        return done(refuse(Reason.arrivingAtOnce, "too many messages arriving at once, try again later"));
+      this.commit(protocol, collected.bytes, session).then(
+        ({ reply, entryId }) => {
+          if (entryId) this.runner.kick(entryId); // (the runner's watch sees it too: this is only sooner)
+          done(null, reply);
+        },
+        (err) => {
+          const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) }); // too big (once prepared) is for good; anything else temporary
+          if (reply.code < 500) {
+            this.events.event("deferred", {
+              via: "serve",
+              from: `<${session.envelope.mailFrom ? session.envelope.mailFrom.address : ""}>`,
+              status: reply.code,
+              reason: reply.text,
+            });
+          }
+          done(smtpError(reply));
+        },
+      );
     });
   }
 
@@ -213,18 +236,37 @@ export class SealpostServer {
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const recipients = session.envelope.rcptTo.map((r) => qualify(r.address, this.hostname));
     if (protocol === "lmtp") return { reply: await this.handedOver(data, { sender: from, recipients }, now) };
-    const { bytes, envelope } = prepareSubmission(data, {
-      mode: "send", sender: from === "" ? "<>" : from, recipients, extractRecipients: false, dotEndsMessage: false,
-    }, { user: "MAILER-DAEMON", hostname: this.hostname }, now, { maxSize: this.config.serve.maxSize });
+    const { bytes, envelope } = prepareSubmission(
+      data,
+      {
+        mode: "send",
+        sender: from === "" ? "<>" : from,
+        recipients,
+        extractRecipients: false,
+        dotEndsMessage: false,
+      },
+      { user: "MAILER-DAEMON", hostname: this.hostname },
+      now,
+      { maxSize: this.config.serve.maxSize },
+    );
     await letOthersIn(); // each step reads the header once more: let the other connections in between
     const submitter = await this.submitterOf(session);
     if (!(await withinQuota(this.config, this.hostname, this.quota, submitter, bytes.length, now))) {
       throw new SealpostError(Reason.overQuota, "over this user's hourly quota, try again later");
     }
     // Another local user's mail says who sent it, as their sendmail's does (pipeline/drop-ingest.ts).
-    const traced = submitter.trusted ? bytes : prependFields(bytes, traceFields(submitter, envelope.sender, this.hostname, now, "MAIL FROM"));
-    const committed = await submit(this.config, this.hostname, traced, envelope, now, { via: "serve", client: session.remoteAddress, submitter, log: this.events });
-    return committed.kind === "stored-only" ? { reply: accepted("kept locally") } : { reply: accepted(`queued as ${committed.entry.id}`), entryId: committed.entry.id };
+    const traced = submitter.trusted
+      ? bytes
+      : prependFields(bytes, traceFields(submitter, envelope.sender, this.hostname, now, "MAIL FROM"));
+    const committed = await submit(this.config, this.hostname, traced, envelope, now, {
+      via: "serve",
+      client: session.remoteAddress,
+      submitter,
+      log: this.events,
+    });
+    return committed.kind === "stored-only"
+      ? { reply: accepted("kept locally") }
+      : { reply: accepted(`queued as ${committed.entry.id}`), entryId: committed.entry.id };
   }
 
   /**
@@ -234,7 +276,13 @@ export class SealpostServer {
   private async handedOver(data: Buffer, envelope: Envelope, now: Date): Promise<string> {
     const { keysDir } = this.config;
     const outcome = await deliver({
-      config: this.config, input: data, env: {}, args: { recipients: [] }, now, lmtp: { envelope }, log: this.events,
+      config: this.config,
+      input: data,
+      env: {},
+      args: { recipients: [] },
+      now,
+      lmtp: { envelope },
+      log: this.events,
       keyIndex: async () => (await readKeyIndex(keysDir)) ?? refreshKeyIndex(keysDir, now),
     });
     if (outcome.kind === "deferred") throw outcome.error;
@@ -251,7 +299,10 @@ export class SealpostServer {
 
 /** The client's end and ours, as the kernel's tables name them. */
 function ends(session: SMTPServerSession): [Endpoint, Endpoint] {
-  return [{ address: session.remoteAddress, port: session.remotePort }, { address: session.localAddress, port: session.localPort }];
+  return [
+    { address: session.remoteAddress, port: session.remotePort },
+    { address: session.localAddress, port: session.localPort },
+  ];
 }
 
 /** smtp-server's way to give a reply: an Error with its code. */

@@ -15,11 +15,20 @@ export async function takeBounceSlot(spoolDir: string, now: Date): Promise<boole
   const dir = join(spoolDir, "loop");
   await ensureDir(dir);
   const marker = join(dir, "bounce-forwarded");
-  return unlessBusy(await withDotlock(marker, async () => {
-    const last = await stat(marker).then((s) => s.mtimeMs, () => undefined);
-    if (last !== undefined && now.getTime() - last < BOUNCE_INTERVAL_MS) return false;
-    if (last === undefined) await writeFile(marker, "", { mode: 0o600 });
-    await utimes(marker, now, now);
-    return true;
-  }, { timeoutMs: 10_000 }));
+  return unlessBusy(
+    await withDotlock(
+      marker,
+      async () => {
+        const last = await stat(marker).then(
+          (s) => s.mtimeMs,
+          () => undefined,
+        );
+        if (last !== undefined && now.getTime() - last < BOUNCE_INTERVAL_MS) return false;
+        if (last === undefined) await writeFile(marker, "", { mode: 0o600 });
+        await utimes(marker, now, now);
+        return true;
+      },
+      { timeoutMs: 10_000 },
+    ),
+  );
 }

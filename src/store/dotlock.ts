@@ -65,7 +65,11 @@ export type Dotlock = { busy: false; release: () => Promise<void>; lost: AbortSi
  * deadline is not an error here: it is busy, and the caller says what that means (another
  * runner's entry; a temporary failure, see unlessBusy).
  */
-export async function withDotlock<T>(path: string, fn: (lost: AbortSignal) => Promise<T>, options: DotlockOptions = {}): Promise<Locked<T>> {
+export async function withDotlock<T>(
+  path: string,
+  fn: (lost: AbortSignal) => Promise<T>,
+  options: DotlockOptions = {},
+): Promise<Locked<T>> {
   const lock = await take(path, options.timeoutMs ?? 30_000, options);
   if (lock.busy) return lock;
   try {
@@ -238,10 +242,12 @@ export async function lockHolder(path: string): Promise<{ pid: number; mtimeMs: 
 
 /** `fn` on the regular file at the lock's name, opened without following a link; undefined when there is none. */
 async function onLockFile<T>(lockPath: string, fn: (handle: FileHandle, info: Stats) => Promise<T>): Promise<T | undefined> {
-  const handle = await open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT" || err.code === "ELOOP") return undefined;
-    throw err;
-  });
+  const handle = await open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT" || err.code === "ELOOP") return undefined;
+      throw err;
+    },
+  );
   if (!handle) return undefined;
   try {
     const info = await handle.stat();

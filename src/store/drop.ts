@@ -41,7 +41,11 @@ export function dropDir(spoolDir: string): string {
 
 /** By the spool's owner: the spool traversable (0711, nothing listable) and drop/ 1733. Two stats when already so. */
 export async function prepareDropDir(spoolDir: string): Promise<void> {
-  const modeOf = (dir: string) => stat(dir).then((s) => s.mode & 0o7777, () => -1);
+  const modeOf = (dir: string) =>
+    stat(dir).then(
+      (s) => s.mode & 0o7777,
+      () => -1,
+    );
   if ((await modeOf(spoolDir)) === 0o711 && (await modeOf(dropDir(spoolDir))) === 0o1733) return;
   await mkdir(spoolDir, { recursive: true, mode: 0o711 });
   await chmod(spoolDir, 0o711);
@@ -78,8 +82,13 @@ export async function dropNames(spoolDir: string): Promise<string[]> {
  * so the quota can be decided before a byte of it is read.
  */
 export class DropFile {
-  private constructor(readonly name: string, private readonly handle: FileHandle, readonly uid: number, readonly size: number,
-    readonly plain: boolean) {}
+  private constructor(
+    readonly name: string,
+    private readonly handle: FileHandle,
+    readonly uid: number,
+    readonly size: number,
+    readonly plain: boolean,
+  ) {}
 
   /** Undefined when it is gone already (its writer removed it, or another pass took it); DropRefused for a symlink. */
   static async open(spoolDir: string, name: string): Promise<DropFile | undefined> {
@@ -102,8 +111,11 @@ export class DropFile {
    * (a 25 MB drop is held once, not read and then copied); throws DropRefused when it is not a
    * well-formed drop of at most `maxBytes`.
    */
-  async read(maxBytes: number, prefix: (envelope: DropEnvelope, crlf: boolean) => Buffer = () => Buffer.alloc(0),
-    into: ReadBuffer = new ReadBuffer()): Promise<Dropped> {
+  async read(
+    maxBytes: number,
+    prefix: (envelope: DropEnvelope, crlf: boolean) => Buffer = () => Buffer.alloc(0),
+    into: ReadBuffer = new ReadBuffer(),
+  ): Promise<Dropped> {
     if (!this.plain) throw new DropRefused("not a plain file (a link or a device)");
     if (this.size > maxBytes + MAX_ENVELOPE_LINE) throw new DropRefused(`larger than the ${maxBytes}-byte limit`);
     const head = Buffer.alloc(Math.min(this.size, MAX_ENVELOPE_LINE));
@@ -162,8 +174,12 @@ function parseEnvelope(line: string): DropEnvelope {
   const sender = e?.sender;
   const recipients = e?.recipients;
   if (typeof sender !== "string" || (sender !== "" && !isEnvelopeAddress(sender))) throw new DropRefused("bad envelope sender");
-  if (!Array.isArray(recipients) || recipients.length === 0 || recipients.length > MAX_RECIPIENTS
-    || !recipients.every((r) => typeof r === "string" && isEnvelopeAddress(r))) {
+  if (
+    !Array.isArray(recipients) ||
+    recipients.length === 0 ||
+    recipients.length > MAX_RECIPIENTS ||
+    !recipients.every((r) => typeof r === "string" && isEnvelopeAddress(r))
+  ) {
     throw new DropRefused("bad envelope recipients");
   }
   return { sender, recipients };

@@ -37,10 +37,14 @@ function indexFile(keysDir: string): string {
 
 /** The key files in keys_dir as the index records them. */
 export async function keyFileStamps(keysDir: string): Promise<Record<string, string>> {
-  const names = (await readdir(keysDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [] as string[];
-    throw err;
-  })).filter((n) => KEY_FILE.test(n)).sort();
+  const names = (
+    await readdir(keysDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [] as string[];
+      throw err;
+    })
+  )
+    .filter((n) => KEY_FILE.test(n))
+    .sort();
   const stamps: Record<string, string> = {};
   for (const name of names) {
     const info = await stat(join(keysDir, name)).catch(() => undefined);
@@ -69,8 +73,11 @@ export async function writeKeyIndex(keysDir: string, index: KeyIndex): Promise<v
 }
 
 /** The route's keys as crypto/keyring.ts routeKeys chooses them, from the index: why it has none, or undefined. Same words. */
-export function routeKeyProblem(index: KeyIndex, route: { to: readonly string[]; keys?: readonly string[]; alsoEncryptTo?: readonly string[] },
-  now: Date): string | undefined {
+export function routeKeyProblem(
+  index: KeyIndex,
+  route: { to: readonly string[]; keys?: readonly string[]; alsoEncryptTo?: readonly string[] },
+  now: Date,
+): string | undefined {
   const why = (key: IndexedKey | undefined): string | undefined => {
     if (!key) return "is not in keys_dir";
     if (key.problem !== null) return key.problem;

@@ -37,12 +37,18 @@ export class Ledger {
   async withEntry<T>(hash: string, now: Date, fn: (entry: LedgerEntry, save: () => Promise<void>) => Promise<T>): Promise<T> {
     await ensureDir(this.dir);
     const file = join(this.dir, `${hash}.json`);
-    return unlessBusy(await withDotlock(file, async () => {
-      const entry = (await this.read(file)) ?? { created: now.toISOString(), localStored: false, done: [] };
-      const result = await fn(entry, () => writeFileDurably(file, JSON.stringify(entry) + "\n"));
-      await this.pruneNowAndThen(now);
-      return result;
-    }, { timeoutMs: 10_000 }));
+    return unlessBusy(
+      await withDotlock(
+        file,
+        async () => {
+          const entry = (await this.read(file)) ?? { created: now.toISOString(), localStored: false, done: [] };
+          const result = await fn(entry, () => writeFileDurably(file, JSON.stringify(entry) + "\n"));
+          await this.pruneNowAndThen(now);
+          return result;
+        },
+        { timeoutMs: 10_000 },
+      ),
+    );
   }
 
   private async read(file: string): Promise<LedgerEntry | undefined> {
@@ -50,7 +56,10 @@ export class Ledger {
       const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<LedgerEntry>;
       if (Date.parse(parsed.created ?? "") < Date.now() - KEEP_MS) return undefined;
       return {
-        created: parsed.created!, localStored: parsed.localStored === true, localMark: parsed.localMark, loop: parsed.loop,
+        created: parsed.created!,
+        localStored: parsed.localStored === true,
+        localMark: parsed.localMark,
+        loop: parsed.loop,
         done: Array.isArray(parsed.done) ? parsed.done : [],
         ...(typeof parsed.spoolId === "string" && /^[0-9a-z]+-[0-9a-f]+$/.test(parsed.spoolId) ? { spoolId: parsed.spoolId } : {}),
       };

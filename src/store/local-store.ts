@@ -27,8 +27,13 @@ export function planLocalCopy(local: Config["local"], bytes: Buffer, hostname: s
   return local.store === "maildir" ? { maildir: maildirName(bytes, hostname) } : undefined;
 }
 
-export async function storeLocally(local: Config["local"], bytes: Buffer, sender: string, hostname: string,
-  { remember, earlier, planned }: StoreOptions = {}): Promise<void> {
+export async function storeLocally(
+  local: Config["local"],
+  bytes: Buffer,
+  sender: string,
+  hostname: string,
+  { remember, earlier, planned }: StoreOptions = {},
+): Promise<void> {
   try {
     if (local.store === "maildir") {
       const name = planned && "maildir" in planned ? planned.maildir : maildirName(bytes, hostname);

@@ -30,7 +30,13 @@ export async function deliverToMaildir(dir: string, bytes: Buffer, hostname: str
 
 /** Whether a message delivered as `name` is in the Maildir: in new/, or read and moved to cur/ ("name:2,S"). */
 export async function maildirHas(dir: string, name: string): Promise<boolean> {
-  if (await access(join(dir, "new", name)).then(() => true, () => false)) return true;
+  if (
+    await access(join(dir, "new", name)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return true;
   const cur = await readdir(join(dir, "cur")).catch(() => [] as string[]);
   return cur.some((n) => n === name || n.startsWith(name + ":"));
 }

@@ -31,23 +31,25 @@ export async function deliverToMbox(path: string, bytes: Buffer, sender: string,
   await ensureDir(dirname(path));
   const now = options.now ?? new Date();
   const entry = mboxEntry(bytes, sender, now);
-  unlessBusy(await withDotlock(path, async () => {
-    const handle = await open(path, "a+", 0o600);
-    let size = -1;
-    try {
-      if (options.earlier) await cutPartialRecord(handle, options.earlier, mboxEntry(bytes, sender, new Date(options.earlier.date)));
-      const offset = (await handle.stat()).size;
-      await options.beforeAppend?.({ offset, length: entry.length, sha256: sha256(entry), date: now.toISOString() });
-      size = offset;
-      await handle.writeFile(entry);
-      await handle.sync();
-    } catch (err) {
-      if (size >= 0) await handle.truncate(size).catch(() => undefined);
-      throw err;
-    } finally {
-      await handle.close();
-    }
-  }));
+  unlessBusy(
+    await withDotlock(path, async () => {
+      const handle = await open(path, "a+", 0o600);
+      let size = -1;
+      try {
+        if (options.earlier) await cutPartialRecord(handle, options.earlier, mboxEntry(bytes, sender, new Date(options.earlier.date)));
+        const offset = (await handle.stat()).size;
+        await options.beforeAppend?.({ offset, length: entry.length, sha256: sha256(entry), date: now.toISOString() });
+        size = offset;
+        await handle.writeFile(entry);
+        await handle.sync();
+      } catch (err) {
+        if (size >= 0) await handle.truncate(size).catch(() => undefined);
+        throw err;
+      } finally {
+        await handle.close();
+      }
+    }),
+  );
 }
 
 /**

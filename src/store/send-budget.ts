@@ -39,12 +39,18 @@ async function withBudget(budget: Budget, now: Date, decide: (recent: number[]) 
   const dir = join(budget.spoolDir, "rate");
   await ensureDir(dir);
   const file = join(dir, `${budget.group}.json`);
-  return unlessBusy(await withDotlock(file, async () => {
-    const next = decide(await readRecent(budget, now));
-    if (next === undefined) return false;
-    await writeFileDurably(file, JSON.stringify(next) + "\n");
-    return true;
-  }, { timeoutMs: 10_000 }));
+  return unlessBusy(
+    await withDotlock(
+      file,
+      async () => {
+        const next = decide(await readRecent(budget, now));
+        if (next === undefined) return false;
+        await writeFileDurably(file, JSON.stringify(next) + "\n");
+        return true;
+      },
+      { timeoutMs: 10_000 },
+    ),
+  );
 }
 
 async function readRecent(budget: Budget, now: Date): Promise<number[]> {

@@ -21,7 +21,6 @@ export interface BatchTag {
   waiting: boolean;
 }
 
-
 export interface SpoolEntry {
   id: string;
   state: SpoolState;
@@ -114,8 +113,19 @@ export class Spool {
    * message first, so a message without meta is never a removed entry).
    */
   async presence(id: string): Promise<"committed" | "uncommitted" | "gone"> {
-    if (await stat(join(this.metaDir, `${id}.json`)).then(() => true, () => false)) return "committed";
-    return (await stat(this.messagePath(id)).then(() => true, () => false)) ? "uncommitted" : "gone";
+    if (
+      await stat(join(this.metaDir, `${id}.json`)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return "committed";
+    return (await stat(this.messagePath(id)).then(
+      () => true,
+      () => false,
+    ))
+      ? "uncommitted"
+      : "gone";
   }
 
   async save(entry: SpoolEntry): Promise<void> {
@@ -165,7 +175,10 @@ export class Spool {
 
   /** The message's size in bytes, without reading it; 0 when it is missing. */
   async messageSize(id: string): Promise<number> {
-    return stat(this.messagePath(id)).then((s) => s.size, () => 0);
+    return stat(this.messagePath(id)).then(
+      (s) => s.size,
+      () => 0,
+    );
   }
 
   async message(id: string): Promise<Buffer> {
@@ -196,7 +209,10 @@ export class Spool {
         const info = await lstat(file).catch(() => undefined);
         const age = setAside ? SET_ASIDE_AGE_MS : uncommitted ? UNCOMMITTED_AGE_MS : ORPHAN_AGE_MS;
         if (!info || now.getTime() - info.mtimeMs < age) continue;
-        await unlink(file).then(() => removed.push(file), () => undefined);
+        await unlink(file).then(
+          () => removed.push(file),
+          () => undefined,
+        );
       }
     }
     return removed;

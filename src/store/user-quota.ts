@@ -30,7 +30,10 @@ export type QuotaVerdict = { ok: true } | { ok: false; tellRoot: boolean };
 export class UserQuota {
   private readonly dir: string;
 
-  constructor(spoolDir: string, private readonly limits: Limits) {
+  constructor(
+    spoolDir: string,
+    private readonly limits: Limits,
+  ) {
     this.dir = join(spoolDir, "quota");
   }
 

@@ -25,11 +25,12 @@ describe("archive key (also_encrypt_to)", () => {
       openSealed(sealed!, archive.gpg);
     }));
 
-  it("a missing archive key defers (75): no message goes out without it", () => inHome(world, {}, async (home, relayed) => {
-    home.writeConfig({ route: `[[route]]\nto = ["${RCPT}"]\nalso_encrypt_to = ["${archive.fpr}"]` });
-    const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
-    assert.equal(r.code, 75);
-    assert.equal(r.stderr.toString(), `4.7.1 sealpost: no usable key: archive key ${archive.fpr} is not in keys_dir\n`);
-    assert.equal(relayed().length, 0);
-  }));
+  it("a missing archive key defers (75): no message goes out without it", () =>
+    inHome(world, {}, async (home, relayed) => {
+      home.writeConfig({ route: `[[route]]\nto = ["${RCPT}"]\nalso_encrypt_to = ["${archive.fpr}"]` });
+      const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
+      assert.equal(r.code, 75);
+      assert.equal(r.stderr.toString(), `4.7.1 sealpost: no usable key: archive key ${archive.fpr} is not in keys_dir\n`);
+      assert.equal(relayed().length, 0);
+    }));
 });

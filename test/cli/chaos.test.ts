@@ -76,7 +76,10 @@ describe("chaos", () => {
       assert.equal(new Set(rounds).size, MESSAGES, "none lost");
       const twice = rounds.length - new Set(rounds).size;
       const kills = deliverKills + runnerKills;
-      assert.ok(twice <= Math.max(1, kills / 100), `${twice} relayed twice for ${kills} kills (${deliverKills} of deliver, ${runnerKills} of runners)`);
+      assert.ok(
+        twice <= Math.max(1, kills / 100),
+        `${twice} relayed twice for ${kills} kills (${deliverKills} of deliver, ${runnerKills} of runners)`,
+      );
       console.log(`chaos: ${MESSAGES} messages, ${deliverKills} deliver kills, ${runnerKills} runner kills, ${twice} relayed twice`);
     }));
 });

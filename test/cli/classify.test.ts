@@ -12,7 +12,10 @@ describe("sealpost classify", () => {
   it("prints kind and fields for a file, as JSON with --json", async () => {
     const r = await home.run(["classify", "--json", a01]);
     assert.equal(r.code, 0, r.stderr.toString());
-    assert.deepEqual(JSON.parse(r.stdout.toString()), { kind: "fail2ban.ban", fields: { jail: "sshd", ip: "203.0.113.45", host: "web01.example.org", attempts: "5" } });
+    assert.deepEqual(JSON.parse(r.stdout.toString()), {
+      kind: "fail2ban.ban",
+      fields: { jail: "sshd", ip: "203.0.113.45", host: "web01.example.org", attempts: "5" },
+    });
   });
   it("reads stdin and prints a table", async () => {
     const r = await home.run(["classify"], "Subject: Cron <root@db-03> /usr/bin/backup\n\nok\n");

@@ -26,23 +26,25 @@ const ENV = pipeEnv(A01);
 /** The n-th fail2ban ban notice of a wave, as fail2ban's sendmail-whois-lines action writes it. */
 function ban(n: number): Buffer {
   const ip = `203.0.113.${n % 250}`;
-  return Buffer.from([
-    `Subject: [Fail2Ban] sshd: banned ${ip} from web01.example.org`,
-    `Date: Sun, 22 Nov 2026 10:${String(Math.floor(n / 60) % 60).padStart(2, "0")}:${String(n % 60).padStart(2, "0")} +0100`,
-    "From: Fail2Ban <root@web01.example.org>",
-    "To: root@localhost",
-    `Message-Id: <ban-${n}@web01.example.org>`,
-    "",
-    "Hi,",
-    "",
-    `The IP ${ip} has just been banned by Fail2Ban after`,
-    `${3 + (n % 5)} attempts against sshd.`,
-    "",
-    "Regards,",
-    "",
-    "Fail2Ban",
-    "",
-  ].join("\n"));
+  return Buffer.from(
+    [
+      `Subject: [Fail2Ban] sshd: banned ${ip} from web01.example.org`,
+      `Date: Sun, 22 Nov 2026 10:${String(Math.floor(n / 60) % 60).padStart(2, "0")}:${String(n % 60).padStart(2, "0")} +0100`,
+      "From: Fail2Ban <root@web01.example.org>",
+      "To: root@localhost",
+      `Message-Id: <ban-${n}@web01.example.org>`,
+      "",
+      "Hi,",
+      "",
+      `The IP ${ip} has just been banned by Fail2Ban after`,
+      `${3 + (n % 5)} attempts against sshd.`,
+      "",
+      "Regards,",
+      "",
+      "Fail2Ban",
+      "",
+    ].join("\n"),
+  );
 }
 
 const waitFor = async (relayed: () => Buffer[], count: number, ms: number) => {
@@ -70,9 +72,18 @@ describe("coalescing", () => {
       home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n` });
       const bans = Array.from({ length: 200 }, (_, i) => ban(i));
       const submit = async (batch: Buffer[]) => {
-        const transport = createTransport({ host: "127.0.0.1", port, ignoreTLS: true, pool: true, maxConnections: 4, maxMessages: Infinity });
+        const transport = createTransport({
+          host: "127.0.0.1",
+          port,
+          ignoreTLS: true,
+          pool: true,
+          maxConnections: 4,
+          maxMessages: Infinity,
+        });
         try {
-          await Promise.all(batch.map((raw) => transport.sendMail({ envelope: { from: "root@web01.example.org", to: ["root@localhost"] }, raw })));
+          await Promise.all(
+            batch.map((raw) => transport.sendMail({ envelope: { from: "root@web01.example.org", to: ["root@localhost"] }, raw })),
+          );
         } finally {
           transport.close();
         }
@@ -97,9 +108,15 @@ describe("coalescing", () => {
         const parts = digestParts(digest.inner);
         assert.equal(parts.messages.length, 200);
         const carried = new Set(parts.messages.map((m) => m.toString("latin1")));
-        for (const [i, original] of bans.entries()) assert.ok(carried.has(asCarried(original).toString("latin1")), `ban ${i} inside, byte for byte`);
-        assert.equal(parts.summary.split("\n").filter((l) => /^\d+\s+2\d{3}-\d\d-\d\d \S+\s+fail2ban\.ban\s+web01\.example\.org\s+203\.0\.113\.\d+ \(sshd\)/.test(l)).length, 200,
-          "the summary has a row per ban: time, kind, host, IP (jail)");
+        for (const [i, original] of bans.entries())
+          assert.ok(carried.has(asCarried(original).toString("latin1")), `ban ${i} inside, byte for byte`);
+        assert.equal(
+          parts.summary
+            .split("\n")
+            .filter((l) => /^\d+\s+2\d{3}-\d\d-\d\d \S+\s+fail2ban\.ban\s+web01\.example\.org\s+203\.0\.113\.\d+ \(sshd\)/.test(l)).length,
+          200,
+          "the summary has a row per ban: time, kind, host, IP (jail)",
+        );
         const alone = opened.find((o) => o !== digest)!;
         assert.match(alone.outerFields.get("subject")![0]!, /Login failure for admin/);
         assert.equal(home.localCopies().length, 201, "one local copy per message");
@@ -114,8 +131,16 @@ describe("coalescing", () => {
       const config = loadConfig(home.config);
       const t0 = Date.now();
       const at = (s: number) => new Date(t0 + s * 1000);
-      const submit = (n: number, s: number) => submitToSpool(config, "web01.example.org", ban(n), { sender: "root@web01.example.org", recipients: ["root@localhost"] }, at(s), { via: "sendmail" });
-      for (const [n, s] of [[0, 0], [1, 10], [2, 20]] as const) await submit(n, s);
+      const submit = (n: number, s: number) =>
+        submitToSpool(config, "web01.example.org", ban(n), { sender: "root@web01.example.org", recipients: ["root@localhost"] }, at(s), {
+          via: "sendmail",
+        });
+      for (const [n, s] of [
+        [0, 0],
+        [1, 10],
+        [2, 20],
+      ] as const)
+        await submit(n, s);
       assert.equal((await runQueue(config, { now: at(59) })).relayed, 0, "the window is still open");
       assert.equal((await runQueue(config, { now: at(61) })).relayed, 3);
       await submit(3, 70);
@@ -159,26 +184,35 @@ describe("coalescing", () => {
     }));
 
   it("match_kind sends each kind to its own route; a kind no route takes is kept locally only", () =>
-    inHome(world, {
-      relayPort: world.sink.port,
-      route: `[[route]]\nmatch_kind = ["fail2ban.ban"]\nto = ["bans@example.net"]\nkeys = ["${TEST_FPR}"]\n\n` +
-        `[[route]]\nmatch_kind = ["login.*", "privilege.*"]\nto = ["${RCPT}"]\n`,
-    }, async (home) => {
-      world.sink.take(RCPT); // what earlier tests left at the shared sink
-      world.sink.take("bans@example.net");
-      assert.equal((await home.deliver(ban(1), ENV)).code, 0);
-      assert.equal((await home.deliver(A08, ENV)).code, 0);
-      assert.equal((await home.deliver(fixtureBytes(fixtures().find((f) => f.file.startsWith("A09"))!), ENV)).code, 0);
-      assert.equal(world.sink.take("bans@example.net").length, 1);
-      assert.equal(world.sink.take(RCPT).length, 1);
-      assert.equal(home.localCopies().length, 3, "cron output has no route here: local copy only");
-    }));
+    inHome(
+      world,
+      {
+        relayPort: world.sink.port,
+        route:
+          `[[route]]\nmatch_kind = ["fail2ban.ban"]\nto = ["bans@example.net"]\nkeys = ["${TEST_FPR}"]\n\n` +
+          `[[route]]\nmatch_kind = ["login.*", "privilege.*"]\nto = ["${RCPT}"]\n`,
+      },
+      async (home) => {
+        world.sink.take(RCPT); // what earlier tests left at the shared sink
+        world.sink.take("bans@example.net");
+        assert.equal((await home.deliver(ban(1), ENV)).code, 0);
+        assert.equal((await home.deliver(A08, ENV)).code, 0);
+        assert.equal((await home.deliver(fixtureBytes(fixtures().find((f) => f.file.startsWith("A09"))!), ENV)).code, 0);
+        assert.equal(world.sink.take("bans@example.net").length, 1);
+        assert.equal(world.sink.take(RCPT).length, 1);
+        assert.equal(home.localCopies().length, 3, "cron output has no route here: local copy only");
+      },
+    ));
 
   it("subject_template shows host and kind outside; the real Subject stays inside", () =>
-    inHome(world, { relayPort: world.sink.port, extra: '[message]\nprotect_subject = true\nsubject_template = "[{host}] {kind}"\n' }, async (home, relayed) => {
-      assert.equal((await home.deliver(ban(7), ENV)).code, 0);
-      const opened = openSealed(relayed()[0]!, world.gpg);
-      assert.equal(opened.outerFields.get("subject")![0], "[web01.example.org] fail2ban.ban");
-      assert.match(opened.innerHeader, /^Subject: \[Fail2Ban\] sshd: banned 203\.0\.113\.7 from web01\.example\.org$/m);
-    }));
+    inHome(
+      world,
+      { relayPort: world.sink.port, extra: '[message]\nprotect_subject = true\nsubject_template = "[{host}] {kind}"\n' },
+      async (home, relayed) => {
+        assert.equal((await home.deliver(ban(7), ENV)).code, 0);
+        const opened = openSealed(relayed()[0]!, world.gpg);
+        assert.equal(opened.outerFields.get("subject")![0], "[web01.example.org] fail2ban.ban");
+        assert.match(opened.innerHeader, /^Subject: \[Fail2Ban\] sshd: banned 203\.0\.113\.7 from web01\.example\.org$/m);
+      },
+    ));
 });

@@ -47,7 +47,12 @@ describe("kill -9 at any point of deliver", () => {
     }
     const copies = home.localCopies();
     assert.equal(copies.length, 1, "one local copy, never two");
-    assert.deepEqual(lf(copies[0]!).toString("latin1").trimEnd(), lf(RAW.subarray(RAW.indexOf("\n") + 1)).toString("latin1").trimEnd());
+    assert.deepEqual(
+      lf(copies[0]!).toString("latin1").trimEnd(),
+      lf(RAW.subarray(RAW.indexOf("\n") + 1))
+        .toString("latin1")
+        .trimEnd(),
+    );
     for (let i = 0; i < 100 && relayed().length < relays; i++) await sleep(100); // queued: the runner relays
     await sleep(500); // and nothing more comes
     assert.equal(relayed().length, relays);
@@ -83,29 +88,38 @@ describe("kill -9 at any point of deliver", () => {
       await assertRecovered(home, relayed, 1);
     }));
 
-  it("killed at 12 random moments: never a second local copy, never lost", () => scenario("maildir", "queued", async (home, relayed) => {
-    let killed = 0;
-    for (let i = 0; i < 12; i++) {
-      const input = Buffer.concat([Buffer.from(`X-Round: ${i}\n`), RAW]);
-      const run = home.start(["deliver"], input, ENV);
-      await sleep(150 + Math.random() * 450);
-      const pid = nodeChildOf(run.child.pid!);
-      if (pid) {
-        process.kill(pid, "SIGKILL");
-        killed++;
+  it("killed at 12 random moments: never a second local copy, never lost", () =>
+    scenario("maildir", "queued", async (home, relayed) => {
+      let killed = 0;
+      for (let i = 0; i < 12; i++) {
+        const input = Buffer.concat([Buffer.from(`X-Round: ${i}\n`), RAW]);
+        const run = home.start(["deliver"], input, ENV);
+        await sleep(150 + Math.random() * 450);
+        const pid = nodeChildOf(run.child.pid!);
+        if (pid) {
+          process.kill(pid, "SIGKILL");
+          killed++;
+        }
+        const first = await run.done;
+        assert.ok(first.code === 0 || first.code === 75, `exit ${first.code}`);
+        const retry = await home.deliver(input, ENV);
+        assert.equal(retry.code, 0, retry.stderr.toString());
       }
-      const first = await run.done;
-      assert.ok(first.code === 0 || first.code === 75, `exit ${first.code}`);
-      const retry = await home.deliver(input, ENV);
-      assert.equal(retry.code, 0, retry.stderr.toString());
-    }
-    const rounds = home.localCopies().map((c) => /^X-Round: (\d+)/.exec(c.toString())?.[1]).sort((a, b) => Number(a) - Number(b));
-    assert.deepEqual(rounds, Array.from({ length: 12 }, (_, i) => String(i)), "each message stored exactly once");
-    const relayedRounds = () => new Set(relayed().map((raw) => /^X-Round: (\d+)/m.exec(openSealed(raw, world.gpg).inner.toString())?.[1]));
-    for (let i = 0; i < 100 && relayedRounds().size < 12; i++) await sleep(100); // the runner relays what was committed
-    assert.equal(relayedRounds().size, 12, "each message relayed");
-    assert.equal(relayed().length, 12, `none twice: no kill of deliver (${killed} of 12 runs killed) makes the runner relay twice`);
-  }));
+      const rounds = home
+        .localCopies()
+        .map((c) => /^X-Round: (\d+)/.exec(c.toString())?.[1])
+        .sort((a, b) => Number(a) - Number(b));
+      assert.deepEqual(
+        rounds,
+        Array.from({ length: 12 }, (_, i) => String(i)),
+        "each message stored exactly once",
+      );
+      const relayedRounds = () =>
+        new Set(relayed().map((raw) => /^X-Round: (\d+)/m.exec(openSealed(raw, world.gpg).inner.toString())?.[1]));
+      for (let i = 0; i < 100 && relayedRounds().size < 12; i++) await sleep(100); // the runner relays what was committed
+      assert.equal(relayedRounds().size, 12, "each message relayed");
+      assert.equal(relayed().length, 12, `none twice: no kill of deliver (${killed} of 12 runs killed) makes the runner relay twice`);
+    }));
 
   it("queue run killed after the relay's 250 keeps the entry; the next run sends it again and removes it", async () => {
     const home = new Home({ relayPort: 1 });

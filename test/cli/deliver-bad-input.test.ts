@@ -18,7 +18,10 @@ const INPUTS: Array<[string, Buffer]> = [
   ["random bytes", Buffer.concat([randomBytes(2048), Buffer.from(`\n${CANARY}\n`)])],
   ["a 1 MB header line", Buffer.from(`Subject: ${"x".repeat(1024 * 1024)}\n\n${CANARY}\n`)],
   ["10,000 header fields", Buffer.from("X-Filler: y\n".repeat(10_000) + `\n${CANARY}\n`)],
-  ["invalid encoded-words and charsets", Buffer.from(`Subject: =?x-unknown?Q?=FF=FE?= =?UTF-8?B?####?=\nFrom: =?utf-8?q?=C3?= <a@b>\n\n${CANARY}\n`)],
+  [
+    "invalid encoded-words and charsets",
+    Buffer.from(`Subject: =?x-unknown?Q?=FF=FE?= =?UTF-8?B?####?=\nFrom: =?utf-8?q?=C3?= <a@b>\n\n${CANARY}\n`),
+  ],
   ["a broken multipart", Buffer.from(`Content-Type: multipart/mixed; boundary="\n\n--zzz\n${CANARY}\n`)],
   ["a From header full of junk", Buffer.from(`From: <<<@@@>>>, "unterminated\n\n${CANARY}\n`)],
   ["8-bit header bytes", Buffer.from(`Subject: Grüße \xff\xfe\n\n${CANARY}\n`, "latin1")],

@@ -7,8 +7,19 @@ import { RCPT } from "../helpers/paths.js";
 import { lf, openSealed, originalBody } from "../helpers/sealed.js";
 import { useWorld } from "../helpers/world.js";
 
-const OUTER_ALLOWED = new Set(["from", "to", "subject", "date", "message-id", "mime-version", "content-type",
-  "content-transfer-encoding", "auto-submitted", "reply-to", "sender"]);
+const OUTER_ALLOWED = new Set([
+  "from",
+  "to",
+  "subject",
+  "date",
+  "message-id",
+  "mime-version",
+  "content-type",
+  "content-transfer-encoding",
+  "auto-submitted",
+  "reply-to",
+  "sender",
+]);
 
 describe("deliver: every pipe fixture", () => {
   const world = useWorld();
@@ -26,8 +37,17 @@ describe("deliver: every pipe fixture", () => {
 
         const copies = home.localCopies();
         assert.equal(copies.length, 1);
-        assert.ok(lf(copies[0]!).includes(Buffer.from(lf(raw.subarray(raw.indexOf("\n") + 1)).toString("latin1").trimEnd(), "latin1")),
-          "local copy holds the message");
+        assert.ok(
+          lf(copies[0]!).includes(
+            Buffer.from(
+              lf(raw.subarray(raw.indexOf("\n") + 1))
+                .toString("latin1")
+                .trimEnd(),
+              "latin1",
+            ),
+          ),
+          "local copy holds the message",
+        );
         assert.deepEqual(home.localFileModes(), [0o600]);
 
         const got = world.sink.messages.slice(before);
@@ -36,7 +56,8 @@ describe("deliver: every pipe fixture", () => {
         assert.equal(got[0]!.from, "sealpost@web01.example.org");
         const opened = openSealed(got[0]!.raw, world.gpg);
 
-        for (const name of opened.outerFields.keys()) assert.ok(OUTER_ALLOWED.has(name) || name.startsWith("x-sealpost-"), `outer field ${name} is allowed (docs/contract.md §4)`);
+        for (const name of opened.outerFields.keys())
+          assert.ok(OUTER_ALLOWED.has(name) || name.startsWith("x-sealpost-"), `outer field ${name} is allowed (docs/contract.md §4)`);
         assert.ok(!/[^\x00-\x7f]/.test(opened.outerHeader), "outer header is 7-bit");
         assert.match(opened.outerFields.get("content-type")![0]!, /^multipart\/encrypted; protocol="application\/pgp-encrypted"/);
         assert.equal(opened.outerFields.get("auto-submitted")![0], "auto-generated");
@@ -51,8 +72,17 @@ describe("deliver: every pipe fixture", () => {
         assert.match(opened.innerHeader, /hp="cipher"/);
         assert.match(opened.innerHeader, /^HP-Outer: From: /m);
         // nothing of the body is visible outside the encryption
-        for (const line of body.toString("latin1").split("\n").map((l) => l.trim()).filter((l) => l.length >= 24)) {
-          if ((fx.expected.subject ?? "").includes(line) || /^(content-[a-z-]+|mime-version|auto-submitted)\s*:/i.test(line) || line.startsWith("-----")) continue;
+        for (const line of body
+          .toString("latin1")
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l.length >= 24)) {
+          if (
+            (fx.expected.subject ?? "").includes(line) ||
+            /^(content-[a-z-]+|mime-version|auto-submitted)\s*:/i.test(line) ||
+            line.startsWith("-----")
+          )
+            continue;
           assert.ok(!got[0]!.raw.includes(Buffer.from(line, "latin1")), `body line leaked: ${line}`);
         }
       } finally {

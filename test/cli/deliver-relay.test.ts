@@ -27,8 +27,25 @@ describe("deliver and the relay", () => {
   before(() => {
     gpg = new Gpg();
     certDir = mkdtempSync(join(tmpdir(), "sealpost-cert-"));
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-      "-keyout", join(certDir, "key.pem"), "-out", join(certDir, "cert.pem")], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        join(certDir, "key.pem"),
+        "-out",
+        join(certDir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
   });
   after(() => {
     gpg.close();
@@ -50,27 +67,35 @@ describe("deliver and the relay", () => {
 
   it("logs in with the password from password_file, which never shows in output", async () => {
     const sink = new Sink("accept", { auth: { user: "alerts@example.net", pass: PASSWORD } });
-    await withRelay(sink, async (home) => {
-      const file = join(home.root, "relay.pass");
-      writeFileSync(file, PASSWORD + "\n", { mode: 0o600 });
-      const r = await home.deliver(RAW, ENV);
-      assert.equal(r.code, 0, r.stderr.toString());
-      assert.deepEqual(sink.logins, ["alerts@example.net"]);
-      assert.equal(sink.messages.length, 1);
-    }, '[relay]\nuser = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n'.replace("[relay]\n", ""));
+    await withRelay(
+      sink,
+      async (home) => {
+        const file = join(home.root, "relay.pass");
+        writeFileSync(file, PASSWORD + "\n", { mode: 0o600 });
+        const r = await home.deliver(RAW, ENV);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.deepEqual(sink.logins, ["alerts@example.net"]);
+        assert.equal(sink.messages.length, 1);
+      },
+      '[relay]\nuser = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n'.replace("[relay]\n", ""),
+    );
   });
 
   it("refuses a world-readable password file with exit 75, without the password", async () => {
     const sink = new Sink("accept", { auth: { user: "alerts@example.net", pass: PASSWORD } });
-    await withRelay(sink, async (home) => {
-      const file = join(home.root, "relay.pass");
-      writeFileSync(file, PASSWORD);
-      chmodSync(file, 0o644);
-      const r = await home.deliver(RAW, ENV);
-      assert.equal(r.code, 75);
-      assert.equal(r.stderr.toString(), "4.3.5 sealpost: relay.password_file must be mode 0600 or 0640\n");
-      assert.equal(sink.messages.length, 0);
-    }, `user = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n${INLINE}`);
+    await withRelay(
+      sink,
+      async (home) => {
+        const file = join(home.root, "relay.pass");
+        writeFileSync(file, PASSWORD);
+        chmodSync(file, 0o644);
+        const r = await home.deliver(RAW, ENV);
+        assert.equal(r.code, 75);
+        assert.equal(r.stderr.toString(), "4.3.5 sealpost: relay.password_file must be mode 0600 or 0640\n");
+        assert.equal(sink.messages.length, 0);
+      },
+      `user = "alerts@example.net"\npassword_file = "ROOT/relay.pass"\n${INLINE}`,
+    );
   });
 
   /** deliver with security = "starttls" against `sink`: what it answered, and the spool after it. */
@@ -88,45 +113,67 @@ describe("deliver and the relay", () => {
 
   const TLS_FAILED = /^4\.4\.1 sealpost: relay 127\.0\.0\.1:\d+ TLS failed \(no STARTTLS, or a certificate that does not verify\)\n$/;
 
-  it("with security = starttls, an unverifiable certificate defers and sends nothing", () => withSink("accept", async (sink) => {
-    const r = await deliverOverStarttls(sink);
-    assert.equal(r.code, 75);
-    assert.match(r.stderr, TLS_FAILED);
-    assert.equal(sink.messages.length, 0);
-  }, { tls: { key: readFileSync(join(certDir, "key.pem")), cert: readFileSync(join(certDir, "cert.pem")) } }));
+  it("with security = starttls, an unverifiable certificate defers and sends nothing", () =>
+    withSink(
+      "accept",
+      async (sink) => {
+        const r = await deliverOverStarttls(sink);
+        assert.equal(r.code, 75);
+        assert.match(r.stderr, TLS_FAILED);
+        assert.equal(sink.messages.length, 0);
+      },
+      { tls: { key: readFileSync(join(certDir, "key.pem")), cert: readFileSync(join(certDir, "cert.pem")) } },
+    ));
 
-  it("with security = starttls, a relay without STARTTLS defers: no plaintext SMTP, nothing held", () => withSink("accept", async (sink) => {
-    const r = await deliverOverStarttls(sink);
-    assert.equal(r.code, 75);
-    assert.match(r.stderr, TLS_FAILED);
-    assert.equal(sink.messages.length, 0);
-    assert.equal(r.spool, "[]", "a set-up problem, not a refusal");
-  }));
+  it("with security = starttls, a relay without STARTTLS defers: no plaintext SMTP, nothing held", () =>
+    withSink("accept", async (sink) => {
+      const r = await deliverOverStarttls(sink);
+      assert.equal(r.code, 75);
+      assert.match(r.stderr, TLS_FAILED);
+      assert.equal(sink.messages.length, 0);
+      assert.equal(r.spool, "[]", "a set-up problem, not a refusal");
+    }));
 
   it("sends one sealed message per external recipient; a refused recipient is held, the other relayed", async () => {
     const sink = new Sink("accept", { refuse: ["gone@example.net"] });
-    await withRelay(sink, async (home) => {
-      const r = await home.deliver(RAW, ENV);
-      assert.equal(r.code, 0, r.stderr.toString());
-      assert.equal(sink.messages.length, 1);
-      assert.deepEqual(sink.messages[0]!.to, ["ops@example.net"]);
-      const opened = openSealed(sink.messages[0]!.raw, gpg);
-      assert.deepEqual(opened.outerFields.get("to"), ["ops@example.net"]);
-      const held = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string; recipients: string[] }>;
-      assert.deepEqual(held.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
-      // the MTA running it again changes nothing
-      assert.equal((await home.deliver(RAW, ENV)).code, 0);
-      assert.equal(sink.messages.length, 1);
-    }, "", `[[route]]\nto = ["ops@example.net", "gone@example.net"]\nkeys = ["${TEST_FPR}"]`);
+    await withRelay(
+      sink,
+      async (home) => {
+        const r = await home.deliver(RAW, ENV);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.equal(sink.messages.length, 1);
+        assert.deepEqual(sink.messages[0]!.to, ["ops@example.net"]);
+        const opened = openSealed(sink.messages[0]!.raw, gpg);
+        assert.deepEqual(opened.outerFields.get("to"), ["ops@example.net"]);
+        const held = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{
+          state: string;
+          recipients: string[];
+        }>;
+        assert.deepEqual(
+          held.map((e) => [e.state, e.recipients]),
+          [["held", ["gone@example.net"]]],
+        );
+        // the MTA running it again changes nothing
+        assert.equal((await home.deliver(RAW, ENV)).code, 0);
+        assert.equal(sink.messages.length, 1);
+      },
+      "",
+      `[[route]]\nto = ["ops@example.net", "gone@example.net"]\nkeys = ["${TEST_FPR}"]`,
+    );
   });
 
   it("a message for a recipient no route matches is kept locally and not relayed", async () => {
     const sink = new Sink("accept");
-    await withRelay(sink, async (home) => {
-      const r = await home.deliver(RAW, { ...ENV, RECIPIENT: "www-data@localhost", ORIGINAL_RECIPIENT: "www-data@localhost" });
-      assert.equal(r.code, 0, r.stderr.toString());
-      assert.equal(home.localCopies().length, 1);
-      assert.equal(sink.messages.length, 0);
-    }, "", '[[route]]\nmatch_recipient = ["root"]\nto = ["ops@example.net"]');
+    await withRelay(
+      sink,
+      async (home) => {
+        const r = await home.deliver(RAW, { ...ENV, RECIPIENT: "www-data@localhost", ORIGINAL_RECIPIENT: "www-data@localhost" });
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.equal(home.localCopies().length, 1);
+        assert.equal(sink.messages.length, 0);
+      },
+      "",
+      '[[route]]\nmatch_recipient = ["root"]\nto = ["ops@example.net"]',
+    );
   });
 });

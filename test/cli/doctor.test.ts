@@ -9,75 +9,116 @@ import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { inHome, useWorld, withSink } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
-const NO_MTA: MtaFacts = { aliases: async () => "", postfixAliasUser: () => undefined, eximAliasPipes: () => undefined, userIds: () => undefined };
+const NO_MTA: MtaFacts = {
+  aliases: async () => "",
+  postfixAliasUser: () => undefined,
+  eximAliasPipes: () => undefined,
+  userIds: () => undefined,
+};
 
 describe("doctor", () => {
   const world = useWorld();
 
-  it("all well: exit 0; the relay saw MAIL FROM but no message", () => inHome(world, {}, async (home) => {
-    mkdirSync(home.spool, { recursive: true });
-    mkdirSync(home.mail, { recursive: true });
-    const before = { mail: world.sink.mailFroms.length, messages: world.sink.messages.length };
-    const r = await home.run(["doctor"]);
-    assert.equal(r.code, 0, r.stdout.toString());
-    const text = r.stdout.toString();
-    assert.match(text, /^ok {4}keys: route\[0\] ops@example\.net: 2D078DBC84053A03A90D58A525069B8229DDA237 expires 2036-01-01/m);
-    assert.match(text, /^ok {4}relay: 127\.0\.0\.1:\d+ takes mail for ops@example\.net \(no TLS \(loopback\)\); nothing was sent$/m);
-    assert.match(text, /^ok {4}log: no syslog socket and no \[log\] file/m);
-    assert.match(text, /^all well$/m);
-    assert.equal(world.sink.mailFroms.length - before.mail, 1);
-    assert.equal(world.sink.messages.length, before.messages, "nothing sent");
-  }));
+  it("all well: exit 0; the relay saw MAIL FROM but no message", () =>
+    inHome(world, {}, async (home) => {
+      mkdirSync(home.spool, { recursive: true });
+      mkdirSync(home.mail, { recursive: true });
+      const before = { mail: world.sink.mailFroms.length, messages: world.sink.messages.length };
+      const r = await home.run(["doctor"]);
+      assert.equal(r.code, 0, r.stdout.toString());
+      const text = r.stdout.toString();
+      assert.match(text, /^ok {4}keys: route\[0\] ops@example\.net: 2D078DBC84053A03A90D58A525069B8229DDA237 expires 2036-01-01/m);
+      assert.match(text, /^ok {4}relay: 127\.0\.0\.1:\d+ takes mail for ops@example\.net \(no TLS \(loopback\)\); nothing was sent$/m);
+      assert.match(text, /^ok {4}log: no syslog socket and no \[log\] file/m);
+      assert.match(text, /^all well$/m);
+      assert.equal(world.sink.mailFroms.length - before.mail, 1);
+      assert.equal(world.sink.messages.length, before.messages, "nothing sent");
+    }));
 
-  it("a relay that is down, a route without key and a missing spool: exit 2, each with a fix", () => inHome(world, { relayPort: 1 }, async (home) => {
-    home.writeConfig({ route: '[[route]]\nto = ["nobody@example.net"]' });
-    const r = await home.run(["doctor"]);
-    assert.equal(r.code, 2);
-    const text = r.stdout.toString();
-    assert.match(text, /^ERROR keys: route\[0\] nobody@example\.net: no usable key for nobody@example\.net\n {6}fix: sealpost keys import/m);
-    assert.match(text, /^ERROR relay: relay 127\.0\.0\.1:1 cannot connect\n {6}fix: check \[relay\]/m);
-    assert.match(text, /^ERROR storage: spool .* is missing or not writable/m);
-  }));
+  it("a relay that is down, a route without key and a missing spool: exit 2, each with a fix", () =>
+    inHome(world, { relayPort: 1 }, async (home) => {
+      home.writeConfig({ route: '[[route]]\nto = ["nobody@example.net"]' });
+      const r = await home.run(["doctor"]);
+      assert.equal(r.code, 2);
+      const text = r.stdout.toString();
+      assert.match(
+        text,
+        /^ERROR keys: route\[0\] nobody@example\.net: no usable key for nobody@example\.net\n {6}fix: sealpost keys import/m,
+      );
+      assert.match(text, /^ERROR relay: relay 127\.0\.0\.1:1 cannot connect\n {6}fix: check \[relay\]/m);
+      assert.match(text, /^ERROR storage: spool .* is missing or not writable/m);
+    }));
 
-  it("a log file this user cannot write is an error; a writable one is reported", () => inHome(world, {}, async (home) => {
-    home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/no-such-dir/sealpost.log"` });
-    let findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
-    assert.equal(findings[0]?.level, "error");
-    assert.match(findings[0]!.text, /no-such-dir\/sealpost\.log is not writable by this user: events are lost \(mail is not\)/);
-    home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/sealpost.log"\nlevel = "warning"` });
-    findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
-    assert.deepEqual(findings.map((f) => [f.level, f.text]), [["ok", `events go to ${home.root}/sealpost.log, level warning and up`]]);
-  }));
+  it("a log file this user cannot write is an error; a writable one is reported", () =>
+    inHome(world, {}, async (home) => {
+      home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/no-such-dir/sealpost.log"` });
+      let findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
+      assert.equal(findings[0]?.level, "error");
+      assert.match(findings[0]!.text, /no-such-dir\/sealpost\.log is not writable by this user: events are lost \(mail is not\)/);
+      home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/sealpost.log"\nlevel = "warning"` });
+      findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
+      assert.deepEqual(
+        findings.map((f) => [f.level, f.text]),
+        [["ok", `events go to ${home.root}/sealpost.log, level warning and up`]],
+      );
+    }));
 
-  it("a held message is a warning: exit 1", () => withSink("permfail", (refusing) => inHome(world, { relayPort: refusing.port }, async (home) => {
-    assert.equal((await home.deliver(fixtureBytes(A01), pipeEnv(A01))).code, 0);
-    home.writeConfig({ relayPort: world.sink.port });
-    const r = await home.run(["doctor"]);
-    assert.equal(r.code, 1, r.stdout.toString());
-    assert.match(r.stdout.toString(), /^WARN {2}spool: 1 message\(s\) held .*\n {6}fix: sealpost queue show ID/m);
-  })));
+  it("a held message is a warning: exit 1", () =>
+    withSink("permfail", (refusing) =>
+      inHome(world, { relayPort: refusing.port }, async (home) => {
+        assert.equal((await home.deliver(fixtureBytes(A01), pipeEnv(A01))).code, 0);
+        home.writeConfig({ relayPort: world.sink.port });
+        const r = await home.run(["doctor"]);
+        assert.equal(r.code, 1, r.stdout.toString());
+        assert.match(r.stdout.toString(), /^WARN {2}spool: 1 message\(s\) held .*\n {6}fix: sealpost queue show ID/m);
+      }),
+    ));
 
-  it("the Postfix default_privs trap: a pipe in /etc/aliases runs as nobody, who cannot write the spool", () => inHome(world, {}, async (home) => {
-    mkdirSync(home.spool, { recursive: true, mode: 0o700 });
-    chownSync(home.spool, 0, 0);
-    chmodSync(home.spool, 0o700);
-    mkdirSync(home.mail, { recursive: true });
-    const mta: MtaFacts = { ...NO_MTA, aliases: async () => 'root: root, "|/usr/bin/sealpost -c /etc/sealpost/sealpost.toml deliver"\n',
-      postfixAliasUser: () => ({ user: "nobody", as: "default_privs" }), userIds: () => ({ uid: 65534, gid: 65534 }) };
-    const findings = (await doctor(loadConfig(home.config), mta)).filter((f) => f.area === "mta");
-    assert.ok(findings.some((f) => f.level === "error" && /default_privs \(nobody\); nobody cannot write the spool/.test(f.text) && /~\/\.forward/.test(f.fix ?? "")));
-    const exim = (await doctor(loadConfig(home.config), { ...mta, postfixAliasUser: () => undefined, eximAliasPipes: () => false })).filter((f) => f.area === "mta");
-    assert.match(exim[0]!.text, /Debian's Exim runs no pipes from \/etc\/aliases/);
-    assert.deepEqual((await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "mta"), [], "no pipe, no MTA finding");
-  }));
+  it("the Postfix default_privs trap: a pipe in /etc/aliases runs as nobody, who cannot write the spool", () =>
+    inHome(world, {}, async (home) => {
+      mkdirSync(home.spool, { recursive: true, mode: 0o700 });
+      chownSync(home.spool, 0, 0);
+      chmodSync(home.spool, 0o700);
+      mkdirSync(home.mail, { recursive: true });
+      const mta: MtaFacts = {
+        ...NO_MTA,
+        aliases: async () => 'root: root, "|/usr/bin/sealpost -c /etc/sealpost/sealpost.toml deliver"\n',
+        postfixAliasUser: () => ({ user: "nobody", as: "default_privs" }),
+        userIds: () => ({ uid: 65534, gid: 65534 }),
+      };
+      const findings = (await doctor(loadConfig(home.config), mta)).filter((f) => f.area === "mta");
+      assert.ok(
+        findings.some(
+          (f) =>
+            f.level === "error" &&
+            /default_privs \(nobody\); nobody cannot write the spool/.test(f.text) &&
+            /~\/\.forward/.test(f.fix ?? ""),
+        ),
+      );
+      const exim = (
+        await doctor(loadConfig(home.config), { ...mta, postfixAliasUser: () => undefined, eximAliasPipes: () => false })
+      ).filter((f) => f.area === "mta");
+      assert.match(exim[0]!.text, /Debian's Exim runs no pipes from \/etc\/aliases/);
+      assert.deepEqual(
+        (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "mta"),
+        [],
+        "no pipe, no MTA finding",
+      );
+    }));
 
-  it("what root left inside the spool is an error with init as the fix; another user's file too", () => inHome(world, {}, async (home) => {
-    mkdirSync(join(home.spool, "ledger"), { recursive: true });
-    chownSync(home.spool, 65534, 65534);
-    mkdirSync(join(home.spool, "meta"));
-    chownSync(join(home.spool, "meta"), 4242, 4242);
-    const findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "storage" && f.level === "error");
-    assert.ok(findings.some((f) => /\/spool\/ledger belongs to root, not to the spool's owner \(uid 65534\)/.test(f.text) && /sealpost init/.test(f.fix ?? "")));
-    assert.ok(findings.some((f) => /\/spool\/meta belongs to uid 4242, not to the spool's owner/.test(f.text)));
-  }));
+  it("what root left inside the spool is an error with init as the fix; another user's file too", () =>
+    inHome(world, {}, async (home) => {
+      mkdirSync(join(home.spool, "ledger"), { recursive: true });
+      chownSync(home.spool, 65534, 65534);
+      mkdirSync(join(home.spool, "meta"));
+      chownSync(join(home.spool, "meta"), 4242, 4242);
+      const findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "storage" && f.level === "error");
+      assert.ok(
+        findings.some(
+          (f) =>
+            /\/spool\/ledger belongs to root, not to the spool's owner \(uid 65534\)/.test(f.text) && /sealpost init/.test(f.fix ?? ""),
+        ),
+      );
+      assert.ok(findings.some((f) => /\/spool\/meta belongs to uid 4242, not to the spool's owner/.test(f.text)));
+    }));
 });

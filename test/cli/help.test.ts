@@ -5,9 +5,21 @@ import { describe, it } from "node:test";
 import { BIN } from "../helpers/paths.js";
 
 const COMMANDS = [
-  ["deliver"], ["sendmail"], ["serve"], ["doctor"], ["test"], ["init"], ["demo"],
-  ["keys", "import"], ["keys", "fetch"], ["keys", "check"], ["keys", "list"], ["keys", "remove"], ["keys", "host"],
-  ["queue"], ["queue", "run"],
+  ["deliver"],
+  ["sendmail"],
+  ["serve"],
+  ["doctor"],
+  ["test"],
+  ["init"],
+  ["demo"],
+  ["keys", "import"],
+  ["keys", "fetch"],
+  ["keys", "check"],
+  ["keys", "list"],
+  ["keys", "remove"],
+  ["keys", "host"],
+  ["queue"],
+  ["queue", "run"],
 ];
 
 describe("--help", () => {

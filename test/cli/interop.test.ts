@@ -32,7 +32,8 @@ const TOOLS: Record<string, Tool> = {
   gpg: (message, recipient, signer, dir) => {
     const home = mkdtempSync(join(dir, "gpg-"));
     writeFileSync(join(home, "gpg.conf"), "auto-key-locate local\nno-auto-key-retrieve\ntrust-model always\n");
-    for (const f of [recipient.secretFile, ...(signer ? [signer.publicFile] : [])]) run("gpg", ["--homedir", home, "--batch", "--quiet", "--import", f]);
+    for (const f of [recipient.secretFile, ...(signer ? [signer.publicFile] : [])])
+      run("gpg", ["--homedir", home, "--batch", "--quiet", "--import", f]);
     const p = run("gpg", ["--homedir", home, "--batch", "--status-fd", "2", "--decrypt"], message);
     run("gpgconf", ["--homedir", home, "--kill", "all"]);
     const status = p.stderr.toString();
@@ -40,7 +41,11 @@ const TOOLS: Record<string, Tool> = {
     return { ok, detail: status.slice(-400) };
   },
   sq: (message, recipient, signer) => {
-    const p = run("sq", ["decrypt", "--recipient-key", recipient.secretFile, ...(signer ? ["--signer-cert", signer.publicFile] : [])], message);
+    const p = run(
+      "sq",
+      ["decrypt", "--recipient-key", recipient.secretFile, ...(signer ? ["--signer-cert", signer.publicFile] : [])],
+      message,
+    );
     return { ok: p.status === 0 && p.stdout.includes(MARKER), detail: p.stderr.toString().slice(-400) };
   },
   rnp: (message, recipient, signer, dir) => {
@@ -73,8 +78,22 @@ describe("interop: gpg, sq and rnp read what sealpost sends", () => {
     dir = mkdtempSync(join(tmpdir(), "sealpost-interop-"));
     const userIDs = [{ name: "TEST-ONLY interop", email: "ops@example.net" }];
     recipients["RSA-3072"] = await party("rsa", (await generateKey({ type: "rsa", rsaBits: 3072, userIDs, format: "object" })).privateKey);
-    recipients["Curve25519"] = await party("cv25519", (await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs, format: "object" })).privateKey);
-    host = await party("host", (await generateKey({ type: "ecc", curve: "ed25519Legacy", subkeys: [], userIDs: [{ name: "sealpost on web01", email: "sealpost@web01.example.org" }], format: "object" })).privateKey);
+    recipients["Curve25519"] = await party(
+      "cv25519",
+      (await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs, format: "object" })).privateKey,
+    );
+    host = await party(
+      "host",
+      (
+        await generateKey({
+          type: "ecc",
+          curve: "ed25519Legacy",
+          subkeys: [],
+          userIDs: [{ name: "sealpost on web01", email: "sealpost@web01.example.org" }],
+          format: "object",
+        })
+      ).privateKey,
+    );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

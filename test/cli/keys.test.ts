@@ -48,7 +48,10 @@ describe("keys commands", () => {
     try {
       let r = await home.run(["keys", "import", TEST_SECRET_KEY]);
       assert.equal(r.code, 1);
-      assert.match(r.stderr.toString(), /^sealpost keys import: .*: this is a secret \(private\) key; sealpost stores public keys only, nothing was stored/);
+      assert.match(
+        r.stderr.toString(),
+        /^sealpost keys import: .*: this is a secret \(private\) key; sealpost stores public keys only, nothing was stored/,
+      );
       assert.deepEqual(readdirSync(home.root).includes("keys") ? readdirSync(home.keys) : [], []);
       r = await home.run(["keys", "import", "-"], "this is not a key\n");
       assert.equal(r.code, 1);
@@ -89,15 +92,27 @@ describe("keys commands", () => {
       const file = join(home.root, "eve.asc");
       writeFileSync(file, publicKey.armor());
       const fpr = publicKey.getFingerprint().toUpperCase();
-      const escaped = "Eve\\x1b[2J\\x1b[1;31m\\x9b2K\\u202e\\n0000000000000000000000000000000000000000  usable    Boss <boss@example.net> (rsa4096, does not expire)\\n <eve@example.net>";
+      const escaped =
+        "Eve\\x1b[2J\\x1b[1;31m\\x9b2K\\u202e\\n0000000000000000000000000000000000000000  usable    Boss <boss@example.net> (rsa4096, does not expire)\\n <eve@example.net>";
       let r = await home.run(["keys", "import", file]);
       assert.equal(r.code, 0, r.stderr.toString());
-      for (const out of [r.stdout.toString(), (r = await home.run(["keys", "list"])).stdout.toString(), (await home.run(["keys", "check"])).stdout.toString()]) {
+      for (const out of [
+        r.stdout.toString(),
+        (r = await home.run(["keys", "list"])).stdout.toString(),
+        (await home.run(["keys", "check"])).stdout.toString(),
+      ]) {
         assert.doesNotMatch(out, TERMINAL_CONTROLS);
         assert.doesNotMatch(out, /^0{40}/m, "no forged row");
       }
-      assert.equal((await home.run(["keys", "import", file])).stdout.toString().split("\n")[0], `unchanged ${fpr}  ${escaped} (eddsaLegacy ed25519Legacy, does not expire)`);
-      assert.deepEqual(r.stdout.toString().split("\n"), [`${fpr}  usable    ${escaped} (eddsaLegacy ed25519Legacy, does not expire)`, ""], "one row per key");
+      assert.equal(
+        (await home.run(["keys", "import", file])).stdout.toString().split("\n")[0],
+        `unchanged ${fpr}  ${escaped} (eddsaLegacy ed25519Legacy, does not expire)`,
+      );
+      assert.deepEqual(
+        r.stdout.toString().split("\n"),
+        [`${fpr}  usable    ${escaped} (eddsaLegacy ed25519Legacy, does not expire)`, ""],
+        "one row per key",
+      );
       const json = await home.run(["keys", "list", "--json"]);
       assert.doesNotMatch(json.stdout.toString(), TERMINAL_CONTROLS);
       const [row] = JSON.parse(json.stdout.toString()) as Array<{ userIds: string[] }>;
@@ -118,9 +133,21 @@ describe("keys commands", () => {
       let r = await home.run(["keys", "import", join(home.root, "rev.revoke.asc")]);
       assert.equal(r.code, 0, r.stderr.toString());
       const out = r.stdout.toString();
-      assert.match(out, new RegExp(`^revoked   ${gpg.fpr}  TEST-ONLY <rev@example\\.net> \\(eddsaLegacy ed25519Legacy, does not expire\\) — is revoked$`, "m"));
+      assert.match(
+        out,
+        new RegExp(
+          `^revoked   ${gpg.fpr}  TEST-ONLY <rev@example\\.net> \\(eddsaLegacy ed25519Legacy, does not expire\\) — is revoked$`,
+          "m",
+        ),
+      );
       assert.match(out, /^ {10}reason {3}compromised: laptop stolen$/m);
-      assert.match(out, new RegExp(`^warning   route\\[0\\] rev@example\\.net: no usable key left, its mail waits; get the new key: sealpost keys import --replace ${gpg.fpr} NEW\\.asc$`, "m"));
+      assert.match(
+        out,
+        new RegExp(
+          `^warning   route\\[0\\] rev@example\\.net: no usable key left, its mail waits; get the new key: sealpost keys import --replace ${gpg.fpr} NEW\\.asc$`,
+          "m",
+        ),
+      );
       const notices = home.localCopies().map((m) => m.toString());
       assert.equal(notices.length, 1);
       assert.match(notices[0]!, new RegExp(`^Subject: sealpost: key ${gpg.fpr} was revoked\r?$`, "m"));
@@ -138,8 +165,17 @@ describe("keys commands", () => {
       assert.equal(home.localCopies().length, 1, "nothing stored: the MTA keeps the message");
       r = await home.run(["keys", "check"]);
       assert.equal(r.code, 2);
-      assert.match(r.stdout.toString(), new RegExp(`^route\\[0\\] rev@example\\.net: NO USABLE KEY — no usable key for rev@example\\.net: ${gpg.fpr} is revoked; its mail waits in the spool$`, "m"));
-      assert.match((await home.run(["keys", "list"])).stdout.toString(), new RegExp(`^${gpg.fpr}  UNUSABLE  TEST-ONLY <rev@example\\.net> .* — is revoked$`, "m"));
+      assert.match(
+        r.stdout.toString(),
+        new RegExp(
+          `^route\\[0\\] rev@example\\.net: NO USABLE KEY — no usable key for rev@example\\.net: ${gpg.fpr} is revoked; its mail waits in the spool$`,
+          "m",
+        ),
+      );
+      assert.match(
+        (await home.run(["keys", "list"])).stdout.toString(),
+        new RegExp(`^${gpg.fpr}  UNUSABLE  TEST-ONLY <rev@example\\.net> .* — is revoked$`, "m"),
+      );
     } finally {
       home.cleanup();
     }
@@ -147,7 +183,10 @@ describe("keys commands", () => {
 
   it("gpg's stored revocation certificate is refused while it keeps gpg's ':' guard, taken once it is removed; gpg's revoked copy is taken too", async () => {
     const gpg = gpgRevocations("rev@example.net", "retired");
-    for (const [name, text] of [["guard removed", gpg.stored.replace(":-----BEGIN", "-----BEGIN")], ["revoked copy", gpg.revokedCopy]] as const) {
+    for (const [name, text] of [
+      ["guard removed", gpg.stored.replace(":-----BEGIN", "-----BEGIN")],
+      ["revoked copy", gpg.revokedCopy],
+    ] as const) {
       const home = new Home({ route: '[[route]]\nto = ["rev@example.net"]' });
       try {
         writeFileSync(join(home.root, "pub.asc"), gpg.pub);
@@ -156,7 +195,10 @@ describe("keys commands", () => {
         assert.equal((await home.run(["keys", "import", join(home.root, "pub.asc")])).code, 0);
         let r = await home.run(["keys", "import", join(home.root, "guarded.rev")]);
         assert.equal(r.code, 1);
-        assert.match(r.stderr.toString(), /^sealpost keys import: .*guarded\.rev: gpg guards this revocation certificate with a ":" before -----BEGIN; remove that colon/);
+        assert.match(
+          r.stderr.toString(),
+          /^sealpost keys import: .*guarded\.rev: gpg guards this revocation certificate with a ":" before -----BEGIN; remove that colon/,
+        );
         assert.equal((await home.run(["keys", "check"])).code, 0, "the guarded certificate changed nothing");
         r = await home.run(["keys", "import", join(home.root, "revocation.asc")]);
         assert.equal(r.code, 0, `${name}: ${r.stderr.toString()}`);

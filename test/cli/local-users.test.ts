@@ -51,8 +51,12 @@ function plantDrop(home: Home, uid: number, envelope: string, message: string, s
   const body = join(home.root, `.${name}.src`);
   writeFileSync(body, `${envelope}\n${message}`);
   chmodSync(body, 0o644);
-  shellAs(uid, home.root, `cp ${body} ${drop}/.${name}.tmp && ${sparseSize ? `truncate -s ${sparseSize} ${drop}/.${name}.tmp && ` : ""}` +
-    `mv ${drop}/.${name}.tmp ${drop}/${name}.msg`);
+  shellAs(
+    uid,
+    home.root,
+    `cp ${body} ${drop}/.${name}.tmp && ${sparseSize ? `truncate -s ${sparseSize} ${drop}/.${name}.tmp && ` : ""}` +
+      `mv ${drop}/.${name}.tmp ${drop}/${name}.msg`,
+  );
   return `${name}.msg`;
 }
 
@@ -73,7 +77,11 @@ describe("local users against the drop and the spool", () => {
   }
 
   /** A home whose spool root has set up (drop/ 1733), with nobody able to reach it; skipped unless we are root. */
-  async function withUsers(t: TestContext, options: Parameters<typeof inHome>[1], fn: (home: Home, relayed: () => Buffer[]) => Promise<void>) {
+  async function withUsers(
+    t: TestContext,
+    options: Parameters<typeof inHome>[1],
+    fn: (home: Home, relayed: () => Buffer[]) => Promise<void>,
+  ) {
     if (!canRunAs(NOBODY)) return void t.skip("needs root, and a checkout that nobody can read");
     await inHome(world, options, async (home, relayed) => {
       chmodSync(home.root, 0o755);
@@ -108,7 +116,10 @@ describe("local users against the drop and the spool", () => {
       for (let i = 0; i < 100; i++) plantDrop(home, NOBODY, ENVELOPE, note(`sparse ${i}`), 25 * 1024 * 1024);
       const rssFile = join(home.root, "rss");
       const preload = join(home.root, "rss.cjs");
-      writeFileSync(preload, `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`);
+      writeFileSync(
+        preload,
+        `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`,
+      );
       // Through the launcher, as cron runs it; node reads the preload that reports its peak from NODE_OPTIONS.
       const r = spawnSync(join(ROOT, "bin/sealpost"), ["queue", "run"], {
         env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: home.config, NODE_OPTIONS: `--require=${preload}` },
@@ -127,7 +138,11 @@ describe("local users against the drop and the spool", () => {
       assert.equal(dropped(home, ".msg.quota").length, 2, "two set aside");
       const copies = home.localCopies().map((c) => c.toString());
       assert.equal(copies.filter((c) => /^Subject: flood \d$/m.test(c)).length, 3);
-      const notices = () => home.localCopies().map((c) => c.toString()).filter((c) => /^From: sealpost <sealpost@/m.test(c));
+      const notices = () =>
+        home
+          .localCopies()
+          .map((c) => c.toString())
+          .filter((c) => /^From: sealpost <sealpost@/m.test(c));
       assert.equal(notices().length, 1);
       assert.match(notices()[0]!, /refused mail that nobody \(uid 65534\) submitted/);
       assert.equal((await relayedSoon(relayed, 3)).length, 3);
@@ -151,7 +166,11 @@ describe("local users against the drop and the spool", () => {
       assert.match(forgedOut.innerHeader, /from userid 65534/);
       assert.match(forgedOut.innerHeader, /X-Authentication-Warning: .*nobody set sender to root@/);
       const armored = (m: Buffer) => /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(m.toString("latin1"))![0];
-      assert.doesNotMatch(world.gpg.decrypt(armored(relayed()[0]!)).status, /GOODSIG|VALIDSIG/, "the host key does not vouch for a user's mail");
+      assert.doesNotMatch(
+        world.gpg.decrypt(armored(relayed()[0]!)).status,
+        /GOODSIG|VALIDSIG/,
+        "the host key does not vouch for a user's mail",
+      );
       assert.match(readFileSync(join(home.root, "sealpost.log"), "utf8"), /event=received id=\S+ via=drop uid=65534 /);
 
       assert.equal((await home.run(["sendmail", "root"], forged)).code, 0, "root's own mail");
@@ -169,8 +188,14 @@ describe("local users against the drop and the spool", () => {
       home.enableSigning();
       const served = await new Served(home, port).start();
       try {
-        const forged = (n: number) => ["EHLO cron\r\n", "MAIL FROM:<root@web01.example.org>\r\n", "RCPT TO:<root@localhost>\r\n", "DATA\r\n",
-          `From: root@web01.example.org\r\nSubject: all is well ${n}\r\n\r\nnothing happened tonight\r\n.\r\n`, "QUIT\r\n"];
+        const forged = (n: number) => [
+          "EHLO cron\r\n",
+          "MAIL FROM:<root@web01.example.org>\r\n",
+          "RCPT TO:<root@localhost>\r\n",
+          "DATA\r\n",
+          `From: root@web01.example.org\r\nSubject: all is well ${n}\r\n\r\nnothing happened tonight\r\n.\r\n`,
+          "QUIT\r\n",
+        ];
         for (const n of [1, 2]) assert.match(await smtpAs(NOBODY, port, forged(n)), /^250 2\.0\.0 queued/m);
         const refused = await smtpAs(NOBODY, port, forged(3));
         assert.match(refused, /^451 4\.7\.0 over this user's hourly quota/m, refused);
@@ -180,11 +205,24 @@ describe("local users against the drop and the spool", () => {
         for (const sealed of out) {
           const inner = openSealed(sealed, world.gpg).innerHeader;
           assert.match(inner, /^Received: by web01\.example\.org \(sealpost, from userid 65534\);/m);
-          assert.match(inner, /^X-Authentication-Warning: web01\.example\.org: nobody set sender to root@web01\.example\.org using MAIL FROM$/m);
-          assert.doesNotMatch(world.gpg.decrypt(armored(sealed)).status, /GOODSIG|VALIDSIG/, "the host key does not vouch for a user's mail");
+          assert.match(
+            inner,
+            /^X-Authentication-Warning: web01\.example\.org: nobody set sender to root@web01\.example\.org using MAIL FROM$/m,
+          );
+          assert.doesNotMatch(
+            world.gpg.decrypt(armored(sealed)).status,
+            /GOODSIG|VALIDSIG/,
+            "the host key does not vouch for a user's mail",
+          );
         }
-        assert.match(readFileSync(join(home.root, "sealpost.log"), "utf8"), /event=received id=\S+ via=serve client=127\.0\.0\.1 uid=65534 /);
-        const notices = home.localCopies().map(String).filter((c) => /refused mail that nobody \(uid 65534\) submitted/.test(c));
+        assert.match(
+          readFileSync(join(home.root, "sealpost.log"), "utf8"),
+          /event=received id=\S+ via=serve client=127\.0\.0\.1 uid=65534 /,
+        );
+        const notices = home
+          .localCopies()
+          .map(String)
+          .filter((c) => /refused mail that nobody \(uid 65534\) submitted/.test(c));
         assert.equal(notices.length, 1, "root is told");
 
         // root's own mail over serve: trusted, signed, no warning
@@ -199,7 +237,10 @@ describe("local users against the drop and the spool", () => {
 
   it("a newline in a drop's envelope sender cannot write a forged record into root's mbox", (t) =>
     withUsers(t, { store: "mbox" }, async (home, relayed) => {
-      const envelope = JSON.stringify({ sender: "x@example.org\nFrom root@web01.example.org Mon Jan  1 00:00:00 2001", recipients: ["root@web01.example.org"] });
+      const envelope = JSON.stringify({
+        sender: "x@example.org\nFrom root@web01.example.org Mon Jan  1 00:00:00 2001",
+        recipients: ["root@web01.example.org"],
+      });
       const name = plantDrop(home, NOBODY, envelope, "Subject: forged\n\nyour backup failed, run ./fix.sh\n");
       assert.equal((await home.run(["queue", "run"])).code, 0);
       assert.deepEqual(dropped(home, ".msg.bad"), [`${name}.bad`], "set aside, not taken in");
@@ -207,7 +248,11 @@ describe("local users against the drop and the spool", () => {
       assert.doesNotMatch(mbox, /^From root@web01\.example\.org Mon Jan/m);
       assert.equal(relayed().length, 0);
       // Through sendmail itself: whatever it makes of such a sender, no record of its own appears.
-      const r = await home.runAs(NOBODY, ["sendmail", "-f", "x@example.org\nFrom root@web01.example.org Mon Jan  1 00:00:00 2001", "root"], "Subject: x\n\ny\n");
+      const r = await home.runAs(
+        NOBODY,
+        ["sendmail", "-f", "x@example.org\nFrom root@web01.example.org Mon Jan  1 00:00:00 2001", "root"],
+        "Subject: x\n\ny\n",
+      );
       assert.ok(r.code === 0 || r.code === 75, r.stderr.toString());
       assert.equal((await home.run(["queue", "run"])).code, 0);
       assert.doesNotMatch(existsSync(home.mail) ? readFileSync(home.mail, "latin1") : "", /^From root@web01\.example\.org Mon Jan/m);
@@ -248,7 +293,10 @@ describe("local users against the drop and the spool", () => {
       shellAs(NOBODY, shared, "mkdir -m 0777 spool");
       const r = await home.run(["sendmail", "root"], "Subject: root's alert\n\nsecret\n");
       assert.equal(r.code, 75);
-      assert.match(r.stderr.toString(), /^4\.3\.0 sealpost: spool_dir \S+ belongs to uid 65534, not to root or to the configured user sealpost; refusing/);
+      assert.match(
+        r.stderr.toString(),
+        /^4\.3\.0 sealpost: spool_dir \S+ belongs to uid 65534, not to root or to the configured user sealpost; refusing/,
+      );
       assert.deepEqual(readdirSync(join(shared, "spool")), [], "nothing of root's written there");
     }));
 
@@ -266,33 +314,42 @@ describe("local users against the drop and the spool", () => {
       assert.equal(relayed().length, 12);
     }));
 
-  it("sendmail answers 75 and commits nothing when the local copy cannot be written", () => inHome(world, {}, async (home, relayed) => {
-    writeFileSync(home.mail, "a file where the Maildir should be");
-    const r = await home.run(["sendmail", "root"], "Subject: cannot store\n\nx\n");
-    assert.equal(r.code, 75);
-    assert.match(r.stderr.toString(), /^4\.3\.0 sealpost: cannot write the local copy/);
-    const listed = await home.run(["queue", "list", "--json"]);
-    assert.deepEqual(JSON.parse(listed.stdout.toString()), []);
-    assert.deepEqual(readdirSync(join(home.spool, "msg")), []);
-    await sleep(300);
-    assert.equal(relayed().length, 0);
-  }));
-
-  it("serve answers 451 and commits nothing when the local copy cannot be written", () => inHome(world, {}, async (home, relayed) => {
-    const port = await freePort();
-    home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n` });
-    writeFileSync(home.mail, "a file where the Maildir should be");
-    const served = await new Served(home, port).start();
-    try {
-      const { createTransport } = await import("nodemailer");
-      const transport = createTransport({ host: "127.0.0.1", port, ignoreTLS: true });
-      const sent = transport.sendMail({ envelope: { from: "cron@web01.example.org", to: ["root@localhost"] }, raw: "Subject: x\r\n\r\ny\r\n" });
-      await assert.rejects(sent, (err: { responseCode?: number; response?: string }) => err.responseCode === 451 && /cannot write the local copy/.test(err.response ?? ""));
-      transport.close();
-      assert.deepEqual((await home.run(["queue", "list", "--json"])).stdout.toString().trim(), "[]");
+  it("sendmail answers 75 and commits nothing when the local copy cannot be written", () =>
+    inHome(world, {}, async (home, relayed) => {
+      writeFileSync(home.mail, "a file where the Maildir should be");
+      const r = await home.run(["sendmail", "root"], "Subject: cannot store\n\nx\n");
+      assert.equal(r.code, 75);
+      assert.match(r.stderr.toString(), /^4\.3\.0 sealpost: cannot write the local copy/);
+      const listed = await home.run(["queue", "list", "--json"]);
+      assert.deepEqual(JSON.parse(listed.stdout.toString()), []);
+      assert.deepEqual(readdirSync(join(home.spool, "msg")), []);
+      await sleep(300);
       assert.equal(relayed().length, 0);
-    } finally {
-      await served.stop();
-    }
-  }));
+    }));
+
+  it("serve answers 451 and commits nothing when the local copy cannot be written", () =>
+    inHome(world, {}, async (home, relayed) => {
+      const port = await freePort();
+      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n` });
+      writeFileSync(home.mail, "a file where the Maildir should be");
+      const served = await new Served(home, port).start();
+      try {
+        const { createTransport } = await import("nodemailer");
+        const transport = createTransport({ host: "127.0.0.1", port, ignoreTLS: true });
+        const sent = transport.sendMail({
+          envelope: { from: "cron@web01.example.org", to: ["root@localhost"] },
+          raw: "Subject: x\r\n\r\ny\r\n",
+        });
+        await assert.rejects(
+          sent,
+          (err: { responseCode?: number; response?: string }) =>
+            err.responseCode === 451 && /cannot write the local copy/.test(err.response ?? ""),
+        );
+        transport.close();
+        assert.deepEqual((await home.run(["queue", "list", "--json"])).stdout.toString().trim(), "[]");
+        assert.equal(relayed().length, 0);
+      } finally {
+        await served.stop();
+      }
+    }));
 });

@@ -34,9 +34,17 @@ describe("event log", () => {
         }
         const id = /id=([0-9a-f]{12})/.exec(lines[0]!)?.[1];
         assert.ok(id, lines[0]);
-        assert.ok(lines.every((l) => l.includes(`id=${id}`)), "one id across the message's events");
+        assert.ok(
+          lines.every((l) => l.includes(`id=${id}`)),
+          "one id across the message's events",
+        );
         // size: the message as stored, without the From_ line Postfix puts in front
-        assert.match(lines[0]!, new RegExp(`via=deliver size=${RAW.length - RAW.indexOf(10) - 1} from=<root@web01\\.example\\.org> to=root@localhost msgid=<20261121103148\\.7D3A41E0B2@web01\\.example\\.org>`));
+        assert.match(
+          lines[0]!,
+          new RegExp(
+            `via=deliver size=${RAW.length - RAW.indexOf(10) - 1} from=<root@web01\\.example\\.org> to=root@localhost msgid=<20261121103148\\.7D3A41E0B2@web01\\.example\\.org>`,
+          ),
+        );
         assert.match(lines[2]!, new RegExp(`event=spooled id=${id} to=${RCPT} spool_id=[0-9a-z]+-[0-9a-f]+$`));
         assert.match(lines[3]!, new RegExp(`to=${RCPT} size=\\d+ keys=${TEST_FPR}$`));
         assert.match(lines[4]!, /reply="250 /);
@@ -73,7 +81,10 @@ describe("event log", () => {
       const read = () => readFileSync(file, "utf8").trimEnd().split("\n");
       for (let i = 0; i < 50 && read().length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 100)); // the runner logs its 250 just after recording it
       const lines = read();
-      assert.deepEqual(lines.map((l) => /event=(\w+)/.exec(l)?.[1]), ["received", "stored", "spooled", "sealed", "relayed"]);
+      assert.deepEqual(
+        lines.map((l) => /event=(\w+)/.exec(l)?.[1]),
+        ["received", "stored", "spooled", "sealed", "relayed"],
+      );
       for (const line of lines) {
         assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z sealpost\[\d+\] info: event=\w+ id=[0-9a-f]{12} /);
         for (const secret of SECRETS) assert.ok(!line.includes(secret), `no "${secret}" in ${line}`);

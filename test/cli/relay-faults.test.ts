@@ -47,8 +47,12 @@ describe("relay faults", () => {
     const home = new Home({ relayPort: port, extra: INLINE });
     try {
       await home.importTestKey();
-      writeFileSync(home.config, readFileSync(home.config, "utf8").replace('security = "none"', `security = "${security}"`)
-        .replace('timeout = "10s"', `timeout = "${timeout}"`));
+      writeFileSync(
+        home.config,
+        readFileSync(home.config, "utf8")
+          .replace('security = "none"', `security = "${security}"`)
+          .replace('timeout = "10s"', `timeout = "${timeout}"`),
+      );
       const r = await home.deliver(RAW, { ...ENV, ...env });
       const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
       return { code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
@@ -68,7 +72,10 @@ describe("relay faults", () => {
   function assertHeld(r: Result, code: number): void {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
-    assert.deepEqual(r.spool.map((e) => e.state), ["held"]);
+    assert.deepEqual(
+      r.spool.map((e) => e.state),
+      ["held"],
+    );
     assert.match(r.spool[0]!.lastError, new RegExp(`answered: ${code} `));
     assert.equal(r.copies.length, 2, "the message and the notice");
     assert.ok(r.copies.some((c) => /^Subject: sealpost: message held, the relay refused it/m.test(c)));
@@ -99,10 +106,11 @@ describe("relay faults", () => {
     }
   });
 
-  it("TLS handshake failure (implicit TLS against a plain SMTP port): exit 75, nothing sent", () => withRelaySink({}, async (sink) => {
-    assertDeferred(await deliverTo(sink.port, "tls", "5s"), /TLS failed/);
-    assert.equal(sink.messages.length, 0);
-  }));
+  it("TLS handshake failure (implicit TLS against a plain SMTP port): exit 75, nothing sent", () =>
+    withRelaySink({}, async (sink) => {
+      assertDeferred(await deliverTo(sink.port, "tls", "5s"), /TLS failed/);
+      assert.equal(sink.messages.length, 0);
+    }));
 
   it("certificate name mismatch (valid chain, wrong name): exit 75, nothing sent", () =>
     withRelaySink({ tls: certs.wrong! }, async (sink) => {
@@ -119,20 +127,21 @@ describe("relay faults", () => {
       openSealed(sink.messages[0]!.raw, world.gpg);
     }));
 
-  it("AUTH refused (535): exit 75, nothing spooled", () => withRelaySink({ auth: { user: "alerts@example.net", pass: "right" } }, async (sink) => {
-    const home = new Home({ relayPort: sink.port });
-    try {
-      await home.importTestKey();
-      writeFileSync(join(home.root, "relay.pass"), "s3cret-but-wrong", { mode: 0o600 });
-      home.writeConfig({ extra: `user = "alerts@example.net"\npassword_file = "${join(home.root, "relay.pass")}"\n${INLINE}` });
-      const r = await home.deliver(RAW, ENV);
-      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
-      assertDeferred({ code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) }, /refused the login/);
-      assert.ok(!r.stderr.toString().includes("s3cret"), "the password never shows");
-    } finally {
-      await home.cleanup();
-    }
-  }));
+  it("AUTH refused (535): exit 75, nothing spooled", () =>
+    withRelaySink({ auth: { user: "alerts@example.net", pass: "right" } }, async (sink) => {
+      const home = new Home({ relayPort: sink.port });
+      try {
+        await home.importTestKey();
+        writeFileSync(join(home.root, "relay.pass"), "s3cret-but-wrong", { mode: 0o600 });
+        home.writeConfig({ extra: `user = "alerts@example.net"\npassword_file = "${join(home.root, "relay.pass")}"\n${INLINE}` });
+        const r = await home.deliver(RAW, ENV);
+        const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+        assertDeferred({ code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) }, /refused the login/);
+        assert.ok(!r.stderr.toString().includes("s3cret"), "the password never shows");
+      } finally {
+        await home.cleanup();
+      }
+    }));
 
   it("421 at the greeting: exit 75, nothing spooled", async () => {
     const busy = await new RawRelay("421 relay.test too busy, closing").start();
@@ -174,9 +183,15 @@ describe("relay faults", () => {
         await home.importTestKey();
         const r = await home.deliver(RAW, ENV);
         assert.equal(r.code, 0, r.stderr.toString());
-        assert.deepEqual(sink.messages.map((m) => m.to), [["ops@example.net"]]);
+        assert.deepEqual(
+          sink.messages.map((m) => m.to),
+          [["ops@example.net"]],
+        );
         const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
-        assert.deepEqual(spool.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
+        assert.deepEqual(
+          spool.map((e) => [e.state, e.recipients]),
+          [["held", ["gone@example.net"]]],
+        );
       } finally {
         await home.cleanup();
       }
@@ -196,7 +211,10 @@ describe("relay faults", () => {
       const r = await queuedTo(1);
       try {
         assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(r.spool.map((e) => e.state), ["queued"]);
+        assert.deepEqual(
+          r.spool.map((e) => e.state),
+          ["queued"],
+        );
         assert.match(r.spool[0]!.lastError, /cannot connect/);
         assert.equal((r.spool[0] as unknown as { attempts: number }).attempts, 1);
         assert.equal(r.copies.length, 1);
@@ -205,25 +223,40 @@ describe("relay faults", () => {
       }
     });
 
-    it("554 at DATA: exit 0, held by the runner with a notice to root", () => withRelaySink({}, async (sink) => {
-      sink.failAt = { stage: "data", code: 554 };
-      const r = await queuedTo(sink.port);
-      try {
-        assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(r.spool.map((e) => e.state), ["held"]);
-        assert.ok(r.home.localCopies().map(String).some((c) => /^Subject: sealpost: message held/m.test(c)));
-      } finally {
-        await r.home.cleanup();
-      }
-    }));
+    it("554 at DATA: exit 0, held by the runner with a notice to root", () =>
+      withRelaySink({}, async (sink) => {
+        sink.failAt = { stage: "data", code: 554 };
+        const r = await queuedTo(sink.port);
+        try {
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual(
+            r.spool.map((e) => e.state),
+            ["held"],
+          );
+          assert.ok(
+            r.home
+              .localCopies()
+              .map(String)
+              .some((c) => /^Subject: sealpost: message held/m.test(c)),
+          );
+        } finally {
+          await r.home.cleanup();
+        }
+      }));
 
     it("one of two recipients refused (550): one relayed, the refused one held in an entry of its own", () =>
       withRelaySink({ refuse: ["gone@example.net"] }, async (sink) => {
         const r = await queuedTo(sink.port, TWO_RECIPIENTS);
         try {
           assert.equal(r.code, 0, r.stderr);
-          assert.deepEqual(sink.messages.map((m) => m.to), [["ops@example.net"]]);
-          assert.deepEqual(r.spool.map((e) => [e.state, e.recipients]), [["held", ["gone@example.net"]]]);
+          assert.deepEqual(
+            sink.messages.map((m) => m.to),
+            [["ops@example.net"]],
+          );
+          assert.deepEqual(
+            r.spool.map((e) => [e.state, e.recipients]),
+            [["held", ["gone@example.net"]]],
+          );
         } finally {
           await r.home.cleanup();
         }

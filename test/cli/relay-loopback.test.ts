@@ -19,7 +19,9 @@ import { useWorld } from "../helpers/world.js";
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 
 /** This machine's first non-loopback IPv4 address: connecting to it stays on the host. */
-const OUTSIDE = Object.values(networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+const OUTSIDE = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
 const CAN_UNSHARE = process.getuid?.() === 0 && spawnSync("/usr/bin/unshare", ["--mount", "/bin/true"]).status === 0;
 const skip = !OUTSIDE ? "no non-loopback IPv4 address here" : !CAN_UNSHARE ? "needs root and unshare --mount" : false;
 
@@ -52,7 +54,10 @@ describe("relay security = none with a name", { skip }, () => {
     writeFileSync(home.config, readFileSync(home.config, "utf8").replace('host = "127.0.0.1"', 'host = "relay.localhost"'));
     writeFileSync(join(home.root, "hosts"), hosts);
     const wrapper = join(home.root, "sealpost-with-hosts");
-    writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "${join(home.root, "hosts")}" "${BIN}" "$@"\n`);
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nexec /usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "${join(home.root, "hosts")}" "${BIN}" "$@"\n`,
+    );
     chmodSync(wrapper, 0o755);
     home.bin = wrapper;
     return home;
@@ -64,7 +69,10 @@ describe("relay security = none with a name", { skip }, () => {
       await home.importTestKey();
       const r = await home.deliver(fixtureBytes(A01), pipeEnv(A01));
       assert.equal(r.code, 75);
-      assert.equal(r.stderr.toString(), `4.3.5 sealpost: relay.security = "none" is only for loopback relay hosts; relay.localhost is ${OUTSIDE}\n`);
+      assert.equal(
+        r.stderr.toString(),
+        `4.3.5 sealpost: relay.security = "none" is only for loopback relay hosts; relay.localhost is ${OUTSIDE}\n`,
+      );
       assert.deepEqual(connections, [], "no plaintext SMTP to an address off this machine's loopback");
     } finally {
       await home.cleanup();

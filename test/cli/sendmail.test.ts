@@ -50,54 +50,59 @@ describe("sendmail", () => {
       }));
   }
 
-  it("started under the name sendmail (a symlink) it is sendmail", () => inHome(world, {}, async (home, relayed) => {
-    home.bin = join(home.root, "sendmail");
-    symlinkSync(BIN, home.bin);
-    const r = await home.run(["-i", "root"], byName("A09"));
-    assert.equal(r.code, 0, r.stderr.toString());
-    assert.equal((await relayedSoon(relayed, 1)).length, 1);
-  }));
+  it("started under the name sendmail (a symlink) it is sendmail", () =>
+    inHome(world, {}, async (home, relayed) => {
+      home.bin = join(home.root, "sendmail");
+      symlinkSync(BIN, home.bin);
+      const r = await home.run(["-i", "root"], byName("A09"));
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal((await relayedSoon(relayed, 1)).length, 1);
+    }));
 
-  it("without -i a lone '.' line ends the message", () => inHome(world, {}, async (home, relayed) => {
-    assert.equal((await home.run(["sendmail", "root"], "Subject: dots\n\nkept\n.\ncut off\n")).code, 0);
-    await relayedSoon(relayed, 1);
-    const copy = home.localCopies()[0]!.toString();
-    assert.ok(copy.includes("kept") && !copy.includes("cut off"));
-  }));
+  it("without -i a lone '.' line ends the message", () =>
+    inHome(world, {}, async (home, relayed) => {
+      assert.equal((await home.run(["sendmail", "root"], "Subject: dots\n\nkept\n.\ncut off\n")).code, 0);
+      await relayedSoon(relayed, 1);
+      const copy = home.localCopies()[0]!.toString();
+      assert.ok(copy.includes("kept") && !copy.includes("cut off"));
+    }));
 
-  it("killed before the end of its input it commits nothing", () => inHome(world, {}, async (home, relayed) => {
-    const run = home.start(["sendmail", "-t"], null);
-    run.child.stdin!.write("To: root\nSubject: half\n\nfirst half of the cron output\n");
-    let pid: number | undefined;
-    for (let i = 0; i < 50 && !pid; i++) {
-      await sleep(50);
-      pid = nodeChildOf(run.child.pid!);
-    }
-    await sleep(300); // node is up and waiting for the rest of stdin
-    process.kill(pid!, "SIGKILL");
-    await run.done;
-    assert.equal((await home.run(["queue", "run"])).code, 0);
-    assert.deepEqual(home.localCopies(), []);
-    assert.equal(relayed().length, 0);
-    const msg = join(home.spool, "msg");
-    assert.deepEqual(existsSync(msg) ? readdirSync(msg).filter((n) => !n.startsWith(".")) : [], []);
-  }));
+  it("killed before the end of its input it commits nothing", () =>
+    inHome(world, {}, async (home, relayed) => {
+      const run = home.start(["sendmail", "-t"], null);
+      run.child.stdin!.write("To: root\nSubject: half\n\nfirst half of the cron output\n");
+      let pid: number | undefined;
+      for (let i = 0; i < 50 && !pid; i++) {
+        await sleep(50);
+        pid = nodeChildOf(run.child.pid!);
+      }
+      await sleep(300); // node is up and waiting for the rest of stdin
+      process.kill(pid!, "SIGKILL");
+      await run.done;
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.deepEqual(home.localCopies(), []);
+      assert.equal(relayed().length, 0);
+      const msg = join(home.spool, "msg");
+      assert.deepEqual(existsSync(msg) ? readdirSync(msg).filter((n) => !n.startsWith(".")) : [], []);
+    }));
 
-  it("-bp lists the queue and -q runs it", () => inHome(world, { relayPort: 1 }, async (home) => {
-    assert.equal((await home.run(["sendmail", "root"], "Subject: q\n\nx\n")).code, 0, "committed though the relay is down");
-    await sleep(500);
-    const listed = await home.run(["sendmail", "-bp"]);
-    assert.equal(listed.code, 0);
-    assert.match(listed.stdout.toString(), /queued .* to ops@example\.net/);
-    const ran = await home.run(["sendmail", "-q"]);
-    assert.equal(ran.code, 0, ran.stderr.toString());
-  }));
+  it("-bp lists the queue and -q runs it", () =>
+    inHome(world, { relayPort: 1 }, async (home) => {
+      assert.equal((await home.run(["sendmail", "root"], "Subject: q\n\nx\n")).code, 0, "committed though the relay is down");
+      await sleep(500);
+      const listed = await home.run(["sendmail", "-bp"]);
+      assert.equal(listed.code, 0);
+      assert.match(listed.stdout.toString(), /queued .* to ops@example\.net/);
+      const ran = await home.run(["sendmail", "-q"]);
+      assert.equal(ran.code, 0, ran.stderr.toString());
+    }));
 
-  it("a broken config answers 75 with one line", () => inHome(world, {}, async (home) => {
-    const r = await home.run(["sendmail", "root"], "Subject: x\n\ny\n", { SEALPOST_CONFIG: join(home.root, "missing.toml") });
-    assert.equal(r.code, 75);
-    assert.match(r.stderr.toString(), /^4\.3\.5 sealpost: config .*missing\.toml.*\n$/);
-  }));
+  it("a broken config answers 75 with one line", () =>
+    inHome(world, {}, async (home) => {
+      const r = await home.run(["sendmail", "root"], "Subject: x\n\ny\n", { SEALPOST_CONFIG: join(home.root, "missing.toml") });
+      assert.equal(r.code, 75);
+      assert.match(r.stderr.toString(), /^4\.3\.5 sealpost: config .*missing\.toml.*\n$/);
+    }));
 
   describe("any local user can submit, and read no one's mail", () => {
     async function asUser(t: TestContext, fn: (home: Home, relayed: () => Buffer[]) => Promise<void>): Promise<void> {
@@ -129,16 +134,24 @@ describe("sendmail", () => {
         assert.deepEqual(readdirSync(join(home.spool, "drop")), [], "taken into the spool");
       }));
 
-    it("root submits as the spool's owner: every file it writes belongs to that user", (t) => asUser(t, async (home, relayed) => {
-      mkdirSync(home.mail, { recursive: true });
-      execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.spool, home.mail]);
-      const r = await home.run(["sendmail", "-t"], byName("A15"));
-      assert.equal(r.code, 0, r.stderr.toString());
-      assert.equal((await relayedSoon(relayed, 1)).length, 1);
-      const owners = execFileSync("find", [home.spool, home.mail, "-newer", home.config, "-printf", "%u %p\n"]).toString().trim().split("\n");
-      assert.ok(owners.length > 3);
-      assert.deepEqual(owners.filter((l) => !l.startsWith("nobody ")), [], "nothing written as root");
-    }));
+    it("root submits as the spool's owner: every file it writes belongs to that user", (t) =>
+      asUser(t, async (home, relayed) => {
+        mkdirSync(home.mail, { recursive: true });
+        execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.spool, home.mail]);
+        const r = await home.run(["sendmail", "-t"], byName("A15"));
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.equal((await relayedSoon(relayed, 1)).length, 1);
+        const owners = execFileSync("find", [home.spool, home.mail, "-newer", home.config, "-printf", "%u %p\n"])
+          .toString()
+          .trim()
+          .split("\n");
+        assert.ok(owners.length > 3);
+        assert.deepEqual(
+          owners.filter((l) => !l.startsWith("nobody ")),
+          [],
+          "nothing written as root",
+        );
+      }));
 
     it("drop/ cannot be listed by other users, and a symlink planted there is never followed", (t) =>
       asUser(t, async (home, relayed) => {

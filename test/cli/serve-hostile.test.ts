@@ -29,7 +29,10 @@ function send(port: number, to: string[], raw: Buffer | string) {
 
 /** Resolves with the reply (or the error) to a whole message sent with nodemailer. */
 function reply(port: number, raw: Buffer | string): Promise<string> {
-  return send(port, ["root@localhost"], raw).then((info) => info.response, (err: Error) => err.message);
+  return send(port, ["root@localhost"], raw).then(
+    (info) => info.response,
+    (err: Error) => err.message,
+  );
 }
 
 /**
@@ -44,7 +47,10 @@ async function rawReply(port: number, message: Buffer): Promise<string> {
   client.socket.write(".\r\n");
   await client.until(/^(250 2|[45]\d\d )/m); // neither EHLO's nor MAIL's nor RCPT's 250 looks like this
   client.socket.end("QUIT\r\n");
-  return client.said.split("\r\n").filter((l) => /^(250 2|[45]\d\d )/.test(l)).pop()!;
+  return client.said
+    .split("\r\n")
+    .filter((l) => /^(250 2|[45]\d\d )/.test(l))
+    .pop()!;
 }
 
 /** A raw client: what the server said so far, and a way to wait for more. */
@@ -84,8 +90,8 @@ describe("serve against hostile clients", () => {
     return relayed();
   }
 
-  it("64 connections dripping one byte every 20 s: a legitimate client is served within 10 s, and each slow one is told 421 4.4.2 and cut within 45 s",
-    (t) => serving(async (served, home, relayed) => {
+  it("64 connections dripping one byte every 20 s: a legitimate client is served within 10 s, and each slow one is told 421 4.4.2 and cut within 45 s", (t) =>
+    serving(async (served, home, relayed) => {
       const slow = await Promise.all(Array.from({ length: 64 }, () => RawClient.open(served.port).catch(() => undefined)));
       const drips = slow.map((client) => {
         let i = 0;
@@ -99,21 +105,26 @@ describe("serve against hostile clients", () => {
         assert.ok(servedAfter < 10_000, `served after ${servedAfter} ms`);
         assert.equal((await relayedSoon(relayed, 1)).length, 1);
         assert.equal(home.localCopies().length, 1);
-        assert.ok(slow.every((client) => client !== undefined), "every slow connection was greeted: none took the legitimate one's place");
+        assert.ok(
+          slow.every((client) => client !== undefined),
+          "every slow connection was greeted: none took the legitimate one's place",
+        );
         const cut = await Promise.all(slow.map((client) => Promise.race([client!.closed, sleep(45_000).then(() => Infinity)])));
         for (const [i, at] of cut.entries()) {
           assert.ok(at - started < 45_000, `slow connection ${i} still open after 45 s`);
           assert.match(slow[i]!.said, /^421 4\.4\.2 timeout: no complete line for 30 s/m);
         }
-        t.diagnostic(`legitimate client served after ${servedAfter} ms; slow ones cut ${((Math.min(...cut) - started) / 1000).toFixed(1)}-${((Math.max(...cut) - started) / 1000).toFixed(1)} s after it started`);
+        t.diagnostic(
+          `legitimate client served after ${servedAfter} ms; slow ones cut ${((Math.min(...cut) - started) / 1000).toFixed(1)}-${((Math.max(...cut) - started) / 1000).toFixed(1)} s after it started`,
+        );
       } finally {
         for (const drip of drips) clearInterval(drip);
         for (const client of slow) client?.socket.destroy();
       }
     }));
 
-  it("a client that leaves in the middle of DATA holds nothing: serve still stops within 5 s of SIGTERM, and nothing of it is kept",
-    () => serving(async (served, home, relayed) => {
+  it("a client that leaves in the middle of DATA holds nothing: serve still stops within 5 s of SIGTERM, and nothing of it is kept", () =>
+    serving(async (served, home, relayed) => {
       const client = await RawClient.open(served.port);
       client.socket.write("EHLO gone.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<root@localhost>\r\nDATA\r\n");
       await client.until(/^354 /m);
@@ -128,8 +139,8 @@ describe("serve against hostile clients", () => {
       assert.equal(relayed().length, 0);
     }));
 
-  it("a 20 MB To of bare addresses is refused with 552 5.3.4, other clients wait no second, and nothing of it is stored",
-    (t) => serving(async (served, home, relayed) => {
+  it("a 20 MB To of bare addresses is refused with 552 5.3.4, other clients wait no second, and nothing of it is stored", (t) =>
+    serving(async (served, home, relayed) => {
       const message = Buffer.from(`From: a@b.example\r\nTo: ${"u1, ".repeat(5 * MB)}u2\r\nSubject: big To\r\n\r\nbody\r\n`);
       const probe = await new NoopProbe().start(served.port);
       const answer = await rawReply(served.port, message);
@@ -142,58 +153,76 @@ describe("serve against hostile clients", () => {
       assert.equal(relayed().length, 0);
     }));
 
-  it("qualifying bare addresses never takes a message past max_size: past it they stay as written", () => serving(async (served, home) => {
-    const to = Array.from({ length: 2_000 }, (_, i) => `u${i}`).join(", "); // 14 KB; qualified, 50 KB
-    const body = `${"y".repeat(399)}\n`.repeat(120);
-    const message = `From: a@b.example\nTo: ${to}\nSubject: many bare addresses\n\n${body}`;
-    assert.ok(message.length + 124 < 64 * 1024, "the message itself is within max_size, CRLF included");
-    const answer = await reply(served.port, message);
-    assert.match(answer, /^250 2\.0\.0 queued/);
-    const [copy] = home.localCopies();
-    assert.ok(copy!.length <= 64 * 1024, `stored ${copy!.length} bytes`);
-    assert.ok(copy!.toString().includes(`To: u0, u1, u2,`), "the To field kept as written");
-  }, 'max_size = "64KB"\n'));
+  it("qualifying bare addresses never takes a message past max_size: past it they stay as written", () =>
+    serving(async (served, home) => {
+      const to = Array.from({ length: 2_000 }, (_, i) => `u${i}`).join(", "); // 14 KB; qualified, 50 KB
+      const body = `${"y".repeat(399)}\n`.repeat(120);
+      const message = `From: a@b.example\nTo: ${to}\nSubject: many bare addresses\n\n${body}`;
+      assert.ok(message.length + 124 < 64 * 1024, "the message itself is within max_size, CRLF included");
+      const answer = await reply(served.port, message);
+      assert.match(answer, /^250 2\.0\.0 queued/);
+      const [copy] = home.localCopies();
+      assert.ok(copy!.length <= 64 * 1024, `stored ${copy!.length} bytes`);
+      assert.ok(copy!.toString().includes(`To: u0, u1, u2,`), "the To field kept as written");
+    }, 'max_size = "64KB"\n'));
 
-  it("hostile headers hold other clients no second: a 20 MB Subject, a million fields, 8,000 To fields, a quadratic login Subject routed by kind, a 24 MB message",
-    (t) => serving(async (served, home, relayed) => {
-      const messages = [
-        `From: a@b.example\r\nSubject: ${"x ".repeat(10 * MB)}\r\n\r\nbody\r\n`,
-        `From: a@b.example\r\n${"X-F: y\r\n".repeat(1_000_000)}\r\nbody\r\n`,
-        `From: a@b.example\r\n${"To: a\r\n".repeat(8_000)}Subject: many To\r\n\r\nbody\r\n`,
-        `From: a@b.example\r\nSubject: login: ${"a.".repeat(30_000)}\r\n\r\nlogin body\r\n`,
-        `From: a@b.example\r\nSubject: backup\r\n\r\n${`${"z".repeat(76)}\r\n`.repeat(24 * MB / 78)}`,
-      ].map((m) => Buffer.from(m));
-      const probe = await new NoopProbe().start(served.port);
-      const answers: string[] = [];
-      for (const message of messages) answers.push(await rawReply(served.port, message));
-      const got = await relayedSoon(relayed, 3);
+  it("hostile headers hold other clients no second: a 20 MB Subject, a million fields, 8,000 To fields, a quadratic login Subject routed by kind, a 24 MB message", (t) =>
+    serving(
+      async (served, home, relayed) => {
+        const messages = [
+          `From: a@b.example\r\nSubject: ${"x ".repeat(10 * MB)}\r\n\r\nbody\r\n`,
+          `From: a@b.example\r\n${"X-F: y\r\n".repeat(1_000_000)}\r\nbody\r\n`,
+          `From: a@b.example\r\n${"To: a\r\n".repeat(8_000)}Subject: many To\r\n\r\nbody\r\n`,
+          `From: a@b.example\r\nSubject: login: ${"a.".repeat(30_000)}\r\n\r\nlogin body\r\n`,
+          `From: a@b.example\r\nSubject: backup\r\n\r\n${`${"z".repeat(76)}\r\n`.repeat((24 * MB) / 78)}`,
+        ].map((m) => Buffer.from(m));
+        const probe = await new NoopProbe().start(served.port);
+        const answers: string[] = [];
+        for (const message of messages) answers.push(await rawReply(served.port, message));
+        const got = await relayedSoon(relayed, 3);
+        await sleep(500);
+        const longest = probe.stop();
+        assert.deepEqual(
+          answers.map((a) => a.slice(0, 3)),
+          ["552", "552", "250", "250", "250"],
+          answers.join("\n"),
+        );
+        t.diagnostic(`other clients waited at most ${longest} ms`);
+        assert.ok(longest < STALL_BOUND_MS, `other clients waited ${longest} ms`);
+        assert.equal(got.length, 3);
+        assert.equal(home.localCopies().length, 3);
+        const small = got.filter((m) => m.length < MB).map((m) => lf(openSealed(m, world.gpg).inner));
+        assert.ok(
+          small.some((inner) => inner.includes("login body")),
+          "the login message was sealed and relayed",
+        );
+      },
+      "",
+      { route: `[[route]]\nmatch_kind = ["login.*"]\nto = ["${RCPT}"]\n[[route]]\nto = ["${RCPT}"]` },
+    ));
+
+  it("a drop file made by hand with a 20 MB header is set aside, and serve goes on taking the rest", () =>
+    serving(async (served, home, relayed) => {
+      const drop = join(home.spool, "drop", `${randomBytes(16).toString("hex")}.msg`);
+      writeFileSync(
+        drop,
+        Buffer.concat([
+          Buffer.from(`${JSON.stringify({ sender: "a@b.example", recipients: ["root"], user: "nobody" })}\n`),
+          Buffer.from(`From: a@b.example\nSubject: ${"x ".repeat(10 * MB)}\n\nbody\n`),
+        ]),
+      );
+      const answer = await reply(served.port, "Subject: after the drop\r\n\r\nstill relayed\r\n");
+      assert.match(answer, /^250 2\.0\.0 queued/);
+      assert.equal((await relayedSoon(relayed, 1)).length, 1);
+      for (let i = 0; i < 50 && existsSync(drop); i++) await sleep(100);
+      assert.ok(!existsSync(drop) && existsSync(`${drop}.bad`), "set aside as .bad");
       await sleep(500);
-      const longest = probe.stop();
-      assert.deepEqual(answers.map((a) => a.slice(0, 3)), ["552", "552", "250", "250", "250"], answers.join("\n"));
-      t.diagnostic(`other clients waited at most ${longest} ms`);
-      assert.ok(longest < STALL_BOUND_MS, `other clients waited ${longest} ms`);
-      assert.equal(got.length, 3);
-      assert.equal(home.localCopies().length, 3);
-      const small = got.filter((m) => m.length < MB).map((m) => lf(openSealed(m, world.gpg).inner));
-      assert.ok(small.some((inner) => inner.includes("login body")), "the login message was sealed and relayed");
-    }, "", { route: `[[route]]\nmatch_kind = ["login.*"]\nto = ["${RCPT}"]\n[[route]]\nto = ["${RCPT}"]` }));
+      assert.equal(relayed().length, 1, "nothing of the drop was relayed");
+      assert.equal(home.localCopies().length, 1);
+    }));
 
-  it("a drop file made by hand with a 20 MB header is set aside, and serve goes on taking the rest", () => serving(async (served, home, relayed) => {
-    const drop = join(home.spool, "drop", `${randomBytes(16).toString("hex")}.msg`);
-    writeFileSync(drop, Buffer.concat([Buffer.from(`${JSON.stringify({ sender: "a@b.example", recipients: ["root"], user: "nobody" })}\n`),
-      Buffer.from(`From: a@b.example\nSubject: ${"x ".repeat(10 * MB)}\n\nbody\n`)]));
-    const answer = await reply(served.port, "Subject: after the drop\r\n\r\nstill relayed\r\n");
-    assert.match(answer, /^250 2\.0\.0 queued/);
-    assert.equal((await relayedSoon(relayed, 1)).length, 1);
-    for (let i = 0; i < 50 && existsSync(drop); i++) await sleep(100);
-    assert.ok(!existsSync(drop) && existsSync(`${drop}.bad`), "set aside as .bad");
-    await sleep(500);
-    assert.equal(relayed().length, 1, "nothing of the drop was relayed");
-    assert.equal(home.localCopies().length, 1);
-  }));
-
-  it("50,000 RCPTs: each past the 1,000th is told 452 4.5.3, the message is taken for the first 1,000, and other clients wait no second",
-    (t) => serving(async (served, _home, relayed) => {
+  it("50,000 RCPTs: each past the 1,000th is told 452 4.5.3, the message is taken for the first 1,000, and other clients wait no second", (t) =>
+    serving(async (served, _home, relayed) => {
       const probe = await new NoopProbe().start(served.port);
       const client = await RawClient.open(served.port);
       const rcpts = Array.from({ length: 50_000 }, (_, i) => `RCPT TO:<r${i}@localhost>\r\n`).join("");

@@ -57,7 +57,14 @@ describe("the spool", () => {
   const list = async (home: Home): Promise<Listed[]> => JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
 
   it("backs off from retry_min, doubling up to retry_max, with ±10 % jitter", () => {
-    for (const [attempts, base] of [[1, 60], [2, 120], [3, 240], [6, 1920], [7, 3600], [40, 3600]] as const) {
+    for (const [attempts, base] of [
+      [1, 60],
+      [2, 120],
+      [3, 240],
+      [6, 1920],
+      [7, 3600],
+      [40, 3600],
+    ] as const) {
       for (let i = 0; i < 50; i++) {
         const s = backoffSeconds(attempts, 60, 3600);
         assert.ok(s >= base * 0.9 - 1 && s <= base * 1.1 + 1, `attempt ${attempts}: ${s}s`);
@@ -66,147 +73,167 @@ describe("the spool", () => {
     assert.equal(Math.round(backoffSeconds(3, 10, 25) / 25), 1, "capped by retry_max");
   });
 
-  it("a failed pass records the attempt, the error and the next attempt from [spool] retry_min", () => withSpooled(1, '[spool]\nretry_min = "5m"\n', async (home) => {
-    const config = loadConfig(home.config);
-    const now = new Date();
-    const [earlier] = await list(home);
-    const report = await runQueue(config, { now, force: true });
-    assert.deepEqual(report, { relayed: 0, deferred: 1, held: 0 });
-    const [entry] = await list(home);
-    assert.equal(entry!.state, "queued");
-    assert.equal(entry!.attempts, earlier!.attempts + 1);
-    assert.match(entry!.lastError ?? "", /relay 127\.0\.0\.1:1/);
-    const wait = (Date.parse(entry!.nextAttempt) - now.getTime()) / 1000;
-    const base = 300 * 2 ** (entry!.attempts - 1); // retry_min, doubling with each attempt
-    assert.ok(wait >= base * 0.9 - 1 && wait <= base * 1.1 + 1, `next attempt in ${wait}s after attempt ${entry!.attempts}`);
-    assert.deepEqual(await runQueue(config, { now }), { relayed: 0, deferred: 0, held: 0 }, "not due yet: not tried");
-  }));
+  it("a failed pass records the attempt, the error and the next attempt from [spool] retry_min", () =>
+    withSpooled(1, '[spool]\nretry_min = "5m"\n', async (home) => {
+      const config = loadConfig(home.config);
+      const now = new Date();
+      const [earlier] = await list(home);
+      const report = await runQueue(config, { now, force: true });
+      assert.deepEqual(report, { relayed: 0, deferred: 1, held: 0 });
+      const [entry] = await list(home);
+      assert.equal(entry!.state, "queued");
+      assert.equal(entry!.attempts, earlier!.attempts + 1);
+      assert.match(entry!.lastError ?? "", /relay 127\.0\.0\.1:1/);
+      const wait = (Date.parse(entry!.nextAttempt) - now.getTime()) / 1000;
+      const base = 300 * 2 ** (entry!.attempts - 1); // retry_min, doubling with each attempt
+      assert.ok(wait >= base * 0.9 - 1 && wait <= base * 1.1 + 1, `next attempt in ${wait}s after attempt ${entry!.attempts}`);
+      assert.deepEqual(await runQueue(config, { now }), { relayed: 0, deferred: 0, held: 0 }, "not due yet: not tried");
+    }));
 
-  it("with the relay down, a pass stops sealing at the first failed connection and defers the rest unread", () => withSpooled(20, "", async (home) => {
-    const events: Array<[string, Record<string, unknown>]> = [];
-    const log = { event: (name: string, fields: Record<string, unknown>) => void events.push([name, fields]), close: async () => undefined };
-    const before = await list(home);
-    const report = await runQueue(loadConfig(home.config), { now: new Date(), force: true, log });
-    assert.deepEqual(report, { relayed: 0, deferred: 20, held: 0 });
-    const sealed = events.filter(([name]) => name === "sealed").length;
-    assert.ok(sealed >= 1 && sealed <= PASS_CONCURRENCY, `sealed ${sealed} of 20: only those already under way when the relay was found down`);
-    assert.equal(events.filter(([name]) => name === "deferred").length, 20);
-    for (const entry of await list(home)) {
-      assert.equal(entry.attempts, before.find((e) => e.id === entry.id)!.attempts + 1);
-      assert.match(entry.lastError ?? "", /cannot connect/);
-    }
-  }));
+  it("with the relay down, a pass stops sealing at the first failed connection and defers the rest unread", () =>
+    withSpooled(20, "", async (home) => {
+      const events: Array<[string, Record<string, unknown>]> = [];
+      const log = {
+        event: (name: string, fields: Record<string, unknown>) => void events.push([name, fields]),
+        close: async () => undefined,
+      };
+      const before = await list(home);
+      const report = await runQueue(loadConfig(home.config), { now: new Date(), force: true, log });
+      assert.deepEqual(report, { relayed: 0, deferred: 20, held: 0 });
+      const sealed = events.filter(([name]) => name === "sealed").length;
+      assert.ok(
+        sealed >= 1 && sealed <= PASS_CONCURRENCY,
+        `sealed ${sealed} of 20: only those already under way when the relay was found down`,
+      );
+      assert.equal(events.filter(([name]) => name === "deferred").length, 20);
+      for (const entry of await list(home)) {
+        assert.equal(entry.attempts, before.find((e) => e.id === entry.id)!.attempts + 1);
+        assert.match(entry.lastError ?? "", /cannot connect/);
+      }
+    }));
 
-  it("an entry older than max_age is held with a notice to root, and relayed after release", () => withSpooled(1, '[spool]\nmax_age = "2d"\n', async (home) => {
-    const later = new Date(Date.now() + 2 * 86_400_000 + 1000);
-    assert.deepEqual(await runQueue(loadConfig(home.config), { now: later, force: true }), { relayed: 0, deferred: 0, held: 1 });
-    const [entry] = await list(home);
-    assert.equal(entry!.state, "held");
-    const notice = home.localCopies().map(String).find((c) => /^Subject: sealpost: message held, too long undeliverable/m.test(c));
-    assert.ok(notice, "a local notice");
-    assert.ok(notice.includes(`sealpost queue release ${entry!.id}`));
-    assert.ok(!notice.includes("Ban"), "the notice carries no message content");
-    home.writeConfig({ relayPort: world.sink.port });
-    const before = world.sink.messages.length;
-    assert.equal((await home.run(["queue", "release", entry!.id])).code, 0);
-    assert.equal((await home.run(["queue", "run"])).code, 0);
-    assert.equal(world.sink.messages.length - before, 1);
-    openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
-    assert.deepEqual(await list(home), []);
-  }));
-
-  it("queue show prints one entry, in text and JSON; an unknown id is a one-line error", () => withSpooled(1, "", async (home) => {
-    const [entry] = await list(home);
-    const text = await home.run(["queue", "show", entry!.id]);
-    assert.equal(text.code, 0);
-    assert.match(text.stdout.toString(), new RegExp(`^id: +${entry!.id}\\nstate: +queued\\n`));
-    assert.match(text.stdout.toString(), /^recipients: +ops@example\.net$/m);
-    assert.match(text.stdout.toString(), new RegExp(`^message: .*${entry!.id}\\.eml \\(${RAW.length + 10} bytes\\)$`, "m"));
-    const json = JSON.parse((await home.run(["queue", "show", "--json", entry!.id])).stdout.toString()) as Listed & { size: number };
-    assert.equal(json.size, RAW.length + 10);
-    const missing = await home.run(["queue", "show", "0-00"]);
-    assert.notEqual(missing.code, 0);
-    assert.match(missing.stderr.toString(), /^sealpost queue show: no spool entry 0-00\n$/);
-  }));
-
-  it("two runners at once relay every entry exactly once", () => withSpooled(6, "", async (home) => {
-    home.writeConfig({ relayPort: world.sink.port });
-    const before = world.sink.messages.length;
-    const runs = await Promise.all([home.run(["queue", "flush"]), home.run(["queue", "flush"]), home.run(["queue", "run"])]);
-    for (const r of runs) assert.equal(r.code, 0, r.stderr.toString());
-    const fresh = world.sink.messages.slice(before);
-    assert.equal(fresh.length, 6);
-    const cases = fresh.map((m) => /^X-Case: (\d+)/m.exec(openSealed(m.raw, world.gpg).inner.toString())?.[1]).sort();
-    assert.deepEqual(cases, ["0", "1", "2", "3", "4", "5"]);
-    assert.deepEqual(await list(home), []);
-  }));
-
-  it("a relay slower than the stale interval does not make a second sender: the entry's lock stays fresh", () => withSpooled(1, "", async (home) => {
-    // The entry locks' stale interval shortened from 5 minutes to 1 s (their heartbeat to 250 ms)
-    // for every pass here: the relay below holds the message's 250 for several times that.
-    const lockTiming = { staleAfterMs: 1_000 };
-    const sink = await new Sink().start();
-    let answer!: () => void;
-    const answered = new Promise<void>((resolve) => (answer = resolve));
-    sink.slowData = () => answered;
-    const passes: Array<Promise<unknown>> = [];
-    const pass = (lockWaitMs: number) => {
-      const run = runQueue(config, { force: true, lockWaitMs, lockTiming });
-      passes.push(run);
-      return run;
-    };
-    home.writeConfig({ relayPort: sink.port });
-    const config = loadConfig(home.config);
-    try {
-      const first = pass(0);
-      for (let i = 0; i < 400 && sink.messages.length === 0; i++) await sleep(25);
-      assert.equal(sink.messages.length, 1, "the first pass got as far as the relay's DATA");
-      await sleep(3 * lockTiming.staleAfterMs); // its lock is older than the stale interval now
-      // While the 250 is awaited: a flush (waits for the lock) and a runner's pass (leaves what is locked).
-      const flush = pass(30_000);
-      const runner = await pass(0);
-      await sleep(2 * lockTiming.staleAfterMs); // the flush waits on the live holder all this while
-      answer();
-      const reports = await Promise.all([first, flush]);
-      assert.equal(sink.messages.length, 1, "the relay received the message exactly once");
-      assert.equal(sink.mailFroms.length, 1, "and no second transaction was begun");
-      assert.deepEqual(reports[0], { relayed: 1, deferred: 0, held: 0 });
-      assert.deepEqual(runner, { relayed: 0, deferred: 0, held: 0 }, "the runner's pass left the locked entry to its holder");
-      assert.deepEqual(reports[1], { relayed: 0, deferred: 0, held: 0 }, "the flush found the entry done once it had the lock");
-      openSealed(sink.messages[0]!.raw, world.gpg);
+  it("an entry older than max_age is held with a notice to root, and relayed after release", () =>
+    withSpooled(1, '[spool]\nmax_age = "2d"\n', async (home) => {
+      const later = new Date(Date.now() + 2 * 86_400_000 + 1000);
+      assert.deepEqual(await runQueue(loadConfig(home.config), { now: later, force: true }), { relayed: 0, deferred: 0, held: 1 });
+      const [entry] = await list(home);
+      assert.equal(entry!.state, "held");
+      const notice = home
+        .localCopies()
+        .map(String)
+        .find((c) => /^Subject: sealpost: message held, too long undeliverable/m.test(c));
+      assert.ok(notice, "a local notice");
+      assert.ok(notice.includes(`sealpost queue release ${entry!.id}`));
+      assert.ok(!notice.includes("Ban"), "the notice carries no message content");
+      home.writeConfig({ relayPort: world.sink.port });
+      const before = world.sink.messages.length;
+      assert.equal((await home.run(["queue", "release", entry!.id])).code, 0);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.equal(world.sink.messages.length - before, 1);
+      openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
       assert.deepEqual(await list(home), []);
-    } finally {
-      answer();
-      await Promise.allSettled(passes);
-      await sink.stop();
-    }
-  }));
+    }));
 
-  it("a run sweeps what a killed writer left (old temp files, a message without meta) and keeps fresh ones", () => withSpooled(1, "", async (home) => {
-    const msg = join(home.spool, "msg");
-    const stale = [join(msg, ".x.eml.1.tmp"), join(msg, "00000000-deadbeef.eml"), join(home.spool, "meta", ".y.json.2.tmp"),
-      join(home.spool, "ledger", ".z.json.3.tmp")];
-    const fresh = join(msg, ".w.eml.4.tmp");
-    // a message without meta may still be finished by an MTA's retry of deliver (5 days): kept 8 days
-    const uncommitted = join(msg, "00000000-0badcafe.eml");
-    mkdirSync(join(home.spool, "ledger"), { recursive: true });
-    const old = new Date(Date.now() - 2 * 3_600_000);
-    const older = new Date(Date.now() - 9 * 86_400_000);
-    for (const f of stale) {
-      writeFileSync(f, "half");
-      utimesSync(f, old, old);
-    }
-    utimesSync(stale[1]!, older, older);
-    writeFileSync(uncommitted, "not committed yet");
-    utimesSync(uncommitted, old, old);
-    writeFileSync(fresh, "being written");
-    const [entry] = await list(home);
-    assert.equal((await home.run(["queue", "run"])).code, 0);
-    for (const f of stale) assert.ok(!existsSync(f), `${f} swept`);
-    assert.ok(existsSync(fresh), "a fresh temp file may belong to a live writer");
-    assert.ok(existsSync(uncommitted), "a message without meta younger than 8 days may still be committed");
-    assert.ok(existsSync(join(msg, `${entry!.id}.eml`)), "a committed entry stays");
-  }));
+  it("queue show prints one entry, in text and JSON; an unknown id is a one-line error", () =>
+    withSpooled(1, "", async (home) => {
+      const [entry] = await list(home);
+      const text = await home.run(["queue", "show", entry!.id]);
+      assert.equal(text.code, 0);
+      assert.match(text.stdout.toString(), new RegExp(`^id: +${entry!.id}\\nstate: +queued\\n`));
+      assert.match(text.stdout.toString(), /^recipients: +ops@example\.net$/m);
+      assert.match(text.stdout.toString(), new RegExp(`^message: .*${entry!.id}\\.eml \\(${RAW.length + 10} bytes\\)$`, "m"));
+      const json = JSON.parse((await home.run(["queue", "show", "--json", entry!.id])).stdout.toString()) as Listed & { size: number };
+      assert.equal(json.size, RAW.length + 10);
+      const missing = await home.run(["queue", "show", "0-00"]);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr.toString(), /^sealpost queue show: no spool entry 0-00\n$/);
+    }));
+
+  it("two runners at once relay every entry exactly once", () =>
+    withSpooled(6, "", async (home) => {
+      home.writeConfig({ relayPort: world.sink.port });
+      const before = world.sink.messages.length;
+      const runs = await Promise.all([home.run(["queue", "flush"]), home.run(["queue", "flush"]), home.run(["queue", "run"])]);
+      for (const r of runs) assert.equal(r.code, 0, r.stderr.toString());
+      const fresh = world.sink.messages.slice(before);
+      assert.equal(fresh.length, 6);
+      const cases = fresh.map((m) => /^X-Case: (\d+)/m.exec(openSealed(m.raw, world.gpg).inner.toString())?.[1]).sort();
+      assert.deepEqual(cases, ["0", "1", "2", "3", "4", "5"]);
+      assert.deepEqual(await list(home), []);
+    }));
+
+  it("a relay slower than the stale interval does not make a second sender: the entry's lock stays fresh", () =>
+    withSpooled(1, "", async (home) => {
+      // The entry locks' stale interval shortened from 5 minutes to 1 s (their heartbeat to 250 ms)
+      // for every pass here: the relay below holds the message's 250 for several times that.
+      const lockTiming = { staleAfterMs: 1_000 };
+      const sink = await new Sink().start();
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      sink.slowData = () => answered;
+      const passes: Array<Promise<unknown>> = [];
+      const pass = (lockWaitMs: number) => {
+        const run = runQueue(config, { force: true, lockWaitMs, lockTiming });
+        passes.push(run);
+        return run;
+      };
+      home.writeConfig({ relayPort: sink.port });
+      const config = loadConfig(home.config);
+      try {
+        const first = pass(0);
+        for (let i = 0; i < 400 && sink.messages.length === 0; i++) await sleep(25);
+        assert.equal(sink.messages.length, 1, "the first pass got as far as the relay's DATA");
+        await sleep(3 * lockTiming.staleAfterMs); // its lock is older than the stale interval now
+        // While the 250 is awaited: a flush (waits for the lock) and a runner's pass (leaves what is locked).
+        const flush = pass(30_000);
+        const runner = await pass(0);
+        await sleep(2 * lockTiming.staleAfterMs); // the flush waits on the live holder all this while
+        answer();
+        const reports = await Promise.all([first, flush]);
+        assert.equal(sink.messages.length, 1, "the relay received the message exactly once");
+        assert.equal(sink.mailFroms.length, 1, "and no second transaction was begun");
+        assert.deepEqual(reports[0], { relayed: 1, deferred: 0, held: 0 });
+        assert.deepEqual(runner, { relayed: 0, deferred: 0, held: 0 }, "the runner's pass left the locked entry to its holder");
+        assert.deepEqual(reports[1], { relayed: 0, deferred: 0, held: 0 }, "the flush found the entry done once it had the lock");
+        openSealed(sink.messages[0]!.raw, world.gpg);
+        assert.deepEqual(await list(home), []);
+      } finally {
+        answer();
+        await Promise.allSettled(passes);
+        await sink.stop();
+      }
+    }));
+
+  it("a run sweeps what a killed writer left (old temp files, a message without meta) and keeps fresh ones", () =>
+    withSpooled(1, "", async (home) => {
+      const msg = join(home.spool, "msg");
+      const stale = [
+        join(msg, ".x.eml.1.tmp"),
+        join(msg, "00000000-deadbeef.eml"),
+        join(home.spool, "meta", ".y.json.2.tmp"),
+        join(home.spool, "ledger", ".z.json.3.tmp"),
+      ];
+      const fresh = join(msg, ".w.eml.4.tmp");
+      // a message without meta may still be finished by an MTA's retry of deliver (5 days): kept 8 days
+      const uncommitted = join(msg, "00000000-0badcafe.eml");
+      mkdirSync(join(home.spool, "ledger"), { recursive: true });
+      const old = new Date(Date.now() - 2 * 3_600_000);
+      const older = new Date(Date.now() - 9 * 86_400_000);
+      for (const f of stale) {
+        writeFileSync(f, "half");
+        utimesSync(f, old, old);
+      }
+      utimesSync(stale[1]!, older, older);
+      writeFileSync(uncommitted, "not committed yet");
+      utimesSync(uncommitted, old, old);
+      writeFileSync(fresh, "being written");
+      const [entry] = await list(home);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      for (const f of stale) assert.ok(!existsSync(f), `${f} swept`);
+      assert.ok(existsSync(fresh), "a fresh temp file may belong to a live writer");
+      assert.ok(existsSync(uncommitted), "a message without meta younger than 8 days may still be committed");
+      assert.ok(existsSync(join(msg, `${entry!.id}.eml`)), "a committed entry stays");
+    }));
 
   it("the background runner a deliver started keeps retrying while the relay refuses, relays once it takes mail, then leaves", async () => {
     const sink = await new Sink("tempfail").start();
@@ -233,4 +260,3 @@ describe("the spool", () => {
     }
   });
 });
-

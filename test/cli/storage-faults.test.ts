@@ -26,8 +26,11 @@ function filesUnder(dir: string): string[] {
 describe("storage faults", () => {
   const world = useWorld();
 
-  async function scenario(t: TestContext, fn: (home: Home, fs: Tmpfs | undefined) => Promise<void>,
-    options: { store?: "maildir" | "mbox"; mount?: "mail" | "spool"; uid?: number; extra?: string } = {}): Promise<void> {
+  async function scenario(
+    t: TestContext,
+    fn: (home: Home, fs: Tmpfs | undefined) => Promise<void>,
+    options: { store?: "maildir" | "mbox"; mount?: "mail" | "spool"; uid?: number; extra?: string } = {},
+  ): Promise<void> {
     if (options.uid !== undefined && !canRunAs(options.uid)) return void t.skip("needs root, and a checkout that user can read");
     const home = new Home({ relayPort: world.sink.port, store: options.store, uid: options.uid, extra: options.extra });
     let fs: Tmpfs | undefined;
@@ -59,77 +62,113 @@ describe("storage faults", () => {
   }
 
   it("a full disk under the Maildir (ENOSPC): exit 75 '4.3.1 local store is full', no partial file in tmp/ or new/", (t) =>
-    scenario(t, async (home, fs) => {
-      mkdirSync(join(home.mail, "new"), { recursive: true });
-      fs!.fill();
-      await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: local store is full\n$/);
-      assert.deepEqual(filesUnder(home.mail), []);
-    }, { mount: "mail" }));
+    scenario(
+      t,
+      async (home, fs) => {
+        mkdirSync(join(home.mail, "new"), { recursive: true });
+        fs!.fill();
+        await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: local store is full\n$/);
+        assert.deepEqual(filesUnder(home.mail), []);
+      },
+      { mount: "mail" },
+    ));
 
-  it("a full disk under the mbox (ENOSPC): exit 75, the mbox is left exactly as it was", (t) => scenario(t, async (home, fs) => {
-    writeFileSync(home.mail, "From a@b Sat Nov 21 10:00:00 2026\nSubject: earlier\n\nkept\n\n", { mode: 0o600 });
-    const before = readFileSync(home.mail);
-    fs!.fill();
-    await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: /);
-    assert.ok(readFileSync(home.mail).equals(before), "cut back to its old size");
-    assert.ok(!existsSync(home.mail + ".lock"), "the dot-lock is released");
-  }, { store: "mbox", mount: "mail" }));
+  it("a full disk under the mbox (ENOSPC): exit 75, the mbox is left exactly as it was", (t) =>
+    scenario(
+      t,
+      async (home, fs) => {
+        writeFileSync(home.mail, "From a@b Sat Nov 21 10:00:00 2026\nSubject: earlier\n\nkept\n\n", { mode: 0o600 });
+        const before = readFileSync(home.mail);
+        fs!.fill();
+        await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: /);
+        assert.ok(readFileSync(home.mail).equals(before), "cut back to its old size");
+        assert.ok(!existsSync(home.mail + ".lock"), "the dot-lock is released");
+      },
+      { store: "mbox", mount: "mail" },
+    ));
 
   it("a full disk under the spool (ENOSPC): exit 75 before anything is stored, no partial file in the spool", (t) =>
-    scenario(t, async (home, fs) => {
-      fs!.fill();
-      const spoolBefore = filesUnder(home.spool);
-      await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: no space left to store the message\n$/);
-      assert.deepEqual(home.localCopies(), []);
-      assert.deepEqual(filesUnder(home.spool), spoolBefore);
-    }, { mount: "spool" }));
+    scenario(
+      t,
+      async (home, fs) => {
+        fs!.fill();
+        const spoolBefore = filesUnder(home.spool);
+        await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: no space left to store the message\n$/);
+        assert.deepEqual(home.localCopies(), []);
+        assert.deepEqual(filesUnder(home.spool), spoolBefore);
+      },
+      { mount: "spool" },
+    ));
 
-  it("a read-only spool (EROFS): exit 75, nothing stored, nothing relayed", (t) => scenario(t, async (home, fs) => {
-    fs!.readOnly();
-    await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: /);
-    assert.deepEqual(home.localCopies(), []);
-  }, { mount: "spool" }));
+  it("a read-only spool (EROFS): exit 75, nothing stored, nothing relayed", (t) =>
+    scenario(
+      t,
+      async (home, fs) => {
+        fs!.readOnly();
+        await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: /);
+        assert.deepEqual(home.localCopies(), []);
+      },
+      { mount: "spool" },
+    ));
 
-  it("permission denied on the spool (EACCES, sealpost running as nobody): exit 75", (t) => scenario(t, async (home) => {
-    mkdirSync(home.spool, { mode: 0o700 });
-    chownSync(home.spool, 0, 0);
-    await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: /);
-    assert.deepEqual(home.localCopies(), []);
-  }, { uid: NOBODY }));
+  it("permission denied on the spool (EACCES, sealpost running as nobody): exit 75", (t) =>
+    scenario(
+      t,
+      async (home) => {
+        mkdirSync(home.spool, { mode: 0o700 });
+        chownSync(home.spool, 0, 0);
+        await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: /);
+        assert.deepEqual(home.localCopies(), []);
+      },
+      { uid: NOBODY },
+    ));
 
   it("permission denied on the Maildir (EACCES, sealpost running as nobody): exit 75, no copy, nothing relayed", (t) =>
+    scenario(
+      t,
+      async (home) => {
+        mkdirSync(home.mail, { mode: 0o700 });
+        chownSync(home.mail, 0, 0);
+        await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: cannot write the local copy \(EACCES\)\n$/);
+      },
+      { uid: NOBODY },
+    ));
+
+  it("a file where the Maildir should be: exit 75, nothing relayed", (t) =>
     scenario(t, async (home) => {
-      mkdirSync(home.mail, { mode: 0o700 });
-      chownSync(home.mail, 0, 0);
-      await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: cannot write the local copy \(EACCES\)\n$/);
-    }, { uid: NOBODY }));
+      writeFileSync(home.mail, "a file where the Maildir should be");
+      await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: cannot write the local copy \(EEXIST|ENOTDIR\)/);
+    }));
 
-  it("a file where the Maildir should be: exit 75, nothing relayed", (t) => scenario(t, async (home) => {
-    writeFileSync(home.mail, "a file where the Maildir should be");
-    await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: cannot write the local copy \(EEXIST|ENOTDIR\)/);
-  }));
-
-  it("a file where the spool should be: exit 75, nothing stored, nothing relayed", (t) => scenario(t, async (home) => {
-    writeFileSync(home.spool, "a file where the spool should be");
-    await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: /);
-    assert.deepEqual(home.localCopies(), []);
-  }));
+  it("a file where the spool should be: exit 75, nothing stored, nothing relayed", (t) =>
+    scenario(t, async (home) => {
+      writeFileSync(home.spool, "a file where the spool should be");
+      await assertDeferredNothingSent(home, /^4\.3\.0 sealpost: /);
+      assert.deepEqual(home.localCopies(), []);
+    }));
 
   it("on_relay_failure = spool and a spool entry that cannot be written: exit 75; the retry spools it, still one local copy", (t) =>
-    scenario(t, async (home) => {
-      home.writeConfig({ relayPort: 1 });
-      mkdirSync(home.spool, { recursive: true });
-      writeFileSync(join(home.spool, "msg"), "a file where the spool's msg/ should be");
-      const r = await home.deliver(RAW, ENV);
-      assert.equal(r.code, 75, "not ours yet: the MTA keeps it");
-      assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
-      assert.equal(home.localCopies().length, 1);
-      chmodSync(join(home.spool, "msg"), 0o600);
-      await import("node:fs/promises").then((f) => f.unlink(join(home.spool, "msg")));
-      const retry = await home.deliver(RAW, ENV);
-      assert.equal(retry.code, 0, retry.stderr.toString());
-      assert.equal(home.localCopies().length, 1);
-      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string }>;
-      assert.deepEqual(spool.map((e) => e.state), ["queued"]);
-    }, { extra: '[deliver]\nrelay = "inline"\non_relay_failure = "spool"\n' }));
+    scenario(
+      t,
+      async (home) => {
+        home.writeConfig({ relayPort: 1 });
+        mkdirSync(home.spool, { recursive: true });
+        writeFileSync(join(home.spool, "msg"), "a file where the spool's msg/ should be");
+        const r = await home.deliver(RAW, ENV);
+        assert.equal(r.code, 75, "not ours yet: the MTA keeps it");
+        assert.ok(isTempfailLine(r.stderr), r.stderr.toString());
+        assert.equal(home.localCopies().length, 1);
+        chmodSync(join(home.spool, "msg"), 0o600);
+        await import("node:fs/promises").then((f) => f.unlink(join(home.spool, "msg")));
+        const retry = await home.deliver(RAW, ENV);
+        assert.equal(retry.code, 0, retry.stderr.toString());
+        assert.equal(home.localCopies().length, 1);
+        const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Array<{ state: string }>;
+        assert.deepEqual(
+          spool.map((e) => e.state),
+          ["queued"],
+        );
+      },
+      { extra: '[deliver]\nrelay = "inline"\non_relay_failure = "spool"\n' },
+    ));
 });

@@ -39,7 +39,10 @@ describe("keys fetch (WKD)", () => {
         let sent = 1;
         const drip = setInterval(() => res.write(binaryKey.subarray(sent, ++sent)), 10_000); // never idle for the 15 s timeout
         drips.add(drip);
-        res.on("close", () => { clearInterval(drip); drips.delete(drip); });
+        res.on("close", () => {
+          clearInterval(drip);
+          drips.delete(drip);
+        });
         return;
       }
       if (!known || !serveKey) return void res.writeHead(404).end();
@@ -67,35 +70,47 @@ describe("keys fetch (WKD)", () => {
   const fetch = (home: Home, connect: string, ...args: string[]) =>
     home.run(["keys", "fetch", ADDRESS, ...args], "", { SEALPOST_TEST_WKD_CONNECT: connect, NODE_EXTRA_CA_CERTS: ca.caFile });
   const at = (label: string) => `127.0.0.1:${servers[label]!.port}`;
-  const stored = (home: Home) => readdirSync(home.keys, { withFileTypes: true }).filter((d) => d.name.endsWith(".asc")).map((d) => d.name);
+  const stored = (home: Home) =>
+    readdirSync(home.keys, { withFileTypes: true })
+      .filter((d) => d.name.endsWith(".asc"))
+      .map((d) => d.name);
 
-  it("the advanced method: fetched over verified HTTPS, checked, stored and shown with its fingerprint to pin", () => inHome(world, {}, async (home) => {
-    serveKey = binaryKey;
-    assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
-    assert.deepEqual(stored(home), []);
-    const r = await fetch(home, `openpgpkey.example.net=${at("good")},example.net=${at("good")}`, "--expect-fingerprint", TEST_FPR);
-    assert.equal(r.code, 0, r.stderr.toString());
-    assert.match(r.stdout.toString(), /^fetched {3}https:\/\/openpgpkey\.example\.net\/\.well-known\/openpgpkey\/example\.net\/hu\/[a-z0-9]{32}\?l=ops\n/);
-    assert.match(r.stdout.toString(), new RegExp(`^imported  ${TEST_FPR} `, "m"));
-    assert.match(r.stdout.toString(), new RegExp(`^pin it {4}\\[\\[route\\]\\] to = \\["ops@example\\.net"\\]  keys = \\["${TEST_FPR}"\\]$`, "m"));
-    assert.deepEqual(stored(home), [`${TEST_FPR}.asc`]);
-  }));
+  it("the advanced method: fetched over verified HTTPS, checked, stored and shown with its fingerprint to pin", () =>
+    inHome(world, {}, async (home) => {
+      serveKey = binaryKey;
+      assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
+      assert.deepEqual(stored(home), []);
+      const r = await fetch(home, `openpgpkey.example.net=${at("good")},example.net=${at("good")}`, "--expect-fingerprint", TEST_FPR);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.match(
+        r.stdout.toString(),
+        /^fetched {3}https:\/\/openpgpkey\.example\.net\/\.well-known\/openpgpkey\/example\.net\/hu\/[a-z0-9]{32}\?l=ops\n/,
+      );
+      assert.match(r.stdout.toString(), new RegExp(`^imported  ${TEST_FPR} `, "m"));
+      assert.match(
+        r.stdout.toString(),
+        new RegExp(`^pin it {4}\\[\\[route\\]\\] to = \\["ops@example\\.net"\\]  keys = \\["${TEST_FPR}"\\]$`, "m"),
+      );
+      assert.deepEqual(stored(home), [`${TEST_FPR}.asc`]);
+    }));
 
-  it("the direct method, when the openpgpkey host does not exist", () => inHome(world, {}, async (home) => {
-    serveKey = binaryKey;
-    const r = await fetch(home, `example.net=${at("good")}`);
-    assert.equal(r.code, 0, r.stderr.toString());
-    assert.match(r.stdout.toString(), /^fetched {3}https:\/\/example\.net\/\.well-known\/openpgpkey\/hu\//);
-  }));
+  it("the direct method, when the openpgpkey host does not exist", () =>
+    inHome(world, {}, async (home) => {
+      serveKey = binaryKey;
+      const r = await fetch(home, `example.net=${at("good")}`);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.match(r.stdout.toString(), /^fetched {3}https:\/\/example\.net\/\.well-known\/openpgpkey\/hu\//);
+    }));
 
-  it("a certificate for another name is refused, and nothing is stored", () => inHome(world, {}, async (home) => {
-    serveKey = binaryKey;
-    const before = stored(home);
-    const r = await fetch(home, `openpgpkey.example.net=${at("wrong")}`);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr.toString(), /^sealpost keys fetch: openpgpkey\.example\.net: .*(altnames|certificate|Hostname)/i);
-    assert.deepEqual(stored(home), before);
-  }));
+  it("a certificate for another name is refused, and nothing is stored", () =>
+    inHome(world, {}, async (home) => {
+      serveKey = binaryKey;
+      const before = stored(home);
+      const r = await fetch(home, `openpgpkey.example.net=${at("wrong")}`);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr.toString(), /^sealpost keys fetch: openpgpkey\.example\.net: .*(altnames|certificate|Hostname)/i);
+      assert.deepEqual(stored(home), before);
+    }));
 
   it("--expect-fingerprint refuses another key; a key without a user id for the address is refused; 404 says so", () =>
     inHome(world, {}, async (home) => {
@@ -103,7 +118,9 @@ describe("keys fetch (WKD)", () => {
       let r = await fetch(home, `openpgpkey.example.net=${at("good")}`, "--expect-fingerprint", "0".repeat(40));
       assert.equal(r.code, 1);
       assert.match(r.stderr.toString(), new RegExp(`${TEST_FPR}: is not the expected key 0{40}`));
-      const other = await (await import("openpgp")).generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "someone@else.example" }], format: "binary" });
+      const other = await (
+        await import("openpgp")
+      ).generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "someone@else.example" }], format: "binary" });
       serveKey = Buffer.from(other.publicKey as Uint8Array);
       r = await fetch(home, `openpgpkey.example.net=${at("good")}`);
       assert.equal(r.code, 1);
@@ -114,35 +131,40 @@ describe("keys fetch (WKD)", () => {
       assert.match(r.stderr.toString(), /HTTP 404/);
     }));
 
-  it("a server that drips one byte every 10 s is cut off by the fetch's deadline, and nothing is stored", () => inHome(world, {}, async (home) => {
-    misbehave = "drip";
-    try {
-      assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
-      const started = Date.now();
-      const { child, done } = home.start(["keys", "fetch", ADDRESS], "", { SEALPOST_TEST_WKD_CONNECT: `openpgpkey.example.net=${at("good")}`, NODE_EXTRA_CA_CERTS: ca.caFile });
-      const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // the old fetch never ended
-      const r = await done;
-      clearTimeout(guard);
-      const seconds = (Date.now() - started) / 1000;
-      assert.equal(r.code, 1, `ended after ${seconds} s by ${r.code === null ? "the test's kill" : `exit ${r.code}`}`);
-      assert.equal(r.stderr.toString(), "sealpost keys fetch: openpgpkey.example.net: no complete answer within 20 s\n");
-      assert.ok(seconds >= 19 && seconds < 40, `ended after ${seconds} s`);
-      assert.deepEqual(stored(home), []);
-    } finally {
-      misbehave = undefined;
-    }
-  }));
+  it("a server that drips one byte every 10 s is cut off by the fetch's deadline, and nothing is stored", () =>
+    inHome(world, {}, async (home) => {
+      misbehave = "drip";
+      try {
+        assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
+        const started = Date.now();
+        const { child, done } = home.start(["keys", "fetch", ADDRESS], "", {
+          SEALPOST_TEST_WKD_CONNECT: `openpgpkey.example.net=${at("good")}`,
+          NODE_EXTRA_CA_CERTS: ca.caFile,
+        });
+        const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // the old fetch never ended
+        const r = await done;
+        clearTimeout(guard);
+        const seconds = (Date.now() - started) / 1000;
+        assert.equal(r.code, 1, `ended after ${seconds} s by ${r.code === null ? "the test's kill" : `exit ${r.code}`}`);
+        assert.equal(r.stderr.toString(), "sealpost keys fetch: openpgpkey.example.net: no complete answer within 20 s\n");
+        assert.ok(seconds >= 19 && seconds < 40, `ended after ${seconds} s`);
+        assert.deepEqual(stored(home), []);
+      } finally {
+        misbehave = undefined;
+      }
+    }));
 
-  it("an answer over the size cap (512 KB) is refused, and nothing is stored", () => inHome(world, {}, async (home) => {
-    misbehave = "huge";
-    try {
-      assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
-      const r = await fetch(home, `openpgpkey.example.net=${at("good")}`);
-      assert.equal(r.code, 1);
-      assert.equal(r.stderr.toString(), "sealpost keys fetch: openpgpkey.example.net: answer larger than 524288 bytes\n");
-      assert.deepEqual(stored(home), []);
-    } finally {
-      misbehave = undefined;
-    }
-  }));
+  it("an answer over the size cap (512 KB) is refused, and nothing is stored", () =>
+    inHome(world, {}, async (home) => {
+      misbehave = "huge";
+      try {
+        assert.equal((await home.run(["keys", "remove", TEST_FPR])).code, 0);
+        const r = await fetch(home, `openpgpkey.example.net=${at("good")}`);
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr.toString(), "sealpost keys fetch: openpgpkey.example.net: answer larger than 524288 bytes\n");
+        assert.deepEqual(stored(home), []);
+      } finally {
+        misbehave = undefined;
+      }
+    }));
 });

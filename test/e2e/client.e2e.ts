@@ -28,17 +28,36 @@ const CASES: Array<{ prefix: string; body: string[]; attachments?: boolean }> = 
   { prefix: "A11", body: ["die nächtliche Sicherung von nas-01 ist abgeschlossen", "Prüfsummen: ✓ 412 904 OK"] },
   { prefix: "A12", body: ["Daily traffic report for web01 (eth0), 2026-11-20."], attachments: true },
   // sealpost's note, and NeoMutt even opens the original inside (it is encrypted to the same test key)
-  { prefix: "A13", body: ["This message was already encrypted when sealpost received it", "0xF998DB0BD7E4EBB2",
-    "CRITICAL - disk /srv/backup on nas-02 at 97%"] },
+  {
+    prefix: "A13",
+    body: [
+      "This message was already encrypted when sealpost received it",
+      "0xF998DB0BD7E4EBB2",
+      "CRITICAL - disk /srv/backup on nas-02 at 97%",
+    ],
+  },
 ];
 
 /** NeoMutt as an administrator sets it up for PGP/MIME: gpgme, protected headers read, nothing cached. */
 function neomuttrc(maildir: string, protectedHeaders = true): string {
   return [
-    `set folder = "${maildir}"`, `set spoolfile = "${maildir}"`, "set mbox_type = Maildir",
-    "set crypt_use_gpgme = yes", `set crypt_protected_headers_read = ${protectedHeaders ? "yes" : "no"}`, "set crypt_verify_sig = no",
-    'set header_cache = ""', 'set message_cachedir = ""', 'set record = ""', 'set postponed = ""', 'set mbox = ""',
-    "set help = no", "set wait_key = no", "set markers = no", "set pager_stop = yes", 'set charset = "utf-8"', "",
+    `set folder = "${maildir}"`,
+    `set spoolfile = "${maildir}"`,
+    "set mbox_type = Maildir",
+    "set crypt_use_gpgme = yes",
+    `set crypt_protected_headers_read = ${protectedHeaders ? "yes" : "no"}`,
+    "set crypt_verify_sig = no",
+    'set header_cache = ""',
+    'set message_cachedir = ""',
+    'set record = ""',
+    'set postponed = ""',
+    'set mbox = ""',
+    "set help = no",
+    "set wait_key = no",
+    "set markers = no",
+    "set pager_stop = yes",
+    'set charset = "utf-8"',
+    "",
   ].join("\n");
 }
 
@@ -46,7 +65,11 @@ function neomuttrc(maildir: string, protectedHeaders = true): string {
 class Screen {
   private readonly socket: string;
 
-  constructor(dir: string, private readonly env: Record<string, string>, command: string[]) {
+  constructor(
+    dir: string,
+    private readonly env: Record<string, string>,
+    command: string[],
+  ) {
     this.socket = join(dir, "tmux.sock");
     this.tmux(["-u", "new-session", "-d", "-s", "client", "-x", "200", "-y", "80", ...command]);
   }
@@ -56,17 +79,25 @@ class Screen {
   }
 
   text(): string {
-    const r = spawnSync(TMUX, ["-f", "/dev/null", "-S", this.socket, "capture-pane", "-p", "-J", "-t", "client"], { encoding: "utf8", env: this.env });
+    const r = spawnSync(TMUX, ["-f", "/dev/null", "-S", this.socket, "capture-pane", "-p", "-J", "-t", "client"], {
+      encoding: "utf8",
+      env: this.env,
+    });
     return r.status === 0 ? r.stdout : `(no screen: ${r.stderr.trim()})`;
   }
 
   /** Waits until every one of `texts` is on the screen; the screen, or an error showing it. */
   show(what: string, texts: string[]): Promise<string> {
     let last = "";
-    return waitFor(what, () => {
-      last = this.text();
-      return texts.every((t) => last.includes(t)) ? last : undefined;
-    }, 20_000, () => `screen:\n${last}\nmissing: ${texts.filter((t) => !last.includes(t)).join(" | ")}`);
+    return waitFor(
+      what,
+      () => {
+        last = this.text();
+        return texts.every((t) => last.includes(t)) ? last : undefined;
+      },
+      20_000,
+      () => `screen:\n${last}\nmissing: ${texts.filter((t) => !last.includes(t)).join(" | ")}`,
+    );
   }
 
   close(): void {
@@ -97,13 +128,24 @@ describe("NeoMutt reads sealed mail (Debian neomutt, gpgme, headless in tmux)", 
 
   /** bin/sealpost deliver, as Postfix runs it, with the sink as relay; the sealed message it relayed. */
   async function sealed(fx: Fixture, protectSubject: boolean): Promise<Buffer> {
-    const home = new Home({ hostname: fx.hostname, relayPort: sink.port, extra: protectSubject ? "[message]\nprotect_subject = true\n" : "" });
+    const home = new Home({
+      hostname: fx.hostname,
+      relayPort: sink.port,
+      extra: protectSubject ? "[message]\nprotect_subject = true\n" : "",
+    });
     try {
       await home.importTestKey();
       sink.take(RCPT);
       const r = await home.deliver(fixtureBytes(fx), pipeEnv(fx));
       assert.equal(r.code, 0, r.stderr.toString());
-      const [got] = await waitFor("the sealed message at the sink", () => { const m = sink.take(RCPT); return m.length > 0 ? m : undefined; }, 30_000);
+      const [got] = await waitFor(
+        "the sealed message at the sink",
+        () => {
+          const m = sink.take(RCPT);
+          return m.length > 0 ? m : undefined;
+        },
+        30_000,
+      );
       return got!.raw;
     } finally {
       home.cleanup();
@@ -131,21 +173,24 @@ describe("NeoMutt reads sealed mail (Debian neomutt, gpgme, headless in tmux)", 
     for (const c of CASES) {
       const fx = fixtures().find((f) => f.file.startsWith(c.prefix))!;
       const subject = fx.expected.subject!;
-      it(`${c.prefix} ${protectSubject ? "with" : "without"} protect_subject: NeoMutt decrypts it and shows the real Subject and the body` +
-        (c.attachments ? ", and lists the attachments" : ""), async (t) => {
-        if (skip) return t.skip(skip);
-        await inNeoMutt(c.prefix, await sealed(fx, protectSubject), true, async (screen) => {
-          const index = await screen.show("the index with one message", ["Msgs:1"]);
-          if (protectSubject) assert.match(index, /\[\.\.\.\]/, "the outside Subject is hidden");
-          screen.keys("Enter");
-          const pager = await screen.show("the decrypted message", ["PGP message successfully decrypted", subject, ...c.body]);
-          assert.doesNotMatch(pager, /-----BEGIN PGP MESSAGE-----/, "nothing is left encrypted on the screen");
-          if (c.attachments) {
-            screen.keys("v");
-            await screen.show("the attachment menu", Object.keys(fx.expected.attachments ?? {}));
-          }
-        });
-      });
+      it(
+        `${c.prefix} ${protectSubject ? "with" : "without"} protect_subject: NeoMutt decrypts it and shows the real Subject and the body` +
+          (c.attachments ? ", and lists the attachments" : ""),
+        async (t) => {
+          if (skip) return t.skip(skip);
+          await inNeoMutt(c.prefix, await sealed(fx, protectSubject), true, async (screen) => {
+            const index = await screen.show("the index with one message", ["Msgs:1"]);
+            if (protectSubject) assert.match(index, /\[\.\.\.\]/, "the outside Subject is hidden");
+            screen.keys("Enter");
+            const pager = await screen.show("the decrypted message", ["PGP message successfully decrypted", subject, ...c.body]);
+            assert.doesNotMatch(pager, /-----BEGIN PGP MESSAGE-----/, "nothing is left encrypted on the screen");
+            if (c.attachments) {
+              screen.keys("v");
+              await screen.show("the attachment menu", Object.keys(fx.expected.attachments ?? {}));
+            }
+          });
+        },
+      );
     }
   }
 

@@ -9,24 +9,52 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { openSealed } from "../helpers/sealed.js";
-import { CONFIG, HOST, RCPT, postfixRunning, ServeProcess, localCopies, run, runAsync, sendmail, sh, systemMail, tail, useMtaSuite, waitFor } from "./system.js";
+import {
+  CONFIG,
+  HOST,
+  RCPT,
+  postfixRunning,
+  ServeProcess,
+  localCopies,
+  run,
+  runAsync,
+  sendmail,
+  sh,
+  systemMail,
+  tail,
+  useMtaSuite,
+  waitFor,
+} from "./system.js";
 
 const POSTFIX_LOG = "/var/log/postfix.log";
 const LMTP = "/run/sealpost/lmtp";
 
 describe("Postfix → LMTP → sealpost serve", () => {
   const serve = new ServeProcess();
-  const suite = useMtaSuite("/usr/sbin/postfix", () => {
-    sh("postconf", ["-e", `myhostname=${HOST}`, `mydestination=${HOST}, localhost`, "inet_interfaces=loopback-only",
-      `maillog_file=${POSTFIX_LOG}`, "alias_maps=hash:/etc/aliases", "alias_database=hash:/etc/aliases"]);
-    sh("postalias", ["/etc/aliases"]);
-    if (postfixRunning()) sh("postfix", ["reload"]);
-    else sh("postfix", ["start"]);
-    run("postsuper", ["-d", "ALL"]);
-  }, () => {
-    void serve.stop();
-    run("postfix", ["stop"]);
-  }, ["--write-aliases", "--lmtp"], `\n[serve]\nlisten = "127.0.0.1:2526"\nlmtp = "${LMTP}"\n`);
+  const suite = useMtaSuite(
+    "/usr/sbin/postfix",
+    () => {
+      sh("postconf", [
+        "-e",
+        `myhostname=${HOST}`,
+        `mydestination=${HOST}, localhost`,
+        "inet_interfaces=loopback-only",
+        `maillog_file=${POSTFIX_LOG}`,
+        "alias_maps=hash:/etc/aliases",
+        "alias_database=hash:/etc/aliases",
+      ]);
+      sh("postalias", ["/etc/aliases"]);
+      if (postfixRunning()) sh("postfix", ["reload"]);
+      else sh("postfix", ["start"]);
+      run("postsuper", ["-d", "ALL"]);
+    },
+    () => {
+      void serve.stop();
+      run("postfix", ["stop"]);
+    },
+    ["--write-aliases", "--lmtp"],
+    `\n[serve]\nlisten = "127.0.0.1:2526"\nlmtp = "${LMTP}"\n`,
+  );
   const { gpg } = suite;
   const diagnose = () => [run("postqueue", ["-p"]), tail(POSTFIX_LOG), tail("/var/log/sealpost/sealpost.log")].join("\n");
   const logSince = (start: number) => readFileSync(POSTFIX_LOG).subarray(start).toString("utf8");
@@ -41,10 +69,25 @@ describe("Postfix → LMTP → sealpost serve", () => {
     assert.deepEqual(got.to, [RCPT]);
     assert.ok(openSealed(got.raw, gpg).inner.toString("utf8").includes(`Token: ${token}`));
     assert.ok(!got.raw.toString("latin1").includes("Token:"), "the body is not in the clear");
-    assert.ok(localCopies().some((c) => c.includes(`Token: ${token}`)), "the local copy");
-    await waitFor("Postfix to log the LMTP delivery", () => /to=<sealpost@web01\.example\.org>, orig_to=<root>, relay=[^,]*\[\/run\/sealpost\/lmtp\].*status=sent \(250 2\.0\.0 queued\)/.test(logSince(start)) || undefined, 30_000, diagnose);
+    assert.ok(
+      localCopies().some((c) => c.includes(`Token: ${token}`)),
+      "the local copy",
+    );
+    await waitFor(
+      "Postfix to log the LMTP delivery",
+      () =>
+        /to=<sealpost@web01\.example\.org>, orig_to=<root>, relay=[^,]*\[\/run\/sealpost\/lmtp\].*status=sent \(250 2\.0\.0 queued\)/.test(
+          logSince(start),
+        ) || undefined,
+      30_000,
+      diagnose,
+    );
     await new Promise((r) => setTimeout(r, 1_000));
-    assert.equal(suite.sink.messages.filter((m) => openSealed(m.raw, gpg).inner.toString("utf8").includes(token)).length, 1, "relayed once");
+    assert.equal(
+      suite.sink.messages.filter((m) => openSealed(m.raw, gpg).inner.toString("utf8").includes(token)).length,
+      1,
+      "relayed once",
+    );
     const doctor = await runAsync("runuser", ["-u", "sealpost", "--", "/usr/local/bin/sealpost", "-c", CONFIG, "doctor"]);
     assert.match(doctor, /ok {4}mta: serve answers LMTP on \/run\/sealpost\/lmtp/, doctor);
     assert.match(doctor, /ok {4}mta: Postfix hands sealpost's mail to sealpost-lmtp:unix:\/run\/sealpost\/lmtp/, doctor);
@@ -56,18 +99,28 @@ describe("Postfix → LMTP → sealpost serve", () => {
     const start = statSync(POSTFIX_LOG).size;
     const token = `pf-lmtp-down-${Date.now()}`;
     assert.equal(await sendmail(["-oi", "-f", `root@${HOST}`, "root"], systemMail(token)), 0);
-    await waitFor("Postfix to defer", () => /to=<sealpost@web01\.example\.org>.*status=deferred \(connect to .*\/run\/sealpost\/lmtp/.test(logSince(start)) || undefined, 60_000, diagnose);
+    await waitFor(
+      "Postfix to defer",
+      () => /to=<sealpost@web01\.example\.org>.*status=deferred \(connect to .*\/run\/sealpost\/lmtp/.test(logSince(start)) || undefined,
+      60_000,
+      diagnose,
+    );
     assert.doesNotMatch(logSince(start), /status=bounced/);
     assert.match(run("postqueue", ["-p"]), /sealpost@web01\.example\.org/, "still in Postfix's queue: nothing lost");
     await serve.start();
     let flushed = 0;
-    const got = await waitFor("the deferred message, delivered once serve is back", () => {
-      if (Date.now() - flushed > 3_000) {
-        run("postqueue", ["-f"]);
-        flushed = Date.now();
-      }
-      return suite.arrived(token);
-    }, 60_000, diagnose);
+    const got = await waitFor(
+      "the deferred message, delivered once serve is back",
+      () => {
+        if (Date.now() - flushed > 3_000) {
+          run("postqueue", ["-f"]);
+          flushed = Date.now();
+        }
+        return suite.arrived(token);
+      },
+      60_000,
+      diagnose,
+    );
     assert.ok(openSealed(got.raw, gpg).inner.toString("utf8").includes(`Token: ${token}`));
     await serve.stop();
   });

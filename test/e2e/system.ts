@@ -29,10 +29,16 @@ export const SEALPOST = "/usr/local/bin/sealpost";
  * SEALPOST_E2E_REQUIRED=1 (test/e2e/run) that is an error instead: CI must not pass by skipping.
  */
 export function blocker(program: string, needsInstalledSealpost = true): string | undefined {
-  const why = process.env.SEALPOST_E2E !== "1" ? "SEALPOST_E2E=1 not set (run test/e2e/run as root on a throw-away machine)"
-    : process.getuid?.() !== 0 ? "needs root"
-    : !existsSync(program) ? `${program} is not installed`
-    : needsInstalledSealpost && !existsSync(SEALPOST) ? `${SEALPOST} is not installed (test/e2e/run installs it)` : undefined;
+  const why =
+    process.env.SEALPOST_E2E !== "1"
+      ? "SEALPOST_E2E=1 not set (run test/e2e/run as root on a throw-away machine)"
+      : process.getuid?.() !== 0
+        ? "needs root"
+        : !existsSync(program)
+          ? `${program} is not installed`
+          : needsInstalledSealpost && !existsSync(SEALPOST)
+            ? `${SEALPOST} is not installed (test/e2e/run installs it)`
+            : undefined;
   if (why && process.env.SEALPOST_E2E_REQUIRED === "1") throw new Error(`e2e cannot run: ${why}`);
   return why;
 }
@@ -49,7 +55,12 @@ export function postfixRunning(): boolean {
   return spawnSync("postfix", ["status"], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } }).status === 0;
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, ms: number, diagnose: () => string = () => ""): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  ms: number,
+  diagnose: () => string = () => "",
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = probe();
@@ -65,7 +76,9 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
  */
 export function setUpSealpost(sinkPort: number, initFlags: string[], configExtra = ""): string {
   const said = sh(SEALPOST, ["init", ...initFlags]);
-  writeFileSync(CONFIG, `hostname = "${HOST}"
+  writeFileSync(
+    CONFIG,
+    `hostname = "${HOST}"
 keys_dir = "keys"
 spool_dir = "/var/spool/sealpost"
 
@@ -86,7 +99,8 @@ file = "${LOG_FILE}"
 [[route]]
 match_recipient = ["root", "sealpost", "security"]
 to = ["${RCPT}"]
-${configExtra}`);
+${configExtra}`,
+  );
   sh(SEALPOST, ["-c", CONFIG, "keys", "import", TEST_PUBLIC_KEY]);
   return said;
 }
@@ -95,7 +109,9 @@ ${configExtra}`);
 export function localCopies(): string[] {
   const dir = join(MAILDIR, "new");
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).sort().map((name) => readFileSync(join(dir, name), "utf8"));
+  return readdirSync(dir)
+    .sort()
+    .map((name) => readFileSync(join(dir, name), "utf8"));
 }
 
 export function logLines(): string[] {
@@ -148,7 +164,10 @@ export function runAsync(cmd: string, args: string[]): Promise<string> {
 /** `/usr/sbin/sendmail ARGS < message`, as cron does it, without blocking the sink; its exit status. */
 export function sendmail(args: string[], message: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn("/usr/sbin/sendmail", args, { stdio: ["pipe", "ignore", "inherit"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const child = spawn("/usr/sbin/sendmail", args, {
+      stdio: ["pipe", "ignore", "inherit"],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
     child.on("error", reject);
     child.on("close", resolve);
     child.stdin.end(message);
@@ -171,12 +190,21 @@ export interface MtaSuite {
  * installed and set up by `init` (by default `--write-aliases`), then the MTA's own set-up;
  * /etc/aliases is put back afterwards.
  */
-export function useMtaSuite(program: string, setUpMta: () => void, tearDownMta: () => void = () => undefined,
-  initFlags = ["--write-aliases"], configExtra = "", beforeInit: () => void = () => undefined): MtaSuite {
+export function useMtaSuite(
+  program: string,
+  setUpMta: () => void,
+  tearDownMta: () => void = () => undefined,
+  initFlags = ["--write-aliases"],
+  configExtra = "",
+  beforeInit: () => void = () => undefined,
+): MtaSuite {
   const gpg = new Gpg();
   const sink = new Sink();
   const suite: MtaSuite = {
-    gpg, sink, launcher: "", skip: "set-up failed",
+    gpg,
+    sink,
+    launcher: "",
+    skip: "set-up failed",
     arrived: (token) => sink.messages.find((m) => openSealed(m.raw, gpg).inner.toString("utf8").includes(token)),
   };
   let aliases: string | undefined;
@@ -209,12 +237,22 @@ export class ServeProcess {
 
   async start(): Promise<this> {
     const ids = lookupUser("sealpost")!;
-    const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], { uid: ids.uid, gid: ids.gid, stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const child = spawn(SEALPOST, ["-c", CONFIG, "serve"], {
+      uid: ids.uid,
+      gid: ids.gid,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
     this.child = child;
     this.said = ""; // a restart must not take the last run's "listening" for its own
     child.stdout!.on("data", (c: Buffer) => (this.said += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (this.said += c.toString()));
-    await waitFor("sealpost serve to listen", () => this.said.includes("listening") || undefined, 15_000, () => this.said);
+    await waitFor(
+      "sealpost serve to listen",
+      () => this.said.includes("listening") || undefined,
+      15_000,
+      () => this.said,
+    );
     return this;
   }
 

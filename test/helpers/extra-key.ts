@@ -18,8 +18,13 @@ export function useExtraKey(email: string, keyExpirationTime?: number): ExtraKey
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "sealpost-key-"));
-    const { privateKey, publicKey } = await generateKey({ type: "ecc", curve: "curve25519Legacy", keyExpirationTime,
-      userIDs: [{ name: "TEST-ONLY key", email }], format: "object" });
+    const { privateKey, publicKey } = await generateKey({
+      type: "ecc",
+      curve: "curve25519Legacy",
+      keyExpirationTime,
+      userIDs: [{ name: "TEST-ONLY key", email }],
+      format: "object",
+    });
     writeFileSync(join(dir, "sec.asc"), privateKey.armor());
     writeFileSync(join(dir, "pub.asc"), publicKey.armor());
     Object.assign(key, { fpr: publicKey.getFingerprint().toUpperCase(), pub: join(dir, "pub.asc"), gpg: new Gpg(join(dir, "sec.asc")) });

@@ -16,7 +16,10 @@ export class Gpg {
   }
 
   decrypt(armored: string | Buffer): { plaintext: Buffer; status: string; ok: boolean } {
-    const p = spawnSync("gpg", ["--homedir", this.home, "--batch", "--status-fd", "2", "--decrypt"], { input: armored, maxBuffer: 256 * 1024 * 1024 });
+    const p = spawnSync("gpg", ["--homedir", this.home, "--batch", "--status-fd", "2", "--decrypt"], {
+      input: armored,
+      maxBuffer: 256 * 1024 * 1024,
+    });
     const status = p.stderr.toString();
     return { plaintext: p.stdout, status, ok: status.includes("DECRYPTION_OKAY") };
   }

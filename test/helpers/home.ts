@@ -51,7 +51,9 @@ export class Home {
   writeConfig(change: HomeOptions = {}): void {
     this.options = { ...this.options, ...change };
     const o = this.options;
-    writeFileSync(this.config, `hostname = "${o.hostname ?? "web01.example.org"}"
+    writeFileSync(
+      this.config,
+      `hostname = "${o.hostname ?? "web01.example.org"}"
 ${o.top ?? ""}
 keys_dir = "keys"
 spool_dir = "spool"
@@ -70,7 +72,8 @@ ${o.extra ?? ""}
 [log]
 ${o.log ?? 'syslog = ""'}
 ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
-`);
+`,
+    );
   }
 
   run(args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): Promise<RunResult> {
@@ -96,14 +99,20 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
     const meta = join(this.spool, "meta");
     const due = () => {
       if (!existsSync(meta)) return false;
-      return readdirSync(meta).filter((n) => n.endsWith(".json") && !n.startsWith(".")).some((n) => {
-        try {
-          const e = JSON.parse(readFileSync(join(meta, n), "utf8")) as { state: string; nextAttempt: string; batch?: { waiting?: boolean } };
-          return e.state === "queued" && !e.batch?.waiting && Date.parse(e.nextAttempt) <= Date.now();
-        } catch {
-          return false; // being written: the next look sees it
-        }
-      });
+      return readdirSync(meta)
+        .filter((n) => n.endsWith(".json") && !n.startsWith("."))
+        .some((n) => {
+          try {
+            const e = JSON.parse(readFileSync(join(meta, n), "utf8")) as {
+              state: string;
+              nextAttempt: string;
+              batch?: { waiting?: boolean };
+            };
+            return e.state === "queued" && !e.batch?.waiting && Date.parse(e.nextAttempt) <= Date.now();
+          } catch {
+            return false; // being written: the next look sees it
+          }
+        });
     };
     for (let i = 0; i < 300 && due(); i++) await new Promise((r) => setTimeout(r, 50));
   }
@@ -115,8 +124,16 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
   }
 
   /** `stdin` null: left open, for the test to write to (child.stdin). */
-  start(args: string[], stdin: Buffer | string | null = "", env: Record<string, string> = {}, uid = this.options.uid): { child: ChildProcess; done: Promise<RunResult> } {
-    const child = spawn(this.bin, args, { env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env }, ...(uid === undefined ? {} : { uid, gid: uid }) });
+  start(
+    args: string[],
+    stdin: Buffer | string | null = "",
+    env: Record<string, string> = {},
+    uid = this.options.uid,
+  ): { child: ChildProcess; done: Promise<RunResult> } {
+    const child = spawn(this.bin, args, {
+      env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: this.config, ...env },
+      ...(uid === undefined ? {} : { uid, gid: uid }),
+    });
     const done = new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -144,12 +161,17 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
   localCopies(): Buffer[] {
     if (this.options.store === "mbox") {
       if (!existsSync(this.mail)) return [];
-      return readFileSync(this.mail).toString("latin1").split(/^From \S+ .*\n/m).filter((p) => p.trim() !== "")
+      return readFileSync(this.mail)
+        .toString("latin1")
+        .split(/^From \S+ .*\n/m)
+        .filter((p) => p.trim() !== "")
         .map((p) => Buffer.from(p, "latin1"));
     }
     const dir = join(this.mail, "new");
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).sort(byDeliveryTime).map((name) => readFileSync(join(dir, name)));
+    return readdirSync(dir)
+      .sort(byDeliveryTime)
+      .map((name) => readFileSync(join(dir, name)));
   }
 
   localFileModes(): number[] {

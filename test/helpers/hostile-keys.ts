@@ -7,7 +7,20 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { armor, enums, generateKey, PacketList, PublicSubkeyPacket, unarmor, UserIDPacket, type AnyPacket, type PrivateKey, type PublicKey, type SecretKeyPacket, type UserID } from "openpgp";
+import {
+  armor,
+  enums,
+  generateKey,
+  PacketList,
+  PublicSubkeyPacket,
+  unarmor,
+  UserIDPacket,
+  type AnyPacket,
+  type PrivateKey,
+  type PublicKey,
+  type SecretKeyPacket,
+  type UserID,
+} from "openpgp";
 
 export async function keyPair(userIDs: UserID[]): Promise<{ privateKey: PrivateKey; publicKey: PublicKey; revocationCertificate: string }> {
   return generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs, format: "object" });
@@ -42,7 +55,10 @@ export async function withRevokedUserId(privateKey: PrivateKey, email: string): 
 /** The public key with its owner's revocation of its (only) encryption subkey. */
 export async function withRevokedSubkey(privateKey: PrivateKey): Promise<string> {
   const sub = privateKey.subkeys[0]!;
-  const revoked = await sub.revoke(privateKey.keyPacket as SecretKeyPacket, { flag: enums.reasonForRevocation.keyRetired, string: "encryption subkey retired" });
+  const revoked = await sub.revoke(privateKey.keyPacket as SecretKeyPacket, {
+    flag: enums.reasonForRevocation.keyRetired,
+    string: "encryption subkey retired",
+  });
   const packets = [...privateKey.toPublic().toPacketList()];
   const at = packets.findIndex((p) => p instanceof PublicSubkeyPacket && p.getFingerprint() === sub.getFingerprint());
   packets.splice(at + 1, 0, ...revoked.revocationSignatures);
@@ -63,11 +79,17 @@ export async function withBrokenSignature(certificate: string): Promise<string> 
  * gpg's ":" guard), one made with `gpg --gen-revoke` giving a reason, and the revoked copy
  * `gpg --export` gives once the revocation is imported.
  */
-export function gpgRevocations(email: string, reason: string): { fpr: string; pub: string; stored: string; genRevoke: string; revokedCopy: string } {
+export function gpgRevocations(
+  email: string,
+  reason: string,
+): { fpr: string; pub: string; stored: string; genRevoke: string; revokedCopy: string } {
   const home = mkdtempSync(join(tmpdir(), "sealpost-gpg-rev-"));
   // --batch, except for gen-revoke, which refuses batch mode: it reads its answers from stdin instead
   const gpg = (args: string[], input?: string, mode = "--batch") =>
-    execFileSync("gpg", ["--homedir", home, mode, "--pinentry-mode", "loopback", "--passphrase", "", ...args], { input, stdio: ["pipe", "pipe", "ignore"] }).toString();
+    execFileSync("gpg", ["--homedir", home, mode, "--pinentry-mode", "loopback", "--passphrase", "", ...args], {
+      input,
+      stdio: ["pipe", "pipe", "ignore"],
+    }).toString();
   try {
     writeFileSync(join(home, "gpg.conf"), "auto-key-locate local\nno-auto-key-retrieve\n");
     gpg(["--quick-gen-key", `TEST-ONLY <${email}>`, "ed25519", "cert,sign", "never"]);

@@ -49,7 +49,11 @@ class Replies {
 }
 
 export class LmtpClient {
-  private constructor(private readonly socket: Socket, private readonly replies: Replies, readonly greeting: Reply) {}
+  private constructor(
+    private readonly socket: Socket,
+    private readonly replies: Replies,
+    readonly greeting: Reply,
+  ) {}
 
   static async connect(path: string): Promise<LmtpClient> {
     const socket = createConnection(path);

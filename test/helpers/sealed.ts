@@ -45,8 +45,12 @@ export function openSealed(raw: Buffer, gpg: Gpg): Opened {
   assert.ok(ok, `GnuPG decrypts it: ${status.slice(-300)}`);
   const inner = hasSeparator(plaintext) ? splitAt(plaintext) : { header: "", body: plaintext };
   return {
-    outerHeader: header, outerFields: headerFields(header), inner: plaintext, innerHeader: inner.header,
-    innerBody: inner.body, packets: gpg.packets(armored[0]),
+    outerHeader: header,
+    outerFields: headerFields(header),
+    inner: plaintext,
+    innerHeader: inner.header,
+    innerBody: inner.body,
+    packets: gpg.packets(armored[0]),
   };
 }
 
@@ -76,7 +80,9 @@ export function mimeParts(entity: Buffer): Part[] {
   const { header, body } = splitAt(entity);
   const boundary = /boundary="?([^";\s]+)"?/i.exec(headerFields(header).get("content-type")?.[0] ?? "")?.[1];
   assert.ok(boundary, "a multipart entity with a boundary");
-  const chunks = body.toString("latin1").split(new RegExp(`(?:^|\\r\\n)--${boundary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?:--)?[ \\t]*(?:\\r\\n|$)`));
+  const chunks = body
+    .toString("latin1")
+    .split(new RegExp(`(?:^|\\r\\n)--${boundary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?:--)?[ \\t]*(?:\\r\\n|$)`));
   return chunks.slice(1, -1).map((chunk) => {
     const part = Buffer.from(chunk, "latin1");
     const split = part.subarray(0, 2).toString() === "\r\n" ? { header: "", body: part.subarray(2) } : splitAt(part);

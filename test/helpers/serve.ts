@@ -17,7 +17,10 @@ export class Served {
   exit?: Promise<number | null>;
   private child?: ChildProcess;
 
-  constructor(readonly home: Home, readonly port: number) {}
+  constructor(
+    readonly home: Home,
+    readonly port: number,
+  ) {}
 
   async start(): Promise<this> {
     const run = this.home.start(["serve"], null);

@@ -59,8 +59,11 @@ export class Sink {
         cb();
       },
       onRcptTo: (address, _session, cb) =>
-        this.failAt?.stage === "rcpt" ? cb(reply(this.failAt.code)) : this.mode === "rcpt-permfail" || options.refuse?.includes(address.address)
-          ? cb(Object.assign(new Error("5.1.1 no such user"), { responseCode: 550 })) : cb(),
+        this.failAt?.stage === "rcpt"
+          ? cb(reply(this.failAt.code))
+          : this.mode === "rcpt-permfail" || options.refuse?.includes(address.address)
+            ? cb(Object.assign(new Error("5.1.1 no such user"), { responseCode: 550 }))
+            : cb(),
       onData: (stream, session: SMTPServerSession, cb) => {
         if (this.hangInData) {
           const hook = this.hangInData;
@@ -74,7 +77,11 @@ export class Sink {
           if (this.failAt?.stage === "data") return cb(reply(this.failAt.code));
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
           this.messages.push({ raw: Buffer.concat(chunks), from, to: session.envelope.rcptTo.map((r) => r.address) });
-          if (this.slowData) void this.slowData().then(() => cb(), () => cb());
+          if (this.slowData)
+            void this.slowData().then(
+              () => cb(),
+              () => cb(),
+            );
           else cb();
         });
       },

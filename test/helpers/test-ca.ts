@@ -9,14 +9,44 @@ export class TestCa {
   readonly caFile = join(this.dir, "ca.pem");
 
   constructor() {
-    this.ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sealpost test CA", "-keyout", "ca.key", "-out", "ca.pem");
+    this.ssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=sealpost test CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    );
   }
 
   /** A key and certificate for `san` ("DNS:a.example,IP:127.0.0.1"), signed by this CA. */
   issue(name: string, san: string): { key: Buffer; cert: Buffer } {
     this.ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.csr`);
     writeFileSync(join(this.dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    this.ssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.pem`);
+    this.ssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.pem`,
+    );
     return { key: readFileSync(join(this.dir, `${name}.key`)), cert: readFileSync(join(this.dir, `${name}.pem`)) };
   }
 

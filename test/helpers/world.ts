@@ -37,7 +37,11 @@ export async function withSink<T>(mode: SinkMode, fn: (sink: Sink) => Promise<T>
  * A home with the test key, relaying to the suite's sink; `relayed()` is what the sink has
  * received since it was made. Cleaned up afterwards whatever happens.
  */
-export async function inHome(world: World, options: HomeOptions, fn: (home: Home, relayed: () => Buffer[]) => Promise<void>): Promise<void> {
+export async function inHome(
+  world: World,
+  options: HomeOptions,
+  fn: (home: Home, relayed: () => Buffer[]) => Promise<void>,
+): Promise<void> {
   const home = new Home({ relayPort: world.sink.port, ...options });
   const before = world.sink.messages.length;
   try {

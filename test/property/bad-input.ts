@@ -62,12 +62,19 @@ export class BadInputBench {
 
   /** The property over `cases` generated inputs (a multiple of BATCH); throws with the shrunk counterexample. */
   async run(cases: number, seed?: number): Promise<void> {
-    const inputs = messageInput(fixtures().filter((f) => f.entry_point.endsWith("pipe")).map(fixtureBytes));
+    const inputs = messageInput(
+      fixtures()
+        .filter((f) => f.entry_point.endsWith("pipe"))
+        .map(fixtureBytes),
+    );
     const canaryAt = fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { freq: 8 });
     const batch = fc.array(fc.tuple(inputs, canaryAt), { minLength: BATCH, maxLength: BATCH });
-    await fc.assert(fc.asyncProperty(batch, async (items) => {
-      await Promise.all(items.map(([input, at]) => this.check(input, at)));
-    }), { numRuns: Math.ceil(cases / BATCH), seed, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(batch, async (items) => {
+        await Promise.all(items.map(([input, at]) => this.check(input, at)));
+      }),
+      { numRuns: Math.ceil(cases / BATCH), seed, endOnFailure: true },
+    );
   }
 
   async check(original: Buffer, canaryAt: number | null): Promise<void> {
@@ -77,9 +84,12 @@ export class BadInputBench {
     const recipient = `case-${serial}@example.net`;
     const dir = join(this.root, `case-${serial}`);
     mkdirSync(dir);
-    writeFileSync(join(dir, "sealpost.toml"), `hostname = "web01.example.org"\nkeys_dir = "../keys"\nspool_dir = "spool"\n` +
-      `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n[log]\nsyslog = ""\n` +
-      `[[route]]\nto = ["${recipient}"]\nkeys = ["${TEST_FPR}"]\n`);
+    writeFileSync(
+      join(dir, "sealpost.toml"),
+      `hostname = "web01.example.org"\nkeys_dir = "../keys"\nspool_dir = "spool"\n` +
+        `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n[log]\nsyslog = ""\n` +
+        `[[route]]\nto = ["${recipient}"]\nkeys = ["${TEST_FPR}"]\n`,
+    );
     try {
       const config = loadConfig(join(dir, "sealpost.toml"));
       const outcome = await deliver({ config, input, env: ENV, args: { recipients: [] }, keyIndex: async () => this.keyIndex });

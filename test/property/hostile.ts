@@ -56,19 +56,24 @@ export class HostileBench {
 
   async run(cases: number, seed?: number): Promise<void> {
     const recipients = fc.integer({ min: 1, max: 1_000 });
-    await fc.assert(fc.asyncProperty(hostileInput(), recipients, async (input, count) => this.check(input, count)),
-      { numRuns: cases, seed, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(hostileInput(), recipients, async (input, count) => this.check(input, count)),
+      { numRuns: cases, seed, endOnFailure: true },
+    );
   }
 
   async check(hostile: HostileCase, recipients: number): Promise<void> {
     const input = { shape: hostile.shape, bytes: hostileBytes(hostile) }; // made before the clock runs
     const dir = join(this.root, `case-${++this.serial}`);
     mkdirSync(dir);
-    writeFileSync(join(dir, "sealpost.toml"), `hostname = "${HOSTNAME}"\nkeys_dir = "../keys"\nspool_dir = "spool"\n` +
-      `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n` +
-      `[message]\nprotect_subject = true\nsubject_template = "[{host}] {kind}"\n[serve]\nmax_size = ${MAX_SIZE}\n[log]\nsyslog = ""\n` +
-      `[[route]]\nmatch_kind = ["login.*", "raid", "bounce"]\nto = ["${RCPT}"]\nkeys = ["${TEST_FPR}"]\n` +
-      `[[route]]\nto = ["${RCPT}"]\nkeys = ["${TEST_FPR}"]\n`);
+    writeFileSync(
+      join(dir, "sealpost.toml"),
+      `hostname = "${HOSTNAME}"\nkeys_dir = "../keys"\nspool_dir = "spool"\n` +
+        `[local]\nstore = "maildir"\npath = "Maildir"\n[relay]\nhost = "127.0.0.1"\nport = ${this.sink.port}\nsecurity = "none"\n` +
+        `[message]\nprotect_subject = true\nsubject_template = "[{host}] {kind}"\n[serve]\nmax_size = ${MAX_SIZE}\n[log]\nsyslog = ""\n` +
+        `[[route]]\nmatch_kind = ["login.*", "raid", "bounce"]\nto = ["${RCPT}"]\nkeys = ["${TEST_FPR}"]\n` +
+        `[[route]]\nto = ["${RCPT}"]\nkeys = ["${TEST_FPR}"]\n`,
+    );
     const config = loadConfig(join(dir, "sealpost.toml"));
     const relay = new Relay({ relay: config.relay, hostname: HOSTNAME });
     const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -78,8 +83,13 @@ export class HostileBench {
       const to = Array.from({ length: recipients }, (_, i) => `r${i}@localhost`);
       let prepared;
       try {
-        prepared = prepareSubmission(input.bytes, { mode: "send", sender: "a@b.example", recipients: to, extractRecipients: false, dotEndsMessage: false },
-          { user: "MAILER-DAEMON", hostname: HOSTNAME }, now, { maxSize: MAX_SIZE });
+        prepared = prepareSubmission(
+          input.bytes,
+          { mode: "send", sender: "a@b.example", recipients: to, extractRecipients: false, dotEndsMessage: false },
+          { user: "MAILER-DAEMON", hostname: HOSTNAME },
+          now,
+          { maxSize: MAX_SIZE },
+        );
       } catch (err) {
         assert.ok(err instanceof SealpostError && err.reason === Reason.tooBig, `refused only as too big: ${String(err)}`);
         this.tally.refused++;

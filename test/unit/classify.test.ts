@@ -36,7 +36,13 @@ const FIELDS: Record<string, Record<string, string>> = {
   "A03-fail2ban-jail-stopped-exim-pipe.eml": { jail: "dovecot", host: "mx2.example.net" },
   "A04-fail2ban-unban-custom-action.eml": { jail: "postfix-sasl", ip: "198.51.100.77", host: "web01.example.org" },
   "A05-sshd-login-alert-pam_exec.eml": { user: "alice", ip: "198.51.100.23", service: "sshd", host: "web01" },
-  "A06-sudo-security-alert.eml": { user: "mallory", target: "root", host: "web01", event: "3 incorrect password attempts", command: "/usr/bin/cat /etc/shadow" },
+  "A06-sudo-security-alert.eml": {
+    user: "mallory",
+    target: "root",
+    host: "web01",
+    event: "3 incorrect password attempts",
+    command: "/usr/bin/cat /etc/shadow",
+  },
   "A07-su-audit-logcheck-style.eml": { user: "bob", target: "root", host: "web01.example.org", failures: "2" },
   "A08-webapp-login-failure-smtp-crlf.eml": { user: "admin", ip: "203.0.113.77", service: "wordpress", host: "www.example.org" },
   "A09-cron-output-cronie-raw-sendmail.eml": { user: "root", host: "db-03", command: "/usr/local/sbin/pg-backup.sh --verify" },
@@ -44,7 +50,12 @@ const FIELDS: Record<string, Record<string, string>> = {
   "A11-utf8-8bit-body-rfc2047-subject.eml": {},
   "A12-multipart-mixed-binary-attachments.eml": {},
   "A13-already-pgp-mime-encrypted.eml": {},
-  "A14-postfix-from-line-null-sender-dsn.eml": { recipient: "ops@example.net", action: "failed", status: "5.7.26", host: "web01.example.org" },
+  "A14-postfix-from-line-null-sender-dsn.eml": {
+    recipient: "ops@example.net",
+    action: "failed",
+    status: "5.7.26",
+    host: "web01.example.org",
+  },
   "A15-mdadm-degraded-array-raw-sendmail.eml": { event: "DegradedArray", device: "/dev/md/0", host: "db-03" },
   "A16-unattended-upgrades-qp.eml": { host: "web01.example.org", result: "SUCCESS", reboot: "required" },
   "A17-smartd-warning-exim-pipe.eml": { error: "CurrentPendingSector", host: "nas-01", device: "/dev/sdc" },
@@ -68,18 +79,27 @@ const mail = (header: string, body: string) => Buffer.from(`${header.trim()}\n\n
 
 describe("classify: beyond the fixtures", () => {
   it("sshd's own failure lines in a login alert are a failure", async () => {
-    const got = await classify(mail("Subject: sshd alert on web02", "Nov 21 10:00:00 web02 sshd[1]: Failed password for invalid user oracle from 192.0.2.9 port 4242 ssh2\n"));
+    const got = await classify(
+      mail(
+        "Subject: sshd alert on web02",
+        "Nov 21 10:00:00 web02 sshd[1]: Failed password for invalid user oracle from 192.0.2.9 port 4242 ssh2\n",
+      ),
+    );
     assert.deepEqual(got, { kind: "login.failure", fields: { user: "oracle", ip: "192.0.2.9", service: "sshd", host: "web02" } });
   });
   it("a fail2ban ban whose Subject the admin rewrote is still known by its body", async () => {
-    const got = await classify(mail("Subject: ban!", "The IP 192.0.2.7 has just been banned by Fail2Ban after\n3 attempts against recidive.\n"));
+    const got = await classify(
+      mail("Subject: ban!", "The IP 192.0.2.7 has just been banned by Fail2Ban after\n3 attempts against recidive.\n"),
+    );
     assert.deepEqual(got, { kind: "fail2ban.ban", fields: { jail: "recidive", ip: "192.0.2.7", attempts: "3" } });
   });
   it("a Subject that names a ban but no IP is not a ban", async () => {
     assert.equal((await classify(mail("Subject: [Fail2Ban] sshd: banned everyone from web01", "hi\n"))).kind, "other");
   });
   it("cron is known by X-Cron-Env alone; its output quoting sshd lines stays cron", async () => {
-    const got = await classify(mail("Subject: job\nX-Cron-Env: <SHELL=/bin/sh>", "Accepted publickey for bob from 192.0.2.1 port 22 ssh2\n"));
+    const got = await classify(
+      mail("Subject: job\nX-Cron-Env: <SHELL=/bin/sh>", "Accepted publickey for bob from 192.0.2.1 port 22 ssh2\n"),
+    );
     assert.equal(got.kind, "cron");
   });
   it("a logwatch report full of sshd lines stays logwatch", async () => {
@@ -87,16 +107,22 @@ describe("classify: beyond the fixtures", () => {
     assert.deepEqual(got, { kind: "logwatch", fields: { host: "db-03" } });
   });
   it("a null-sender mail from MAILER-DAEMON is a bounce even without a report part", async () => {
-    assert.equal((await classify(mail("From: MAILER-DAEMON@h.example.org\nSubject: failure", "<x@example.net>: host said no\n"), "")).kind, "bounce");
+    assert.equal(
+      (await classify(mail("From: MAILER-DAEMON@h.example.org\nSubject: failure", "<x@example.net>: host said no\n"), "")).kind,
+      "bounce",
+    );
   });
   it("an empty message, a header only, a body only: other", async () => {
     for (const b of ["", "Subject: x", "\n\njust text"]) assert.equal((await classify(Buffer.from(b))).kind, "other");
   });
   it("never throws, whatever the bytes (fast-check)", async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), async (bytes) => {
-      const got = await classify(Buffer.from(bytes));
-      assert.ok((KINDS as readonly string[]).includes(got.kind));
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), async (bytes) => {
+        const got = await classify(Buffer.from(bytes));
+        assert.ok((KINDS as readonly string[]).includes(got.kind));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

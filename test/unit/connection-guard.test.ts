@@ -46,7 +46,12 @@ describe("serve's connection deadlines", () => {
     client.on("error", () => undefined);
     await new Promise((resolve) => client.once("connect", resolve));
     while (accepted.length === count) await sleep(5);
-    const s = { remoteAddress: client.localAddress, remotePort: client.localPort, localAddress: client.remoteAddress, localPort: client.remotePort };
+    const s = {
+      remoteAddress: client.localAddress,
+      remotePort: client.localPort,
+      localAddress: client.remoteAddress,
+      localPort: client.remotePort,
+    };
     const smtpSession = s as unknown as SMTPServerSession;
     guard.begin(smtpSession);
     return { client, session: smtpSession, said: () => said, closed: () => closed };
@@ -105,7 +110,8 @@ describe("serve's connection deadlines", () => {
     const c = await session();
     for (clock = 20_000; clock < SESSION_MS; clock += 20_000) {
       await write(c.client, "NOOP\r\n");
-      if (clock % 40_000 === 0) { // a message every 40 s
+      if (clock % 40_000 === 0) {
+        // a message every 40 s
         guard.receiving(c.session);
         guard.replying(c.session);
         guard.answered(c.session);

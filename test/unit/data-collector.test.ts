@@ -20,13 +20,16 @@ describe("serve's DATA collector", () => {
   it("turns every CRLF into LF and keeps every other byte, however the message is cut into chunks", () => {
     const bytes = fc.array(fc.constantFrom(0x0d, 0x0a, 0x2e, 0x41, 0x00, 0xff), { maxLength: 300 });
     const cuts = fc.array(fc.nat(300), { maxLength: 12 });
-    fc.assert(fc.property(bytes, cuts, (content, at) => {
-      const input = Buffer.from(content);
-      const points = [...new Set(at.map((n) => n % (input.length + 1)))].sort((a, b) => a - b);
-      const chunks = [0, ...points, input.length].slice(1).map((end, i, ends) => input.subarray(i === 0 ? 0 : ends[i - 1], end));
-      const want = Buffer.from(input.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
-      assert.deepEqual(collect(chunks), want);
-    }), { numRuns: 2_000 });
+    fc.assert(
+      fc.property(bytes, cuts, (content, at) => {
+        const input = Buffer.from(content);
+        const points = [...new Set(at.map((n) => n % (input.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...points, input.length].slice(1).map((end, i, ends) => input.subarray(i === 0 ? 0 : ends[i - 1], end));
+        const want = Buffer.from(input.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
+        assert.deepEqual(collect(chunks), want);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it("a CR that ends the message stays", () => {

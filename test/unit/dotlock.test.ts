@@ -26,10 +26,14 @@ const SHORT: DotlockTiming = { staleAfterMs: 600, graceMs: 100 };
 function lostWithin(lost: AbortSignal, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the holder did not notice within ${ms} ms`)), ms);
-    lost.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    lost.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -64,7 +68,12 @@ describe("dot-lock: busy", () => {
 
   it("an error of the holder's function is thrown as it is, and the lock is released", async () => {
     const path = target();
-    await assert.rejects(withDotlock(path, async () => { throw new Error("boom"); }), /boom/);
+    await assert.rejects(
+      withDotlock(path, async () => {
+        throw new Error("boom");
+      }),
+      /boom/,
+    );
     assert.throws(() => lstatSync(path + ".lock"), /ENOENT/);
   });
 });
@@ -142,12 +151,20 @@ describe("dot-lock: a holder that died", () => {
   it("its lock is broken once past the grace, however long before it would be stale", async () => {
     const path = target();
     const lockModule = new URL("../../src/store/dotlock.js", import.meta.url).href;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", `
+    const child = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `
       const { tryDotlock } = await import(${JSON.stringify(lockModule)});
       const lock = await tryDotlock(${JSON.stringify(path)});
       console.log(lock.busy ? "busy" : "held");
       setInterval(() => undefined, 60_000);
-    `], { stdio: ["ignore", "pipe", "inherit"] });
+    `,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
       const said = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));

@@ -6,7 +6,11 @@ const H = "web01.example.org";
 
 describe("pipeEnvelope", () => {
   it("Postfix: SENDER, RECIPIENT and ORIGINAL_RECIPIENT", () => {
-    const e = pipeEnvelope({ SENDER: "root@web01.example.org", RECIPIENT: "sealpost@web01.example.org", ORIGINAL_RECIPIENT: "root" }, { recipients: [] }, H);
+    const e = pipeEnvelope(
+      { SENDER: "root@web01.example.org", RECIPIENT: "sealpost@web01.example.org", ORIGINAL_RECIPIENT: "root" },
+      { recipients: [] },
+      H,
+    );
     assert.deepEqual(e, { sender: "root@web01.example.org", recipients: ["sealpost@web01.example.org", "root@web01.example.org"] });
   });
   it("Postfix null sender stays null", () => {

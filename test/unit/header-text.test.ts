@@ -9,7 +9,10 @@ function roundTrip(text: string): string {
   const line = headerLine("Subject", encodeUnstructured(text));
   assert.ok(/^[\x00-\x7f]*$/.test(line), "7-bit");
   assert.ok(line.split("\r\n").every((l) => l.length <= 998));
-  const value = line.replace(/^Subject: /, "").replace(/\r\n$/, "").replace(/\r\n(?=[ \t])/g, "");
+  const value = line
+    .replace(/^Subject: /, "")
+    .replace(/\r\n$/, "")
+    .replace(/\r\n(?=[ \t])/g, "");
   return decodeText(value);
 }
 
@@ -26,18 +29,24 @@ describe("Subject encoding", () => {
   for (const s of subjects) it(JSON.stringify(s.slice(0, 40)), () => assert.equal(roundTrip(s), s));
 
   it("RFC 2047 decoding drops the whitespace between adjacent encoded-words", () => {
-    assert.equal(decodeText("=?UTF-8?B?U2ljaGVydW5nIGbDvHIgbmFzLTAxIGFiZ2VzY2hsb3NzZW46IA==?= =?UTF-8?Q?3_Warnungen_=E2=9A=A0_=E2=80=94_=E5=AE=8C=E4=BA=86?="),
-      "Sicherung für nas-01 abgeschlossen: 3 Warnungen ⚠ — 完了");
+    assert.equal(
+      decodeText(
+        "=?UTF-8?B?U2ljaGVydW5nIGbDvHIgbmFzLTAxIGFiZ2VzY2hsb3NzZW46IA==?= =?UTF-8?Q?3_Warnungen_=E2=9A=A0_=E2=80=94_=E5=AE=8C=E4=BA=86?=",
+      ),
+      "Sicherung für nas-01 abgeschlossen: 3 Warnungen ⚠ — 完了",
+    );
   });
 });
 
 describe("addresses", () => {
   it("parses display names, comments and bare local parts", () => {
     assert.deepEqual(parseMailboxes('"(Cron Daemon)" <root>'), [{ name: "(Cron Daemon)", address: "root" }]);
-    assert.deepEqual(parseMailboxes("MAILER-DAEMON@web01.example.org (Mail Delivery System)"),
-      [{ name: "Mail Delivery System", address: "MAILER-DAEMON@web01.example.org" }]);
-    assert.deepEqual(parseMailboxes("=?UTF-8?Q?Sicherungs=C3=BCberwachung?= <backup@backup.example.net>"),
-      [{ name: "Sicherungsüberwachung", address: "backup@backup.example.net" }]);
+    assert.deepEqual(parseMailboxes("MAILER-DAEMON@web01.example.org (Mail Delivery System)"), [
+      { name: "Mail Delivery System", address: "MAILER-DAEMON@web01.example.org" },
+    ]);
+    assert.deepEqual(parseMailboxes("=?UTF-8?Q?Sicherungs=C3=BCberwachung?= <backup@backup.example.net>"), [
+      { name: "Sicherungsüberwachung", address: "backup@backup.example.net" },
+    ]);
     assert.deepEqual(parseMailboxes(""), []);
   });
   it("qualifies bare addresses only", () => {
@@ -68,7 +77,10 @@ describe("folding header lines", () => {
   });
 
   it("folds a long encoded display name between its encoded-words, where a fold is invisible", () => {
-    const value = formatMailbox({ name: "Sicherungsüberwachung des Rechenzentrums Nord-Ost für alle Systeme", address: "backup@b.example.net" });
+    const value = formatMailbox({
+      name: "Sicherungsüberwachung des Rechenzentrums Nord-Ost für alle Systeme",
+      address: "backup@b.example.net",
+    });
     const line = headerLine("From", value);
     assert.equal(unfold(line), `From: ${value}`);
     for (const l of line.split("\r\n").slice(0, -1)) assert.ok(l.length <= 78, l);

@@ -7,22 +7,41 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { enums, generateKey, readKey, revokeKey, unarmor } from "openpgp";
 import { importKeys, KeyInputError } from "../../src/crypto/key-import.js";
 import { routeKeys } from "../../src/crypto/keyring.js";
-import { keyPair, withBareUserId, withBrokenSignature, withRevokedSubkey, withRevokedUserId, withSwappedUserId } from "../helpers/hostile-keys.js";
+import {
+  keyPair,
+  withBareUserId,
+  withBrokenSignature,
+  withRevokedSubkey,
+  withRevokedUserId,
+  withSwappedUserId,
+} from "../helpers/hostile-keys.js";
 import { TEST_FPR, TEST_PUBLIC_KEY, TEST_SECRET_KEY } from "../helpers/paths.js";
 
 const PUB = readFileSync(TEST_PUBLIC_KEY);
 const DAY = 86_400_000;
 
 async function armoredKey(options: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<string> {
-  const { publicKey } = await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "x@example.net" }], format: "armored", config, ...options });
+  const { publicKey } = await generateKey({
+    type: "ecc",
+    curve: "curve25519Legacy",
+    userIDs: [{ email: "x@example.net" }],
+    format: "armored",
+    config,
+    ...options,
+  });
   return publicKey as string;
 }
 
 describe("keys import", () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), "sealpost-keys-")); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "sealpost-keys-"));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const files = () => readdirSync(dir).filter((n) => n.endsWith(".asc")).sort();
+  const files = () =>
+    readdirSync(dir)
+      .filter((n) => n.endsWith(".asc"))
+      .sort();
 
   it("stores an armored key as <FINGERPRINT>.asc", async () => {
     const report = await importKeys(dir, PUB);
@@ -53,22 +72,41 @@ describe("keys import", () => {
 
   it("refuses a secret key and stores nothing of it", async () => {
     const before = files();
-    await assert.rejects(importKeys(dir, readFileSync(TEST_SECRET_KEY)), (e: Error) => e instanceof KeyInputError && /secret \(private\) key/.test(e.message));
+    await assert.rejects(
+      importKeys(dir, readFileSync(TEST_SECRET_KEY)),
+      (e: Error) => e instanceof KeyInputError && /secret \(private\) key/.test(e.message),
+    );
     assert.deepEqual(files(), before);
   });
 
   it("refuses garbage with a reason", async () => {
     await assert.rejects(importKeys(dir, Buffer.from("this is not a key\n")), /not an OpenPGP public key/);
-    await assert.rejects(importKeys(dir, Buffer.from("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbroken\n-----END PGP PUBLIC KEY BLOCK-----\n")), /not an OpenPGP public key/);
+    await assert.rejects(
+      importKeys(dir, Buffer.from("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbroken\n-----END PGP PUBLIC KEY BLOCK-----\n")),
+      /not an OpenPGP public key/,
+    );
     await assert.rejects(importKeys(dir, Buffer.alloc(0)), /empty input/);
   });
 
   const refusals: Array<[string, () => Promise<string>, RegExp]> = [
-    ["an expired key", () => armoredKey({ date: new Date(Date.now() - 10 * DAY), keyExpirationTime: DAY / 1000 }), /expired on \d{4}-\d\d-\d\d/],
-    ["a revoked key", async () => {
-      const { privateKey } = await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "r@example.net" }], format: "object" });
-      return (await revokeKey({ key: privateKey, format: "object" })).publicKey.armor();
-    }, /is revoked/],
+    [
+      "an expired key",
+      () => armoredKey({ date: new Date(Date.now() - 10 * DAY), keyExpirationTime: DAY / 1000 }),
+      /expired on \d{4}-\d\d-\d\d/,
+    ],
+    [
+      "a revoked key",
+      async () => {
+        const { privateKey } = await generateKey({
+          type: "ecc",
+          curve: "curve25519Legacy",
+          userIDs: [{ email: "r@example.net" }],
+          format: "object",
+        });
+        return (await revokeKey({ key: privateKey, format: "object" })).publicKey.armor();
+      },
+      /is revoked/,
+    ],
     ["a v6 key", () => armoredKey({ type: "curve25519" }, { v6Keys: true }), /is a v6 key; sealpost seals to v4 keys only/],
     ["a v4 key with an X25519 (RFC 9580) subkey", () => armoredKey({ type: "curve25519" }), /X25519\/X448/],
     ["a v4 key advertising SEIPDv2", () => armoredKey({}, { aeadProtect: true }), /advertises SEIPDv2/],
@@ -86,9 +124,14 @@ describe("keys import", () => {
 
 describe("pinning and rotation", () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), "sealpost-pin-")); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "sealpost-pin-"));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const stored = () => readdirSync(dir).filter((n) => n.endsWith(".asc")).sort();
+  const stored = () =>
+    readdirSync(dir)
+      .filter((n) => n.endsWith(".asc"))
+      .sort();
 
   it("--expect-fingerprint refuses any other key and stores nothing of it", async () => {
     const other = await armoredKey();
@@ -101,21 +144,31 @@ describe("pinning and rotation", () => {
 
   it("--expect-fingerprint takes the expected key, written with spaces and in lower case", async () => {
     const report = await importKeys(dir, PUB, { expectFingerprint: TEST_FPR.toLowerCase().replace(/(.{4})/g, "$1 ") });
-    assert.deepEqual(report.imported.map((i) => i.info.fingerprint), [TEST_FPR]);
+    assert.deepEqual(
+      report.imported.map((i) => i.info.fingerprint),
+      [TEST_FPR],
+    );
     assert.equal(report.imported[0]!.info.subkeys[0]!.capabilities, "encrypt");
   });
 
   it("--replace retires the old key only after the new one is checked and stored", async () => {
     const next = await armoredKey({ userIDs: [{ email: "ops@example.net" }] });
     const nextFpr = (await readKey({ armoredKey: next })).getFingerprint().toUpperCase();
-    const refused = await importKeys(dir, Buffer.from(await armoredKey({ date: new Date(Date.now() - 10 * DAY), keyExpirationTime: DAY / 1000 })), { replace: TEST_FPR });
+    const refused = await importKeys(
+      dir,
+      Buffer.from(await armoredKey({ date: new Date(Date.now() - 10 * DAY), keyExpirationTime: DAY / 1000 })),
+      { replace: TEST_FPR },
+    );
     assert.equal(refused.retired, undefined, "a refused new key retires nothing");
     assert.deepEqual(stored(), [`${TEST_FPR}.asc`]);
     const report = await importKeys(dir, Buffer.from(next), { replace: TEST_FPR });
     assert.equal(report.retired, TEST_FPR);
     assert.deepEqual(stored(), [`${nextFpr}.asc`]);
     assert.deepEqual(readdirSync(join(dir, "retired")), [`${TEST_FPR}.asc`], "kept, not deleted");
-    assert.deepEqual((await routeKeys({ to: ["ops@example.net"] }, dir)).map((k) => k.getFingerprint().toUpperCase()), [nextFpr]);
+    assert.deepEqual(
+      (await routeKeys({ to: ["ops@example.net"] }, dir)).map((k) => k.getFingerprint().toUpperCase()),
+      [nextFpr],
+    );
   });
 });
 
@@ -129,7 +182,10 @@ describe("route keys", () => {
 
   it("finds keys by user-id e-mail, case-insensitively", async () => {
     const keys = await routeKeys({ to: ["OPS@Example.NET"] }, dir);
-    assert.deepEqual(keys.map((k) => k.getFingerprint().toUpperCase()), [TEST_FPR]);
+    assert.deepEqual(
+      keys.map((k) => k.getFingerprint().toUpperCase()),
+      [TEST_FPR],
+    );
   });
   it("uses pinned fingerprints", async () => {
     assert.equal((await routeKeys({ to: ["someone@else.example"], keys: [TEST_FPR] }, dir)).length, 1);
@@ -147,11 +203,23 @@ describe("user ids the key does not certify", () => {
   let pair: Awaited<ReturnType<typeof keyPair>>;
   const BOSS = { name: "Boss", email: "boss@example.net" };
   before(async () => {
-    pair = await keyPair([{ name: "Ops", email: "ops@example.net" }, { name: "Someone", email: "someone@example.net" }]);
+    pair = await keyPair([
+      { name: "Ops", email: "ops@example.net" },
+      { name: "Someone", email: "someone@example.net" },
+    ]);
   });
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "sealpost-uid-")); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "sealpost-uid-"));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const storedText = () => readFileSync(join(dir, readdirSync(dir).find((n) => n.endsWith(".asc"))!), "utf8");
+  const storedText = () =>
+    readFileSync(
+      join(
+        dir,
+        readdirSync(dir).find((n) => n.endsWith(".asc"))!,
+      ),
+      "utf8",
+    );
 
   it("an unsigned user id appended to a valid key is neither stored, shown nor routed to", async () => {
     const report = await importKeys(dir, Buffer.from(withBareUserId(pair.publicKey, BOSS)));
@@ -159,7 +227,11 @@ describe("user ids the key does not certify", () => {
     const info = report.imported[0]!.info;
     assert.deepEqual(info.userIds, ["Ops <ops@example.net>", "Someone <someone@example.net>"]);
     assert.equal(info.ignoredUserIds, 1, "the report says one was ignored");
-    assert.deepEqual((await readKey({ armoredKey: storedText() })).getUserIDs().filter((u) => u.includes("boss")), [], "not in the stored copy");
+    assert.deepEqual(
+      (await readKey({ armoredKey: storedText() })).getUserIDs().filter((u) => u.includes("boss")),
+      [],
+      "not in the stored copy",
+    );
     await assert.rejects(routeKeys({ to: ["boss@example.net"] }, dir), /^SealpostError: no usable key for boss@example\.net$/);
     assert.equal((await routeKeys({ to: ["ops@example.net"] }, dir)).length, 1, "the key's own user ids still route");
   });
@@ -187,7 +259,11 @@ describe("user ids the key does not certify", () => {
     assert.deepEqual(report.imported[0]!.info.userIds, ["Ops <ops@example.net>"]);
     await assert.rejects(routeKeys({ to: ["someone@example.net"] }, dir), /no usable key for someone@example\.net/);
     await importKeys(dir, Buffer.from(pair.publicKey.armor())); // the older copy, without the revocation
-    await assert.rejects(routeKeys({ to: ["someone@example.net"] }, dir), /no usable key for someone@example\.net/, "an older copy does not bring it back");
+    await assert.rejects(
+      routeKeys({ to: ["someone@example.net"] }, dir),
+      /no usable key for someone@example\.net/,
+      "an older copy does not bring it back",
+    );
   });
 
   it("a key file put in keys_dir by hand with an uncertified user id still routes nothing", async () => {
@@ -218,16 +294,30 @@ describe("revocations", () => {
   const storedKey = async () => readKey({ armoredKey: readFileSync(join(dir, `${fpr}.asc`), "utf8") });
 
   it("a revoked copy of a stored key is merged: stored revoked, reported, and the route says why", async () => {
-    const revoked = await revokeKey({ key: pair.privateKey, reasonForRevocation: { flag: enums.reasonForRevocation.keyCompromised, string: "laptop stolen" }, format: "object" });
+    const revoked = await revokeKey({
+      key: pair.privateKey,
+      reasonForRevocation: { flag: enums.reasonForRevocation.keyCompromised, string: "laptop stolen" },
+      format: "object",
+    });
     const report = await importKeys(dir, Buffer.from(revoked.publicKey.armor()));
     assert.deepEqual(report.refused, []);
     assert.equal(report.imported[0]!.status, "revoked");
     assert.deepEqual(report.imported[0]!.info.revoked, { part: "key", reason: "compromised: laptop stolen" });
     assert.equal(report.imported[0]!.info.canEncrypt, false);
     assert.equal(await (await storedKey()).isRevoked(), true, "the stored copy holds the revocation");
-    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir), new RegExp(`^SealpostError: no usable key for ops@example\\.net: ${fpr} is revoked$`));
-    await assert.rejects(routeKeys({ to: ["someone@else.example"], keys: [fpr] }, dir), new RegExp(`no usable key: pinned key ${fpr} is revoked`));
-    assert.equal((await importKeys(dir, Buffer.from(revoked.publicKey.armor()))).imported[0]!.status, "unchanged", "the same revocation again changes nothing");
+    await assert.rejects(
+      routeKeys({ to: ["ops@example.net"] }, dir),
+      new RegExp(`^SealpostError: no usable key for ops@example\\.net: ${fpr} is revoked$`),
+    );
+    await assert.rejects(
+      routeKeys({ to: ["someone@else.example"], keys: [fpr] }, dir),
+      new RegExp(`no usable key: pinned key ${fpr} is revoked`),
+    );
+    assert.equal(
+      (await importKeys(dir, Buffer.from(revoked.publicKey.armor()))).imported[0]!.status,
+      "unchanged",
+      "the same revocation again changes nothing",
+    );
   });
 
   it("a bare revocation certificate revokes the stored key", async () => {
@@ -255,14 +345,21 @@ describe("revocations", () => {
     const report = await importKeys(dir, Buffer.from(other.revocationCertificate));
     assert.equal(report.imported.length, 0);
     assert.match(report.refused[0]!.reason, /^a revocation for key [0-9A-F]{16}, which is not in keys_dir; nothing was stored$/);
-    assert.deepEqual(readdirSync(dir).filter((n) => n !== "index"), [`${fpr}.asc`], "nothing stored (index/ is the key index keys import keeps)");
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n !== "index"),
+      [`${fpr}.asc`],
+      "nothing stored (index/ is the key index keys import keeps)",
+    );
   });
 
   it("a revoked encryption subkey stops the key", async () => {
     const report = await importKeys(dir, Buffer.from(await withRevokedSubkey(pair.privateKey)));
     assert.equal(report.imported[0]!.status, "revoked");
     assert.deepEqual(report.imported[0]!.info.revoked, { part: "encryption subkey", reason: "retired: encryption subkey retired" });
-    await assert.rejects(routeKeys({ to: ["ops@example.net"] }, dir), /no usable key for ops@example\.net: [0-9A-F]{40} has no valid subkey that can encrypt \(its encryption subkey is revoked\)/);
+    await assert.rejects(
+      routeKeys({ to: ["ops@example.net"] }, dir),
+      /no usable key for ops@example\.net: [0-9A-F]{40} has no valid subkey that can encrypt \(its encryption subkey is revoked\)/,
+    );
   });
 
   it("--replace retires nothing when the input only revokes", async () => {

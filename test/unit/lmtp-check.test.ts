@@ -39,12 +39,28 @@ describe("doctor on LMTP", () => {
   it("a .forward, a Postfix route elsewhere or chrooted, an Exim route elsewhere: each an error naming the fix", async () => {
     const socket = "/run/sealpost/lmtp";
     const facts = (over: Partial<LmtpFacts>): LmtpFacts => ({ ...quiet, ...over });
-    const texts = async (f: LmtpFacts) => (await lmtpFindings(configWith(socket), "sealpost", "web01.example.org", f)).slice(1).map((x) => `${x.level} ${x.text}`);
+    const texts = async (f: LmtpFacts) =>
+      (await lmtpFindings(configWith(socket), "sealpost", "web01.example.org", f)).slice(1).map((x) => `${x.level} ${x.text}`);
     assert.match((await texts(facts({ forward: async () => '"|/usr/bin/sealpost deliver"\n' })))[0]!, /^error ~sealpost\/\.forward exists/);
-    assert.match((await texts(facts({ postfix: () => ({ route: undefined }) })))[0]!, /^error Postfix does not hand sealpost's mail to \/run\/sealpost\/lmtp/);
-    assert.match((await texts(facts({ postfix: () => ({ route: "sealpost-lmtp:unix:/run/sealpost/lmtp", chrooted: true }) })))[0]!, /^error Postfix's sealpost-lmtp service runs chrooted/);
-    assert.match((await texts(facts({ postfix: () => ({ route: "sealpost-lmtp:unix:/run/sealpost/lmtp", chrooted: false }) })))[0]!, /^ok Postfix hands sealpost's mail to sealpost-lmtp:unix:\/run\/sealpost\/lmtp/);
-    assert.match((await texts(facts({ exim: () => "local_delivery" })))[0]!, /^error Exim routes sealpost@web01\.example\.org to local_delivery/);
-    assert.match((await texts(facts({ exim: () => "sealpost_lmtp" })))[0]!, /^ok Exim hands sealpost@web01\.example\.org to the sealpost_lmtp transport/);
+    assert.match(
+      (await texts(facts({ postfix: () => ({ route: undefined }) })))[0]!,
+      /^error Postfix does not hand sealpost's mail to \/run\/sealpost\/lmtp/,
+    );
+    assert.match(
+      (await texts(facts({ postfix: () => ({ route: "sealpost-lmtp:unix:/run/sealpost/lmtp", chrooted: true }) })))[0]!,
+      /^error Postfix's sealpost-lmtp service runs chrooted/,
+    );
+    assert.match(
+      (await texts(facts({ postfix: () => ({ route: "sealpost-lmtp:unix:/run/sealpost/lmtp", chrooted: false }) })))[0]!,
+      /^ok Postfix hands sealpost's mail to sealpost-lmtp:unix:\/run\/sealpost\/lmtp/,
+    );
+    assert.match(
+      (await texts(facts({ exim: () => "local_delivery" })))[0]!,
+      /^error Exim routes sealpost@web01\.example\.org to local_delivery/,
+    );
+    assert.match(
+      (await texts(facts({ exim: () => "sealpost_lmtp" })))[0]!,
+      /^ok Exim hands sealpost@web01\.example\.org to the sealpost_lmtp transport/,
+    );
   });
 });

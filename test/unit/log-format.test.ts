@@ -9,8 +9,10 @@ import { formatEvent } from "../../src/log/events.js";
 
 describe("event lines", () => {
   it("writes key=value pairs, quoting values with spaces, quotes or '='; leaves out undefined", () => {
-    assert.equal(formatEvent("relayed", { id: "abc", to: "ops@example.net", reply: '250 2.0.0 Ok: "x"', skip: undefined, size: 12 }),
-      'event=relayed id=abc to=ops@example.net reply="250 2.0.0 Ok: \\"x\\"" size=12');
+    assert.equal(
+      formatEvent("relayed", { id: "abc", to: "ops@example.net", reply: '250 2.0.0 Ok: "x"', skip: undefined, size: 12 }),
+      'event=relayed id=abc to=ops@example.net reply="250 2.0.0 Ok: \\"x\\"" size=12',
+    );
     assert.equal(formatEvent("received", { msgid: "" }), 'event=received msgid=""');
     assert.equal(formatEvent("received", { msgid: "a=b" }), 'event=received msgid="a=b"');
   });

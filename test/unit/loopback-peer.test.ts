@@ -15,7 +15,10 @@ async function peerOfOwnConnection(host: string): Promise<{ uid: number | undefi
   try {
     const clientEnd = { address: socket.remoteAddress!, port: socket.remotePort! };
     const serverEnd = { address: socket.localAddress!, port: socket.localPort! };
-    return { uid: await loopbackPeerUid(clientEnd, serverEnd), swapped: await loopbackPeerUid({ ...clientEnd, port: clientEnd.port + 1 }, serverEnd) };
+    return {
+      uid: await loopbackPeerUid(clientEnd, serverEnd),
+      swapped: await loopbackPeerUid({ ...clientEnd, port: clientEnd.port + 1 }, serverEnd),
+    };
   } finally {
     client.destroy();
     socket.destroy();

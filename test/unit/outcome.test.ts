@@ -13,7 +13,13 @@ describe("the outcome table", () => {
     ["held", { kind: "held" }, 0, "", 250],
     ["no key", deferred(Reason.noKey, "no usable key for ops@example.net"), 75, "4.7.1 sealpost: no usable key for ops@example.net\n", 451],
     ["spool full", deferred(Reason.storageFull, "no space left"), 75, "4.3.1 sealpost: no space left\n", 452],
-    ["a 5.x.x status is never passed to the MTA as permanent", deferred(Reason.relayRefused, "refused"), 75, "4.0.0 sealpost: refused\n", 451],
+    [
+      "a 5.x.x status is never passed to the MTA as permanent",
+      deferred(Reason.relayRefused, "refused"),
+      75,
+      "4.0.0 sealpost: refused\n",
+      451,
+    ],
     ["too big is answered 75 by the pipe and 552 by serve", deferred(Reason.tooBig, "too big"), 75, "4.3.4 sealpost: too big\n", 552],
     ["a multi-line text stays on one line", deferred(Reason.internal, "a\nb\r\nc"), 75, "4.3.0 sealpost: a b c\n", 451],
   ];
@@ -46,7 +52,9 @@ describe("the outcome table", () => {
   });
 
   it("permission denied names the likely cause (the wrong user) without a path; temporary", () => {
-    const e = asSealpostError(Object.assign(new Error("EACCES: permission denied, open '/var/spool/sealpost/ledger/x'"), { code: "EACCES" }));
+    const e = asSealpostError(
+      Object.assign(new Error("EACCES: permission denied, open '/var/spool/sealpost/ledger/x'"), { code: "EACCES" }),
+    );
     assert.equal(e.status, "4.3.0");
     assert.equal(e.permanence, "temporary");
     assert.match(e.publicMessage, /^permission denied on sealpost's spool or store \(run as the wrong user\? see sealpost doctor\)$/);

@@ -7,19 +7,41 @@ const b = (s: string) => Buffer.from(s, "latin1");
 
 describe("readRawMessage: the MTA's framing", () => {
   const cases: Array<[string, string, { exim?: boolean }, { bytes: string; header: string; body: string; fromLine?: string }]> = [
-    ["Postfix From_ line (two spaces)", "From root@h  Sat Nov 21 11:31:48 2026\nSubject: x\n\nbody\n", {},
-      { bytes: "Subject: x\n\nbody\n", header: "Subject: x\n", body: "body\n", fromLine: "From root@h  Sat Nov 21 11:31:48 2026" }],
-    ["Exim From_ line (one space) and the extra blank line", "From root@h Sat Nov 21 11:31:48 2026\nSubject: x\n\nbody\n\n", { exim: true },
-      { bytes: "Subject: x\n\nbody\n", header: "Subject: x\n", body: "body\n", fromLine: "From root@h Sat Nov 21 11:31:48 2026" }],
+    [
+      "Postfix From_ line (two spaces)",
+      "From root@h  Sat Nov 21 11:31:48 2026\nSubject: x\n\nbody\n",
+      {},
+      { bytes: "Subject: x\n\nbody\n", header: "Subject: x\n", body: "body\n", fromLine: "From root@h  Sat Nov 21 11:31:48 2026" },
+    ],
+    [
+      "Exim From_ line (one space) and the extra blank line",
+      "From root@h Sat Nov 21 11:31:48 2026\nSubject: x\n\nbody\n\n",
+      { exim: true },
+      { bytes: "Subject: x\n\nbody\n", header: "Subject: x\n", body: "body\n", fromLine: "From root@h Sat Nov 21 11:31:48 2026" },
+    ],
     ["CRLF", "Subject: x\r\n\r\nbody\r\n", {}, { bytes: "Subject: x\r\n\r\nbody\r\n", header: "Subject: x\r\n", body: "body\r\n" }],
     ["no final newline", "Subject: x\n\nFail2Ban", {}, { bytes: "Subject: x\n\nFail2Ban", header: "Subject: x\n", body: "Fail2Ban" }],
-    ["no separator: a non-header line ends the header", "Subject: x\nplain text\n", {},
-      { bytes: "Subject: x\nplain text\n", header: "Subject: x\n", body: "plain text\n" }],
+    [
+      "no separator: a non-header line ends the header",
+      "Subject: x\nplain text\n",
+      {},
+      { bytes: "Subject: x\nplain text\n", header: "Subject: x\n", body: "plain text\n" },
+    ],
     ["no headers at all", "just a line of output\n", {}, { bytes: "just a line of output\n", header: "", body: "just a line of output\n" }],
     ["header only, no body", "Subject: x\n", {}, { bytes: "Subject: x\n", header: "Subject: x\n", body: "" }],
     ["empty input", "", {}, { bytes: "", header: "", body: "" }],
-    ["folded field", "Subject: a\n b\nTo: r\n\nx", {}, { bytes: "Subject: a\n b\nTo: r\n\nx", header: "Subject: a\n b\nTo: r\n", body: "x" }],
-    ["Exim suffix is only removed for Exim", "Subject: x\n\nbody\n\n", {}, { bytes: "Subject: x\n\nbody\n\n", header: "Subject: x\n", body: "body\n\n" }],
+    [
+      "folded field",
+      "Subject: a\n b\nTo: r\n\nx",
+      {},
+      { bytes: "Subject: a\n b\nTo: r\n\nx", header: "Subject: a\n b\nTo: r\n", body: "x" },
+    ],
+    [
+      "Exim suffix is only removed for Exim",
+      "Subject: x\n\nbody\n\n",
+      {},
+      { bytes: "Subject: x\n\nbody\n\n", header: "Subject: x\n", body: "body\n\n" },
+    ],
   ];
   for (const [name, input, opts, want] of cases) {
     it(name, () => {
@@ -39,7 +61,14 @@ describe("readRawMessage: the MTA's framing", () => {
 });
 
 describe("toCrlf", () => {
-  for (const [input, want] of [["a\nb\n", "a\r\nb\r\n"], ["a\r\nb\n", "a\r\nb\r\n"], ["a\r\n", "a\r\n"], ["\n\n", "\r\n\r\n"], ["no newline", "no newline"], ["bare\rcr\n", "bare\rcr\r\n"]]) {
+  for (const [input, want] of [
+    ["a\nb\n", "a\r\nb\r\n"],
+    ["a\r\nb\n", "a\r\nb\r\n"],
+    ["a\r\n", "a\r\n"],
+    ["\n\n", "\r\n\r\n"],
+    ["no newline", "no newline"],
+    ["bare\rcr\n", "bare\rcr\r\n"],
+  ]) {
     it(JSON.stringify(input), () => assert.equal(toCrlf(b(input!)).toString("latin1"), want));
   }
 });
@@ -52,7 +81,7 @@ describe("toCrlf", () => {
  */
 describe("splitHeaderBody and parseHeader: tolerant reading", () => {
   const wrapped = "X-Relay-Diagnostics: 1;AM4PR01MB1442;6:" + "Qk".repeat(60) + "\n" + "P8FxVksOO2tmFWl".repeat(5) + "\n";
-  const mimeTail = "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nbody\n";
+  const mimeTail = 'MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b1"\n\n--b1\nbody\n';
 
   it("skips a UTF-8 byte order mark before the first field, and the local copy keeps it", () => {
     const m = readRawMessage(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b("Subject: backup done\nFrom: root\n\nok\n")]));
@@ -64,14 +93,23 @@ describe("splitHeaderBody and parseHeader: tolerant reading", () => {
 
   it("reads obsolete syntax (white space before the colon) and writes it well-formed", () => {
     const fields = parseHeader(readRawMessage(b("FROM : Cron <root@h>\nSubject\t: x\n\nbody\n")).header);
-    assert.deepEqual(fields.map((f) => [f.lname, f.value]), [["from", "Cron <root@h>"], ["subject", "x"]]);
+    assert.deepEqual(
+      fields.map((f) => [f.lname, f.value]),
+      [
+        ["from", "Cron <root@h>"],
+        ["subject", "x"],
+      ],
+    );
     assert.equal(wellFormed(fields[0]!).toString(), "FROM: Cron <root@h>\r\n");
   });
 
   it("a line without a colon with more fields after it belongs to the field before it", () => {
     const m = readRawMessage(b("Subject: nightly\n" + wrapped + "X-Spam-Score: 0\n" + mimeTail));
     const fields = parseHeader(m.header);
-    assert.deepEqual(fields.map((f) => f.lname), ["subject", "x-relay-diagnostics", "x-spam-score", "mime-version", "content-type"]);
+    assert.deepEqual(
+      fields.map((f) => f.lname),
+      ["subject", "x-relay-diagnostics", "x-spam-score", "mime-version", "content-type"],
+    );
     assert.equal(fields[1]!.value, "1;AM4PR01MB1442;6:" + "Qk".repeat(60) + "P8FxVksOO2tmFWl".repeat(5), "joined as the one value it was");
     assert.equal(m.body.toString(), "--b1\nbody\n", "the MIME fields stay in the header");
     assert.equal(wellFormed(fields[1]!).toString().split("\r\n")[1], " " + "P8FxVksOO2tmFWl".repeat(5), "re-indented as a continuation");
@@ -79,17 +117,35 @@ describe("splitHeaderBody and parseHeader: tolerant reading", () => {
 
   it("a stray run with continuation lines inside it still belongs to the field before it", () => {
     const fields = parseHeader(readRawMessage(b("Subject: a\nstray one\n folded\nstray two\nTo: root\n\nx")).header);
-    assert.deepEqual(fields.map((f) => f.lname), ["subject", "to"]);
+    assert.deepEqual(
+      fields.map((f) => f.lname),
+      ["subject", "to"],
+    );
     assert.equal(wellFormed(fields[0]!).toString(), "Subject: a\r\n stray one\r\n folded\r\n stray two\r\n");
   });
 
   const ends: Array<[string, string, string]> = [
-    ["a stray line followed by the blank line (a body that lost its separator)", "Subject: x\nplain text\n\nmore\n", "plain text\n\nmore\n"],
+    [
+      "a stray line followed by the blank line (a body that lost its separator)",
+      "Subject: x\nplain text\n\nmore\n",
+      "plain text\n\nmore\n",
+    ],
     ["a stray line followed by body text and the end", "Subject: x\nline one\nline two\n", "line one\nline two\n"],
-    ["a stray line followed by a line that only looks like a field (a URL)", "Subject: x\nsee\nhttps://example.org/x\n\n", "see\nhttps://example.org/x\n\n"],
-    ["a MIME boundary line, even with part fields after it", "Content-Type: multipart/mixed; boundary=x\n--x\nContent-Type: text/plain\n\nhi\n--x--\n",
-      "--x\nContent-Type: text/plain\n\nhi\n--x--\n"],
-    ["more stray lines in a row than one wrapped field makes", "Subject: x\n" + "log line\n".repeat(17) + "Status: ok\n\n", "log line\n".repeat(17) + "Status: ok\n\n"],
+    [
+      "a stray line followed by a line that only looks like a field (a URL)",
+      "Subject: x\nsee\nhttps://example.org/x\n\n",
+      "see\nhttps://example.org/x\n\n",
+    ],
+    [
+      "a MIME boundary line, even with part fields after it",
+      "Content-Type: multipart/mixed; boundary=x\n--x\nContent-Type: text/plain\n\nhi\n--x--\n",
+      "--x\nContent-Type: text/plain\n\nhi\n--x--\n",
+    ],
+    [
+      "more stray lines in a row than one wrapped field makes",
+      "Subject: x\n" + "log line\n".repeat(17) + "Status: ok\n\n",
+      "log line\n".repeat(17) + "Status: ok\n\n",
+    ],
   ];
   for (const [what, input, body] of ends) {
     it(`still ends the header at ${what}`, () => {

@@ -6,7 +6,12 @@ const RELAY = { host: "smtp.example.net", port: 587, security: "starttls" as con
 
 describe("relay errors: temporary unless the relay refused the message itself", () => {
   const table: Array<[string, Record<string, unknown>, "temporary" | "permanent", RegExp]> = [
-    ["554 at MAIL", { code: "EENVELOPE", responseCode: 554, response: "554 5.7.1 rejected" }, "permanent", /answered: 554 5\.7\.1 rejected/],
+    [
+      "554 at MAIL",
+      { code: "EENVELOPE", responseCode: 554, response: "554 5.7.1 rejected" },
+      "permanent",
+      /answered: 554 5\.7\.1 rejected/,
+    ],
     ["550 at RCPT", { code: "EENVELOPE", responseCode: 550, response: "550 5.1.1 no such user" }, "permanent", /550/],
     ["552 after DATA", { code: "EMESSAGE", responseCode: 552, response: "552 too big" }, "permanent", /552/],
     ["451 at MAIL", { code: "EENVELOPE", responseCode: 451, response: "451 later" }, "temporary", /451/],

@@ -16,23 +16,47 @@ import { Sink } from "../helpers/sink.js";
 
 describe("the relay's loopback rule", () => {
   let sink: Sink;
-  before(async () => { sink = await new Sink().start(); });
+  before(async () => {
+    sink = await new Sink().start();
+  });
   after(() => sink.stop());
 
   const relay = (host: string) => ({ host, port: sink.port, security: "none" as const, timeoutSeconds: 5 });
   /** A resolver that answers `addresses` for every name and counts how often it was asked. */
   const resolver = (...addresses: string[]): Resolve & { calls: string[] } => {
     const calls: string[] = [];
-    return Object.assign(async (host: string) => { calls.push(host); return addresses.map((address) => ({ address })); }, { calls });
+    return Object.assign(
+      async (host: string) => {
+        calls.push(host);
+        return addresses.map((address) => ({ address }));
+      },
+      { calls },
+    );
   };
 
   it("loopback addresses are 127.0.0.0/8 and ::1 in any spelling; nothing else is", () => {
     const table: Array<[string, boolean]> = [
-      ["127.0.0.1", true], ["127.1.2.3", true], ["::1", true], ["[::1]", true], ["0:0:0:0:0:0:0:1", true], ["::ffff:127.0.0.1", true], ["::ffff:7f00:1", true],
-      ["128.0.0.1", false], ["0.0.0.0", false], ["::", false], ["::2", false], ["::ffff:10.0.0.1", false], ["192.0.2.2", false],
-      ["localhost", false], ["relay.localhost", false], ["127.0.0.1.example.net", false],
+      ["127.0.0.1", true],
+      ["127.1.2.3", true],
+      ["::1", true],
+      ["[::1]", true],
+      ["0:0:0:0:0:0:0:1", true],
+      ["::ffff:127.0.0.1", true],
+      ["::ffff:7f00:1", true],
+      ["128.0.0.1", false],
+      ["0.0.0.0", false],
+      ["::", false],
+      ["::2", false],
+      ["::ffff:10.0.0.1", false],
+      ["192.0.2.2", false],
+      ["localhost", false],
+      ["relay.localhost", false],
+      ["127.0.0.1.example.net", false],
     ];
-    assert.deepEqual(table.map(([a]) => [a, isLoopbackAddress(a)]), table);
+    assert.deepEqual(
+      table.map(([a]) => [a, isLoopbackAddress(a)]),
+      table,
+    );
   });
 
   it("a name is not refused when the config loads (that stays synchronous); an address outside loopback is", () => {
@@ -51,8 +75,13 @@ describe("the relay's loopback rule", () => {
   it("a *.localhost name that resolves to an address outside loopback is refused as a temporary config error, before any connection", async () => {
     const resolve = resolver("127.0.0.1", "192.0.2.2");
     const before = sink.mailFroms.length;
-    await assert.rejects(probeRelay({ relay: relay("relay.localhost"), hostname: "web01.example.org", resolve }, ["ops@example.net"]),
-      (e: SealpostError) => e.status === "4.3.5" && e.permanence === "temporary" && e.publicMessage === 'relay.security = "none" is only for loopback relay hosts; relay.localhost is 192.0.2.2');
+    await assert.rejects(
+      probeRelay({ relay: relay("relay.localhost"), hostname: "web01.example.org", resolve }, ["ops@example.net"]),
+      (e: SealpostError) =>
+        e.status === "4.3.5" &&
+        e.permanence === "temporary" &&
+        e.publicMessage === 'relay.security = "none" is only for loopback relay hosts; relay.localhost is 192.0.2.2',
+    );
     assert.equal(sink.mailFroms.length, before, "nothing reached even the loopback address it also has");
   });
 
@@ -68,8 +97,12 @@ describe("the relay's loopback rule", () => {
   });
 
   it("a name that cannot be resolved is a temporary relay error", async () => {
-    const resolve: Resolve = async () => { throw Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" }); };
-    await assert.rejects(probeRelay({ relay: relay("nowhere.localhost"), hostname: "web01.example.org", resolve }, ["ops@example.net"]),
-      (e: SealpostError) => e.status === "4.4.1" && /cannot be resolved/.test(e.publicMessage));
+    const resolve: Resolve = async () => {
+      throw Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" });
+    };
+    await assert.rejects(
+      probeRelay({ relay: relay("nowhere.localhost"), hostname: "web01.example.org", resolve }, ["ops@example.net"]),
+      (e: SealpostError) => e.status === "4.4.1" && /cannot be resolved/.test(e.publicMessage),
+    );
   });
 });

@@ -12,7 +12,8 @@ describe("matchesRecipient", () => {
     ["root@web01.example.org", "root@localhost", false],
     ["Postmaster@Web01.example.org", "postmaster@web01.EXAMPLE.org", true],
   ];
-  for (const [pattern, recipient, want] of table) it(`${pattern} ~ ${recipient} = ${want}`, () => assert.equal(matchesRecipient(pattern, recipient), want));
+  for (const [pattern, recipient, want] of table)
+    it(`${pattern} ~ ${recipient} = ${want}`, () => assert.equal(matchesRecipient(pattern, recipient), want));
 });
 
 describe("selectRoute", () => {
@@ -38,7 +39,8 @@ describe("selectRoute by kind", () => {
     assert.equal(selectRoute(routes, ["root@h"], "login.failure")?.to[0], "audit@example.net");
     assert.equal(selectRoute(routes, ["www-data@h"], "login.failure")?.to[0], "all@example.net");
   });
-  it("a route with match_kind never takes a message of unknown kind", () => assert.equal(selectRoute(routes, ["root@h"])?.to[0], "all@example.net"));
+  it("a route with match_kind never takes a message of unknown kind", () =>
+    assert.equal(selectRoute(routes, ["root@h"])?.to[0], "all@example.net"));
   it("routesNeedKind only when some route has match_kind", () => {
     assert.ok(routesNeedKind(routes));
     assert.ok(!routesNeedKind([{ to: ["a@b.c"] }]));

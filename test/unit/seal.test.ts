@@ -15,21 +15,38 @@ import { TEST_PUBLIC_KEY } from "../helpers/paths.js";
 import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
 import { lf, mimeParts, openSealed, originalBody } from "../helpers/sealed.js";
 
-const ORIGINAL = Buffer.from([
-  "Received: by web01.example.org (Postfix)", "Subject: [Fail2Ban] sshd: banned 203.0.113.45", "From: Fail2Ban <root>",
-  "To: root", "Cc: admin@example.org", "Message-ID: <m1@web01.example.org>", "Date: Sat, 21 Nov 2026 11:31:47 +0100",
-  "Content-Type: text/plain;", " charset=utf-8", "Content-Transfer-Encoding: 8bit", "X-Cron-Env: <SHELL=/bin/sh>",
-  "", "Grüße: body line with a secret canary 1234567890", "From the start of a line", "",
-].join("\n"), "utf8");
+const ORIGINAL = Buffer.from(
+  [
+    "Received: by web01.example.org (Postfix)",
+    "Subject: [Fail2Ban] sshd: banned 203.0.113.45",
+    "From: Fail2Ban <root>",
+    "To: root",
+    "Cc: admin@example.org",
+    "Message-ID: <m1@web01.example.org>",
+    "Date: Sat, 21 Nov 2026 11:31:47 +0100",
+    "Content-Type: text/plain;",
+    " charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "X-Cron-Env: <SHELL=/bin/sh>",
+    "",
+    "Grüße: body line with a secret canary 1234567890",
+    "From the start of a line",
+    "",
+  ].join("\n"),
+  "utf8",
+);
 
 function sealInput(raw: Buffer, keys: PublicKey[], message = {}) {
   const m = readRawMessage(raw);
   const fields = parseHeader(m.header);
   const facts = outerFacts(fields, {
-    hostname: "web01.example.org", envelope: { sender: "root@web01.example.org", recipients: [] },
-    message: { format: "pgp-mime", protectSubject: false, from: "original", sign: false, hostKey: "", ...message }, relayIdentity: "alerts@example.net", now: new Date(0),
+    hostname: "web01.example.org",
+    envelope: { sender: "root@web01.example.org", recipients: [] },
+    message: { format: "pgp-mime", protectSubject: false, from: "original", sign: false, hostKey: "", ...message },
+    relayIdentity: "alerts@example.net",
+    now: new Date(0),
   });
-  return { raw: m, fields, facts, format: (message as { format?: "inline" }).format ?? "pgp-mime" as const, keys };
+  return { raw: m, fields, facts, format: (message as { format?: "inline" }).format ?? ("pgp-mime" as const), keys };
 }
 
 async function seal(raw: Buffer, keys: PublicKey[], message = {}, recipient = "ops@example.net") {
@@ -47,8 +64,21 @@ describe("sealing", () => {
 
   it("keeps only the docs/contract.md §4 fields outside, qualified and 7-bit", async () => {
     const opened = openSealed(await seal(ORIGINAL, [key]), gpg);
-    assert.deepEqual([...opened.outerFields.keys()],
-      ["from", "to", "subject", "date", "message-id", "auto-submitted", "x-sealpost-loop", "mime-version", "content-type", "content-transfer-encoding"]);
+    assert.deepEqual(
+      [...opened.outerFields.keys()],
+      [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "auto-submitted",
+        "x-sealpost-loop",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+      ],
+    );
     assert.deepEqual(opened.outerFields.get("x-sealpost-loop"), ["web01.example.org"], "the loop marker (core/loop.ts)");
     assert.deepEqual(opened.outerFields.get("from"), ["Fail2Ban <root@web01.example.org>"]);
     assert.deepEqual(opened.outerFields.get("to"), ["ops@example.net"]);
@@ -75,7 +105,10 @@ describe("sealing", () => {
     assert.deepEqual(opened.outerFields.get("from"), ["root@web01.example.org"]);
     assert.match(opened.outerFields.get("message-id")![0]!, /^<\d+\.[0-9a-f]+@web01\.example\.org>$/);
     assert.match(opened.innerHeader, /^From: root@web01\.example\.org$/m);
-    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: text\/plain; charset=us-ascii; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(
+      opened.innerHeader.replace(/\r\n /g, " "),
+      /^Content-Type: text\/plain; charset=us-ascii; protected-headers="v1"; hp="cipher"$/m,
+    );
   });
 
   it("protect_subject hides the Subject outside only", async () => {
@@ -100,7 +133,10 @@ describe("sealing", () => {
   it("yields in pieces what GnuPG opens to the original body, and passes the egress check as it goes", async () => {
     const line = (i: number) => `${String(i).padStart(8, "0")} ${"x".repeat(60)} Grüße\n`;
     const body = Buffer.from(Array.from({ length: 40_000 }, (_, i) => line(i)).join(""), "utf8"); // ~2.8 MB, LF line ends
-    const input = sealInput(Buffer.concat([Buffer.from("Subject: logwatch\nFrom: root\nContent-Type: text/plain; charset=utf-8\n\n"), body]), [key]);
+    const input = sealInput(
+      Buffer.concat([Buffer.from("Subject: logwatch\nFrom: root\nContent-Type: text/plain; charset=utf-8\n\n"), body]),
+      [key],
+    );
     const pieces: Buffer[] = [];
     for await (const piece of guardSealed(sealFor("ops@example.net", input), allowedKeyIds([key]))) pieces.push(piece);
     assert.ok(pieces.length > 10, `streamed in ${pieces.length} pieces`);
@@ -125,7 +161,10 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
   it("carries an already-encrypted original whole as message/rfc822 beside a note naming its key ID", async () => {
     const a13 = fixture("A13");
     const opened = openSealed(await seal(a13, [key]), gpg);
-    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: multipart\/mixed; boundary="[^"]+"; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(
+      opened.innerHeader.replace(/\r\n /g, " "),
+      /^Content-Type: multipart\/mixed; boundary="[^"]+"; protected-headers="v1"; hp="cipher"$/m,
+    );
     assert.match(opened.innerHeader, /^Subject: PROBLEM: nas-02 \/srv\/backup is CRITICAL$/m, "the protected headers stay at the top");
     const [note, original, ...rest] = mimeParts(opened.inner);
     assert.equal(rest.length, 0);
@@ -139,17 +178,22 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
   });
 
   it("never leaves multipart/encrypted at the top, whatever the protocol, and says when it cannot name keys", async () => {
-    const smime = "Subject: x\nFrom: a@b.c\nContent-Type: multipart/encrypted; protocol=\"application/x-other\"; boundary=\"b\"\n\n--b\n\nnothing\n--b--\n";
+    const smime =
+      'Subject: x\nFrom: a@b.c\nContent-Type: multipart/encrypted; protocol="application/x-other"; boundary="b"\n\n--b\n\nnothing\n--b--\n';
     const opened = openSealed(await seal(Buffer.from(smime), [key]), gpg);
     assert.doesNotMatch(opened.innerHeader, /^Content-Type: multipart\/encrypted/m);
     assert.match(mimeParts(opened.inner)[0]!.body.toString(), /It is not OpenPGP \(PGP\/MIME\) encrypted\./);
   });
 
   it("decides 'already encrypted' from the MIME structure, never from text in the body", async () => {
-    const armorInBody = "Subject: x\nFrom: a@b.c\n\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"\n" +
+    const armorInBody =
+      'Subject: x\nFrom: a@b.c\n\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"\n' +
       "-----BEGIN PGP MESSAGE-----\n\nhF4D+ZjbC9fk67ISAQdA\n-----END PGP MESSAGE-----\n";
     const opened = openSealed(await seal(Buffer.from(armorInBody), [key]), gpg);
-    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: text\/plain; charset=us-ascii; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(
+      opened.innerHeader.replace(/\r\n /g, " "),
+      /^Content-Type: text\/plain; charset=us-ascii; protected-headers="v1"; hp="cipher"$/m,
+    );
     assert.ok(lf(opened.innerBody).equals(originalBody(Buffer.from(armorInBody))), "sealed as the plain text it is");
   });
 
@@ -157,11 +201,27 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
     const v3 = (id: string) => [3, ...Buffer.from(id, "hex"), 18, 0xaa, 0xbb];
     const fpr = "aa".repeat(20);
     const packets = Buffer.from([
-      0x84, 12, ...v3("f998db0bd7e4ebb2"), // old format, tag 1, one-octet length
-      0xc1, 12, ...v3("0000000000000000"), // new format, a hidden recipient
-      0xc1, 24, 6, 21, 4, ...Buffer.from(fpr, "hex"), 0x01, // v6: key version and fingerprint
-      0xd2, 3, 1, 0, 0, // SEIPD: the end of the session keys
-      0xc1, 12, ...v3("1111111111111111"),
+      0x84,
+      12,
+      ...v3("f998db0bd7e4ebb2"), // old format, tag 1, one-octet length
+      0xc1,
+      12,
+      ...v3("0000000000000000"), // new format, a hidden recipient
+      0xc1,
+      24,
+      6,
+      21,
+      4,
+      ...Buffer.from(fpr, "hex"),
+      0x01, // v6: key version and fingerprint
+      0xd2,
+      3,
+      1,
+      0,
+      0, // SEIPD: the end of the session keys
+      0xc1,
+      12,
+      ...v3("1111111111111111"),
     ]);
     assert.deepEqual(pkeskKeyIds(packets), ["0xF998DB0BD7E4EBB2", "anonymous", `0x${fpr.toUpperCase()}`]);
     assert.deepEqual(pkeskKeyIds(packets.subarray(0, 8)), [], "a truncated packet gives nothing");
@@ -171,12 +231,19 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
     const a12 = fixture("A12");
     const opened = openSealed(await seal(a12, [key], { protectSubject: true }), gpg);
     assert.deepEqual(opened.outerFields.get("subject"), ["[...]"]);
-    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: multipart\/mixed; boundary="[^"]+"; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(
+      opened.innerHeader.replace(/\r\n /g, " "),
+      /^Content-Type: multipart\/mixed; boundary="[^"]+"; protected-headers="v1"; hp="cipher"$/m,
+    );
     assert.match(opened.innerHeader, /^HP-Outer: Subject: \[\.\.\.\]$/m);
     const [legacy, original, ...rest] = mimeParts(opened.inner);
     assert.equal(rest.length, 0);
     assert.deepEqual(legacy!.fields.get("content-type"), ['text/plain; charset=utf-8; hp-legacy-display="1"']);
-    assert.equal(legacy!.body.toString(), "Subject: Traffic report web01 2026-11-20\r\n\r\n", "RFC 9788: the field lines, then a blank line");
+    assert.equal(
+      legacy!.body.toString(),
+      "Subject: Traffic report web01 2026-11-20\r\n\r\n",
+      "RFC 9788: the field lines, then a blank line",
+    );
     const originalHead = lf(Buffer.from(original!.header + "\r\n\r\n", "latin1")).toString("latin1");
     assert.match(originalHead, /^Content-Type: multipart\/mixed;/, "the original's own Content-* fields head its part");
     assert.ok(lf(original!.body).equals(originalBody(a12)), "the original body, unchanged but for CRLF");
@@ -200,7 +267,8 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
   });
 
   it("never shows a stray header line outside: the outer Subject, From and Date stop before it", async () => {
-    const stray = "Subject: nightly\nSTRAYCANARY1\nFrom: Backup <root>\nSTRAYCANARY2\nDate: Sat, 21 Nov 2026 03:10:00 +0100\n" +
+    const stray =
+      "Subject: nightly\nSTRAYCANARY1\nFrom: Backup <root>\nSTRAYCANARY2\nDate: Sat, 21 Nov 2026 03:10:00 +0100\n" +
       "STRAYCANARY3\nX-A: b\n\nbody\n";
     const sealed = await seal(Buffer.from(stray), [key], { from: "relay" });
     assert.ok(!sealed.includes("STRAYCANARY"), "no stray line in the clear");
@@ -211,12 +279,20 @@ describe("the inner entity: an already-encrypted original, the legacy display, w
   });
 
   it("writes a header line without a colon as a continuation inside, and the MIME structure stays MIME", async () => {
-    const wrapped = "From: root\nSubject: nightly\nX-Diag: 1;" + "Qk".repeat(60) + "\n" + "P8FxVksO".repeat(8) + "\nFROM : x@y\nMIME-Version: 1.0\n" +
-      "Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\nok\n--b1--\n";
+    const wrapped =
+      "From: root\nSubject: nightly\nX-Diag: 1;" +
+      "Qk".repeat(60) +
+      "\n" +
+      "P8FxVksO".repeat(8) +
+      "\nFROM : x@y\nMIME-Version: 1.0\n" +
+      'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nok\n--b1--\n';
     const opened = openSealed(await seal(Buffer.from(wrapped), [key]), gpg);
     assert.match(opened.innerHeader, new RegExp(`^X-Diag: 1;(Qk)+\r\n ${"P8FxVksO".repeat(8)}$`, "m"));
     assert.match(opened.innerHeader, /^FROM: x@y$/m);
-    assert.match(opened.innerHeader.replace(/\r\n /g, " "), /^Content-Type: multipart\/alternative; boundary="b1"; protected-headers="v1"; hp="cipher"$/m);
+    assert.match(
+      opened.innerHeader.replace(/\r\n /g, " "),
+      /^Content-Type: multipart\/alternative; boundary="b1"; protected-headers="v1"; hp="cipher"$/m,
+    );
     assert.equal(mimeParts(opened.inner)[0]!.body.toString(), "ok");
   });
 });
@@ -227,7 +303,12 @@ describe("the egress check", () => {
   let sealed: Buffer;
   before(async () => {
     key = await readKey({ armoredKey: readFileSync(TEST_PUBLIC_KEY, "utf8") });
-    const generated = await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "other@example.net" }], format: "object" });
+    const generated = await generateKey({
+      type: "ecc",
+      curve: "curve25519Legacy",
+      userIDs: [{ email: "other@example.net" }],
+      format: "object",
+    });
     other = generated.publicKey;
     sealed = await seal(ORIGINAL, [key]);
   });
@@ -244,8 +325,10 @@ describe("the egress check", () => {
   ];
   for (const [name, mutate] of refusals) {
     it(`refuses ${name}`, async () => {
-      await assert.rejects(assertSealed(Buffer.from(mutate(sealed.toString("latin1")), "latin1"), allowedKeyIds([key])),
-        /refusing to relay a message that is not sealed/);
+      await assert.rejects(
+        assertSealed(Buffer.from(mutate(sealed.toString("latin1")), "latin1"), allowedKeyIds([key])),
+        /refusing to relay a message that is not sealed/,
+      );
     });
   }
 
@@ -261,26 +344,39 @@ describe("the egress check", () => {
   ];
   for (const [name, mutate] of moreRefusals) {
     it(`refuses ${name}`, async () => {
-      await assert.rejects(assertSealed(Buffer.from(mutate(sealed.toString("latin1")), "latin1"), allowedKeyIds([key])),
-        /refusing to relay a message that is not sealed/);
+      await assert.rejects(
+        assertSealed(Buffer.from(mutate(sealed.toString("latin1")), "latin1"), allowedKeyIds([key])),
+        /refusing to relay a message that is not sealed/,
+      );
     });
   }
 
   it("passes a sealed message cut into any pieces unchanged, and a broken one in no cutting", async () => {
-    const broken = Buffer.from(sealed.toString("latin1").replace("-----END PGP MESSAGE-----", "-----END PGP MESSAGE----- secret"), "latin1");
-    await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: sealed.length - 1 }), { maxLength: 12 }), async (cuts) => {
-      const pieces = (bytes: Buffer) => [0, ...new Set(cuts)].sort((a, b) => a - b).map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length));
-      const out: Buffer[] = [];
-      for await (const piece of guardSealed(pieces(sealed), allowedKeyIds([key]))) out.push(piece);
-      assert.ok(Buffer.concat(out).equals(sealed));
-      await assert.rejects(async () => { for await (const _ of guardSealed(pieces(broken), allowedKeyIds([key]))); }, /not sealed/);
-    }), { numRuns: 60 });
+    const broken = Buffer.from(
+      sealed.toString("latin1").replace("-----END PGP MESSAGE-----", "-----END PGP MESSAGE----- secret"),
+      "latin1",
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: sealed.length - 1 }), { maxLength: 12 }), async (cuts) => {
+        const pieces = (bytes: Buffer) =>
+          [0, ...new Set(cuts)].sort((a, b) => a - b).map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length));
+        const out: Buffer[] = [];
+        for await (const piece of guardSealed(pieces(sealed), allowedKeyIds([key]))) out.push(piece);
+        assert.ok(Buffer.concat(out).equals(sealed));
+        await assert.rejects(async () => {
+          for await (const _ of guardSealed(pieces(broken), allowedKeyIds([key])));
+        }, /not sealed/);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("passes nothing of a message whose packets are wrong beyond the header and wrapper start", async () => {
     const wrong = await seal(ORIGINAL, [other]);
     const passed: Buffer[] = [];
-    await assert.rejects(async () => { for await (const piece of guardSealed([wrong], allowedKeyIds([key]))) passed.push(piece); }, /session key/);
+    await assert.rejects(async () => {
+      for await (const piece of guardSealed([wrong], allowedKeyIds([key]))) passed.push(piece);
+    }, /session key/);
     assert.ok(!Buffer.concat(passed).includes("-----BEGIN PGP MESSAGE-----\r\n\r\n"), "no armor line went out");
   });
 });

@@ -10,16 +10,36 @@ const WHO = { user: "deploy", hostname: "web01.example.org" };
 
 describe("sendmail arguments: every flag form real callers use", () => {
   const cases: Array<[string, string[], Partial<SendmailArgs>]> = [
-    ["fail2ban sendmail-whois: -f SENDER RCPT", ["-f", "root@web01.example.org", "root@localhost"], { sender: "root@web01.example.org", recipients: ["root@localhost"] }],
-    ["cronie", ["-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"], { fullName: "CronDaemon", dotEndsMessage: false, extractRecipients: true, sender: "root", recipients: [] }],
-    ["Debian cron", ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"], { fullName: "CronDaemon", dotEndsMessage: false, recipients: ["root"] }],
+    [
+      "fail2ban sendmail-whois: -f SENDER RCPT",
+      ["-f", "root@web01.example.org", "root@localhost"],
+      { sender: "root@web01.example.org", recipients: ["root@localhost"] },
+    ],
+    [
+      "cronie",
+      ["-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"],
+      { fullName: "CronDaemon", dotEndsMessage: false, extractRecipients: true, sender: "root", recipients: [] },
+    ],
+    [
+      "Debian cron",
+      ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"],
+      { fullName: "CronDaemon", dotEndsMessage: false, recipients: ["root"] },
+    ],
     ["mdadm and sudo: -t", ["-t"], { extractRecipients: true, dotEndsMessage: true, recipients: [] }],
     ["at: -i USER", ["-i", "deploy"], { dotEndsMessage: false, recipients: ["deploy"] }],
     ["attached -f, -F, -B, -r", ["-fa@b", "-FName", "-B7BIT", "-rc@d", "x"], { sender: "c@d", fullName: "Name", recipients: ["x"] }],
-    ["detached -F, -B, -r", ["-F", "Full Name", "-B", "8BITMIME", "-r", "e@f", "x"], { sender: "e@f", fullName: "Full Name", recipients: ["x"] }],
+    [
+      "detached -F, -B, -r",
+      ["-F", "Full Name", "-B", "8BITMIME", "-r", "e@f", "x"],
+      { sender: "e@f", fullName: "Full Name", recipients: ["x"] },
+    ],
     ["-oi alone", ["-oi", "x"], { dotEndsMessage: false }],
     ["-- ends the options", ["-t", "--", "-odd@example.org"], { extractRecipients: true, recipients: ["-odd@example.org"] }],
-    ["ignored options", ["-U", "-G", "-m", "-n", "-v", "-h", "5", "-L", "tag", "-Am", "-O", "DeliveryMode=b", "-oQ/var/spool", "x"], { recipients: ["x"] }],
+    [
+      "ignored options",
+      ["-U", "-G", "-m", "-n", "-v", "-h", "5", "-L", "tag", "-Am", "-O", "DeliveryMode=b", "-oQ/var/spool", "x"],
+      { recipients: ["x"] },
+    ],
     ["comma-separated recipients", ["a, b", "c"], { recipients: ["a", "b", "c"] }],
     ["-bp lists the queue", ["-bp"], { mode: "list-queue" }],
     ["-q runs it", ["-q"], { mode: "run-queue" }],
@@ -40,7 +60,13 @@ describe("sendmail arguments: every flag form real callers use", () => {
 });
 
 describe("what sendmail makes of the message", () => {
-  const args = (over: Partial<SendmailArgs>): SendmailArgs => ({ mode: "send", extractRecipients: false, dotEndsMessage: true, recipients: [], ...over });
+  const args = (over: Partial<SendmailArgs>): SendmailArgs => ({
+    mode: "send",
+    extractRecipients: false,
+    dotEndsMessage: true,
+    recipients: [],
+    ...over,
+  });
   const prepare = (text: string, over: Partial<SendmailArgs>) => prepareSubmission(Buffer.from(text), args(over), WHO, NOW);
 
   it("a lone dot ends the message, unless -i", () => {
@@ -50,8 +76,17 @@ describe("what sendmail makes of the message", () => {
   });
 
   it("-t takes To, Cc and Bcc as recipients, besides the arguments, and removes Bcc", () => {
-    const s = prepare("To: root, Admin <admin>\nCc: ops@example.org\nBcc: hidden\nSubject: s\n\nbody\n", { extractRecipients: true, recipients: ["extra"] });
-    assert.deepEqual(s.envelope.recipients, ["extra@web01.example.org", "root@web01.example.org", "admin@web01.example.org", "ops@example.org", "hidden@web01.example.org"]);
+    const s = prepare("To: root, Admin <admin>\nCc: ops@example.org\nBcc: hidden\nSubject: s\n\nbody\n", {
+      extractRecipients: true,
+      recipients: ["extra"],
+    });
+    assert.deepEqual(s.envelope.recipients, [
+      "extra@web01.example.org",
+      "root@web01.example.org",
+      "admin@web01.example.org",
+      "ops@example.org",
+      "hidden@web01.example.org",
+    ]);
     assert.ok(!/^Bcc:/im.test(s.bytes.toString()));
   });
 
@@ -66,7 +101,10 @@ describe("what sendmail makes of the message", () => {
   it("synthesises From (with -F), Date and Message-ID when missing; the envelope sender is the user", () => {
     const s = prepare("Subject: s\n\nb\n", { recipients: ["root"], fullName: "Deploy Bot" });
     const text = s.bytes.toString();
-    assert.match(text, /^From: Deploy Bot <deploy@web01\.example\.org>\nDate: Sat, 21 Nov 2026 11:31:48 \+0000\nMessage-ID: <\d+\.[0-9a-f]+@web01\.example\.org>\nSubject: s\n\nb\n$/);
+    assert.match(
+      text,
+      /^From: Deploy Bot <deploy@web01\.example\.org>\nDate: Sat, 21 Nov 2026 11:31:48 \+0000\nMessage-ID: <\d+\.[0-9a-f]+@web01\.example\.org>\nSubject: s\n\nb\n$/,
+    );
     assert.equal(s.envelope.sender, "deploy@web01.example.org");
   });
 
@@ -76,8 +114,14 @@ describe("what sendmail makes of the message", () => {
   });
 
   it("output with no header at all gets one; no recipients is a temporary usage error", () => {
-    assert.match(prepare("just output\n", { recipients: ["root"] }).bytes.toString(), /^From: deploy@web01\.example\.org\nDate: .*\nMessage-ID: .*\n\njust output\n$/);
-    assert.throws(() => prepare("Subject: s\n\nb\n", { extractRecipients: true }), (e: unknown) => e instanceof SealpostError && e.status === "4.5.0");
+    assert.match(
+      prepare("just output\n", { recipients: ["root"] }).bytes.toString(),
+      /^From: deploy@web01\.example\.org\nDate: .*\nMessage-ID: .*\n\njust output\n$/,
+    );
+    assert.throws(
+      () => prepare("Subject: s\n\nb\n", { extractRecipients: true }),
+      (e: unknown) => e instanceof SealpostError && e.status === "4.5.0",
+    );
   });
 });
 
@@ -121,7 +165,10 @@ describe("what sendmail and serve make of a hostile message: bounded", () => {
     const s = prepare(message, message.length + 300); // room for Date and Message-ID, not for 2,000 "@web01.example.org"
     assert.ok(s.bytes.length <= message.length + 300);
     assert.ok(s.bytes.toString().includes("To: u0, u1, "));
-    assert.ok(prepare(message).bytes.toString().includes("To: u0@web01.example.org, u1@web01.example.org"), "without a limit it is qualified");
+    assert.ok(
+      prepare(message).bytes.toString().includes("To: u0@web01.example.org, u1@web01.example.org"),
+      "without a limit it is qualified",
+    );
     assert.throws(() => prepare("Subject: s\n\nb\n", 10), tooBig, "over max_size with its Date and Message-ID added");
   });
 });

@@ -49,14 +49,20 @@ describe("trace fields", () => {
     assert.equal(warning, "X-Authentication-Warning: web01: uid 1001 set sender to root@web01 using -f");
   });
   it("go on top in the message's own line ends", () => {
-    assert.equal(prependFields(Buffer.from("Subject: x\r\n\r\nb\r\n"), ["A: 1\r\n\tb"]).toString(), "A: 1\r\n\tb\r\nSubject: x\r\n\r\nb\r\n");
+    assert.equal(
+      prependFields(Buffer.from("Subject: x\r\n\r\nb\r\n"), ["A: 1\r\n\tb"]).toString(),
+      "A: 1\r\n\tb\r\nSubject: x\r\n\r\nb\r\n",
+    );
     assert.equal(prependFields(Buffer.from("Subject: x\n\nb\n"), ["A: 1\r\n\tb"]).toString(), "A: 1\n\tb\nSubject: x\n\nb\n");
   });
 });
 
 describe("mbox From_ line", () => {
   it("never carries a line end, a space or a NUL from the envelope", () => {
-    assert.equal(fromLineSender("x@example.org\nFrom root@web01 Mon Jan  1 00:00:00 2001"), "x@example.org_From_root@web01_Mon_Jan__1_00:00:00_2001");
+    assert.equal(
+      fromLineSender("x@example.org\nFrom root@web01 Mon Jan  1 00:00:00 2001"),
+      "x@example.org_From_root@web01_Mon_Jan__1_00:00:00_2001",
+    );
     assert.equal(fromLineSender(""), "MAILER-DAEMON");
     assert.equal(fromLineSender("a\0b\r@c"), "a_b_@c");
   });

@@ -49,7 +49,10 @@ describe("mbox", () => {
     const before = readFileSync(path);
     let mark: MboxMark | undefined;
     const killedAt = new Date(Date.UTC(2026, 10, 21, 3, 4, 5));
-    await deliverToMbox(join(root, "scratch"), message, "root@h", { now: killedAt, beforeAppend: async (m) => void (mark = { ...m, offset: before.length }) });
+    await deliverToMbox(join(root, "scratch"), message, "root@h", {
+      now: killedAt,
+      beforeAppend: async (m) => void (mark = { ...m, offset: before.length }),
+    });
     writeFileSync(path, Buffer.concat([before, mboxEntry(message, "root@h", killedAt).subarray(0, cut), Buffer.from(append)]));
     return { path, before, mark: mark! };
   }
@@ -77,11 +80,15 @@ describe("dot-lock", () => {
     const target = join(root, "locked");
     let inside = 0;
     let most = 0;
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => withDotlock(target, async () => {
-      most = Math.max(most, ++inside);
-      await new Promise((r) => setTimeout(r, 2));
-      inside--;
-    })));
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        withDotlock(target, async () => {
+          most = Math.max(most, ++inside);
+          await new Promise((r) => setTimeout(r, 2));
+          inside--;
+        }),
+      ),
+    );
     assert.ok(outcomes.every((o) => !o.busy));
     assert.equal(most, 1);
   });
@@ -99,7 +106,10 @@ describe("dot-lock", () => {
     const outcome = await withDotlock(target, async () => void (ran = true), { timeoutMs: 50 });
     assert.deepEqual(outcome, { busy: true });
     assert.equal(ran, false);
-    assert.throws(() => unlessBusy(outcome), (err: unknown) => err instanceof SealpostError && err.reason === Reason.busy && /lock is held too long/.test(err.message));
+    assert.throws(
+      () => unlessBusy(outcome),
+      (err: unknown) => err instanceof SealpostError && err.reason === Reason.busy && /lock is held too long/.test(err.message),
+    );
   });
 });
 
@@ -107,14 +117,22 @@ describe("spool", () => {
   it("enqueues durably, lists, saves and removes", async () => {
     const spool = new Spool(join(root, "spool"));
     const entry = await spool.enqueue(Buffer.from("Subject: x\n\ny\n"), {
-      state: "queued", nextAttempt: new Date().toISOString(), lastError: null, recipients: ["ops@example.net"], sender: "", keys: null,
+      state: "queued",
+      nextAttempt: new Date().toISOString(),
+      lastError: null,
+      recipients: ["ops@example.net"],
+      sender: "",
+      keys: null,
     });
     assert.equal(statSync(join(root, "spool", "msg", `${entry.id}.eml`)).mode & 0o777, 0o600);
-    assert.deepEqual((await spool.list()).map((e) => e.id), [entry.id]);
+    assert.deepEqual(
+      (await spool.list()).map((e) => e.id),
+      [entry.id],
+    );
     entry.state = "held";
     await spool.save(entry);
     assert.equal((await spool.get(entry.id))?.state, "held");
-    assert.equal((await spool.get("../../etc/passwd")), undefined);
+    assert.equal(await spool.get("../../etc/passwd"), undefined);
     await spool.remove(entry.id);
     assert.deepEqual(await spool.list(), []);
   });
