@@ -60,7 +60,8 @@ export function parseDeliverArgs(argv: readonly string[], config?: string): Deli
       args.recipients.push(...argv.slice(i + 1));
       break;
     }
-    const valued = /^(-c|--config|-f|--from)(?:=(.*))?$/.exec(arg) ?? (/^-[cf]./.test(arg) ? [arg, arg.slice(0, 2), arg.slice(2)] : null);
+    const valued: Array<string | undefined> | null =
+      /^(-c|--config|-f|--from)(?:=(.*))?$/.exec(arg) ?? (/^-[cf]./.test(arg) ? [arg, arg.slice(0, 2), arg.slice(2)] : null);
     if (valued) {
       const value = valued[2] ?? argv[++i];
       if (value === undefined) return `option ${valued[1]} needs a value`;

@@ -120,7 +120,7 @@ function mtaTools(root: string): MtaTools {
     reloadPostfix: () => {
       if (live && spawnSync("/usr/sbin/postfix", ["status"], { env: SBIN }).status === 0) tool("/usr/sbin/postfix", ["reload"]);
     },
-    eximSplitConfig: async () => /^dc_use_split_config\s*=\s*'?true'?/m.test(readFileSync(at("/etc/exim4/update-exim4.conf.conf"), "utf8")),
+    eximSplitConfig: () => /^dc_use_split_config\s*=\s*'?true'?/m.test(readFileSync(at("/etc/exim4/update-exim4.conf.conf"), "utf8")),
     updateExim: () => {
       if (live) tool("/usr/sbin/update-exim4.conf", []);
     },

@@ -187,8 +187,8 @@ async function reportRevoked(config: Config, info: KeyInfo): Promise<void> {
         : `warning   ${route.label}: sealed to its other keys only`,
     );
   }
-  await noticeRevokedKey(config, info, routes, now).catch((e: Error) =>
-    out(`warning   the notice to root could not be written: ${printable(e.message)}`),
+  await noticeRevokedKey(config, info, routes, now).catch((e: unknown) =>
+    out(`warning   the notice to root could not be written: ${printable(e instanceof Error ? e.message : String(e))}`),
   );
 }
 

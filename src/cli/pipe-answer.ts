@@ -14,7 +14,7 @@ export function answer(outcome: Outcome): number {
   const { exitCode, stderr: line } = pipeAnswer(outcome);
   if (line) stderr(line);
   if (process.env.SEALPOST_DEBUG && outcome.kind === "deferred")
-    stderr(`${String((outcome.error.cause as Error)?.stack ?? outcome.error.cause)}\n`);
+    stderr(`${String(outcome.error.cause instanceof Error ? outcome.error.cause.stack : outcome.error.cause)}\n`);
   return exitCode;
 }
 

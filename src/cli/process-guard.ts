@@ -7,12 +7,12 @@ import { EX_TEMPFAIL, Reason, tempfailLine } from "../core/outcome.js";
 
 export function guardProcess(pipe: boolean): void {
   const fatal = (err: unknown): never => {
-    if (process.env.SEALPOST_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    if (process.env.SEALPOST_DEBUG) process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     if (pipe) {
       process.stderr.write(tempfailLine({ reason: Reason.internal, publicMessage: "internal error" }));
       process.exit(EX_TEMPFAIL);
     }
-    process.stderr.write(`sealpost: internal error: ${String((err as Error)?.message ?? err).split("\n")[0]}\n`);
+    process.stderr.write(`sealpost: internal error: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""}\n`);
     process.exit(1);
   };
   if (pipe && !process.env.SEALPOST_DEBUG) process.removeAllListeners("warning");

@@ -45,7 +45,8 @@ function load(name: "intake" | "sealpost"): Bundle {
   }
   const bundleModule = { exports: {} as Bundle };
   // A bundle requires only Node's builtins, so this file's own require serves (node:module stays unloaded).
-  script.runInThisContext()(bundleModule.exports, require, bundleModule, file, dirname(file));
+  const wrapper = script.runInThisContext() as (e: Bundle, r: NodeJS.Require, m: { exports: Bundle }, f: string, d: string) => void;
+  wrapper(bundleModule.exports, require, bundleModule, file, dirname(file));
   return bundleModule.exports;
 }
 

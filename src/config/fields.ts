@@ -21,7 +21,7 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a date";
   if (typeof value === "object" && value !== null) return "a table";
-  return String(value);
+  return typeof value === "number" || typeof value === "boolean" || typeof value === "bigint" ? String(value) : typeof value;
 }
 
 export type Table = Record<string, unknown>;

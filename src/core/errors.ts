@@ -49,6 +49,15 @@ export function errnoOf(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** A .catch() handler for an absence that is fine: the errno codes named give `value`, anything else is thrown on. */
+export function whenErrno<T>(value: T, ...codes: string[]): (err: unknown) => T {
+  return (err) => {
+    const code = errnoOf(err);
+    if (code !== undefined && codes.includes(code)) return value;
+    throw err;
+  };
+}
+
 /** What went wrong with a file, in words when there are some ("not found"), else its code. */
 export function errnoWords(err: unknown): string {
   const code = errnoOf(err);

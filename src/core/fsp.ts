@@ -10,23 +10,29 @@ import * as fs from "node:fs";
 type Callback<T> = (err: NodeJS.ErrnoException | null, value: T) => void;
 
 function call<T>(fn: (cb: Callback<T>) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+  return new Promise((resolve, reject) => {
+    fn((err, value) => (err ? reject(err) : resolve(value)));
+  });
+}
+
+/** For the calls whose callback carries only an error. */
+function done(fn: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fn((err) => (err ? reject(err) : resolve()));
+  });
 }
 
 export const stat = (path: string): Promise<fs.Stats> => call((cb) => fs.stat(path, cb));
 export const lstat = (path: string): Promise<fs.Stats> => call((cb) => fs.lstat(path, cb));
 export const readdir = (path: string): Promise<string[]> => call((cb) => fs.readdir(path, cb));
-export const unlink = (path: string): Promise<void> => call<void>((cb) => fs.unlink(path, (e) => cb(e, undefined)));
-export const rename = (from: string, to: string): Promise<void> => call<void>((cb) => fs.rename(from, to, (e) => cb(e, undefined)));
-export const link = (from: string, to: string): Promise<void> => call<void>((cb) => fs.link(from, to, (e) => cb(e, undefined)));
-export const chmod = (path: string, mode: number): Promise<void> => call<void>((cb) => fs.chmod(path, mode, (e) => cb(e, undefined)));
-export const chown = (path: string, uid: number, gid: number): Promise<void> =>
-  call<void>((cb) => fs.chown(path, uid, gid, (e) => cb(e, undefined)));
-export const access = (path: string, mode?: number): Promise<void> => call<void>((cb) => fs.access(path, mode, (e) => cb(e, undefined)));
-export const utimes = (path: string, atime: Date, mtime: Date): Promise<void> =>
-  call<void>((cb) => fs.utimes(path, atime, mtime, (e) => cb(e, undefined)));
-export const mkdir = (path: string, options: fs.MakeDirectoryOptions): Promise<void> =>
-  call<void>((cb) => fs.mkdir(path, options, (e) => cb(e, undefined)));
+export const unlink = (path: string): Promise<void> => done((cb) => fs.unlink(path, cb));
+export const rename = (from: string, to: string): Promise<void> => done((cb) => fs.rename(from, to, cb));
+export const link = (from: string, to: string): Promise<void> => done((cb) => fs.link(from, to, cb));
+export const chmod = (path: string, mode: number): Promise<void> => done((cb) => fs.chmod(path, mode, cb));
+export const chown = (path: string, uid: number, gid: number): Promise<void> => done((cb) => fs.chown(path, uid, gid, cb));
+export const access = (path: string, mode?: number): Promise<void> => done((cb) => fs.access(path, mode, cb));
+export const utimes = (path: string, atime: Date, mtime: Date): Promise<void> => done((cb) => fs.utimes(path, atime, mtime, cb));
+export const mkdir = (path: string, options: fs.MakeDirectoryOptions): Promise<void> => done((cb) => fs.mkdir(path, options, cb));
 
 export function readFile(path: string): Promise<Buffer>;
 export function readFile(path: string, encoding: BufferEncoding): Promise<string>;
@@ -35,7 +41,7 @@ export function readFile(path: string, encoding?: BufferEncoding): Promise<Buffe
 }
 
 export const writeFile = (path: string, data: string | Uint8Array, options: fs.WriteFileOptions = {}): Promise<void> =>
-  call<void>((cb) => fs.writeFile(path, data, options, (e) => cb(e, undefined)));
+  done((cb) => fs.writeFile(path, data, options, cb));
 
 /** An open file, as node:fs/promises' FileHandle for what sealpost does with one. */
 export class FileHandle {
@@ -58,19 +64,19 @@ export class FileHandle {
   }
 
   sync(): Promise<void> {
-    return call<void>((cb) => fs.fsync(this.fd, (e) => cb(e, undefined)));
+    return done((cb) => fs.fsync(this.fd, cb));
   }
 
   utimes(atime: Date, mtime: Date): Promise<void> {
-    return call<void>((cb) => fs.futimes(this.fd, atime, mtime, (e) => cb(e, undefined)));
+    return done((cb) => fs.futimes(this.fd, atime, mtime, cb));
   }
 
   truncate(length: number): Promise<void> {
-    return call<void>((cb) => fs.ftruncate(this.fd, length, (e) => cb(e, undefined)));
+    return done((cb) => fs.ftruncate(this.fd, length, cb));
   }
 
   close(): Promise<void> {
-    return call<void>((cb) => fs.close(this.fd, (e) => cb(e, undefined)));
+    return done((cb) => fs.close(this.fd, cb));
   }
 }
 

@@ -8,7 +8,10 @@ import { createMessage, encrypt, enums, type PrivateKey, type PublicKey } from "
 
 /** Encrypts `data` to `keys`, armored; with `signingKey`, signs first (one-pass signature inside). */
 export async function encryptArmored(data: Uint8Array, keys: PublicKey[], signingKey?: PrivateKey): Promise<string> {
-  return encrypt({ ...(await options(keys, signingKey)), message: await createMessage({ binary: data, format: "binary" }) });
+  const message = await createMessage({ binary: data, format: "binary" });
+  // openpgp types its result through web-stream-tools' stream types, which are `any` without the
+  // DOM lib this Node project does not load: said here once, as what openpgp documents.
+  return encrypt({ ...options(keys, signingKey), message, format: "armored" }) as Promise<string>;
 }
 
 /** The same, read from and written to streams. */
@@ -17,10 +20,11 @@ export async function encryptArmoredStream(
   keys: PublicKey[],
   signingKey?: PrivateKey,
 ): Promise<ReadableStream<string>> {
-  return encrypt({ ...(await options(keys, signingKey)), message: await createMessage({ binary: data, format: "binary" }) });
+  const message = await createMessage({ binary: data, format: "binary" });
+  return encrypt({ ...options(keys, signingKey), message, format: "armored" }) as Promise<ReadableStream<string>>;
 }
 
-async function options(keys: PublicKey[], signingKey?: PrivateKey) {
+function options(keys: PublicKey[], signingKey?: PrivateKey) {
   if (keys.length === 0) throw new Error("refusing to encrypt to no key");
   // openpgp 6 picks SEIPD v2 (AEAD) on its own when every key advertises it; an explicit
   // session key without an AEAD algorithm keeps it at SEIPD v1, which GnuPG 2.2 can decrypt.
@@ -29,7 +33,6 @@ async function options(keys: PublicKey[], signingKey?: PrivateKey) {
     encryptionKeys: keys,
     ...(signingKey ? { signingKeys: signingKey } : {}),
     sessionKey,
-    format: "armored" as const,
     config: { preferredCompressionAlgorithm: enums.compression.uncompressed },
   };
 }

@@ -35,7 +35,7 @@ export async function parseInput(data: Buffer): Promise<ParsedInput> {
         await readPart(
           parsed,
           () => readKeys({ armoredKeys: block }),
-          async () => (await unarmor(block)).data,
+          async () => (await unarmor(block)).data as unknown, // typed through stream types this project does not load
         );
       }
       return parsed;
@@ -44,7 +44,7 @@ export async function parseInput(data: Buffer): Promise<ParsedInput> {
     await readPart(
       parsed,
       () => readKeys({ binaryKeys: new Uint8Array(data) }),
-      async () => new Uint8Array(data),
+      () => Promise.resolve(new Uint8Array(data)),
     );
     return parsed;
   } catch (err) {

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readKey, type PublicKey } from "openpgp";
+import { PublicKey, readKey } from "openpgp";
 import type { RouteConfig } from "../config/schema.js";
 import { SealpostError } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
@@ -45,7 +45,7 @@ export async function loadKey(keysDir: string, fingerprint: string): Promise<Sto
     throw err;
   }
   const key = await readKey({ armoredKey: text });
-  if (key.isPrivate() || fingerprintOf(key) !== fingerprint) {
+  if (!(key instanceof PublicKey) || key.isPrivate() || fingerprintOf(key) !== fingerprint) {
     throw new SealpostError(Reason.noKey, `key file ${fingerprint}.asc does not hold that public key`);
   }
   return { fingerprint, key };

@@ -46,5 +46,5 @@ export async function keyEmails(key: PublicKey, now: Date = new Date()): Promise
 }
 
 export function emailsOf(users: User[]): string[] {
-  return users.map((user) => user.userID?.email?.toLowerCase() ?? "").filter((email) => email !== "");
+  return users.map((user) => user.userID?.email.toLowerCase() ?? "").filter((email) => email !== "");
 }

@@ -32,11 +32,11 @@ export function zbase32(data: Uint8Array): string {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
+      out += alphabet.charAt((value >>> (bits - 5)) & 31);
       bits -= 5;
     }
   }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  if (bits > 0) out += alphabet.charAt((value << (5 - bits)) & 31);
   return out;
 }
 
@@ -89,11 +89,10 @@ function get(url: URL, options: WkdOptions, deadline: number): Promise<Buffer> {
       : undefined;
   return new Promise((resolve, reject) => {
     let settled = false;
-    let overall: NodeJS.Timeout | undefined;
-    const settle = (err: unknown, data?: Buffer) => {
+    const settle = (err: Error | undefined, data?: Buffer) => {
       if (settled) return;
       settled = true;
-      clearTimeout(overall);
+      clearTimeout(overall); // (declared below, set before any callback can run)
       if (err) reject(err);
       else resolve(data!);
     };
@@ -115,7 +114,8 @@ function get(url: URL, options: WkdOptions, deadline: number): Promise<Buffer> {
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();
-          return settle(new WkdError(`${url.host}: HTTP ${res.statusCode} (no key published for this address)`));
+          settle(new WkdError(`${url.host}: HTTP ${String(res.statusCode)} (no key published for this address)`));
+          return;
         }
         const chunks: Buffer[] = [];
         let size = 0;
@@ -130,7 +130,7 @@ function get(url: URL, options: WkdOptions, deadline: number): Promise<Buffer> {
     );
     // The whole exchange, from the lookup to the last byte: the idle timeout alone is reset by
     // every byte, so a server that drips one every few seconds would hold the fetch forever.
-    overall = setTimeout(
+    const overall = setTimeout(
       () => fail(new WkdError(`${url.host}: no complete answer within ${DEADLINE_MS / 1000} s`)),
       Math.max(0, deadline - Date.now()),
     );

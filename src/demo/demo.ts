@@ -98,12 +98,12 @@ export async function runDemo(keep: boolean): Promise<DemoReport> {
     if (relayed) {
       const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(relayed.toString("latin1"))?.[0];
       if (armored) {
-        const { data } = await decrypt({
+        const { data } = (await decrypt({
           message: await readMessage({ armoredMessage: armored }),
           decryptionKeys: privateKey,
           format: "binary",
-        });
-        decrypted = Buffer.from(data as Uint8Array);
+        })) as { data: Uint8Array }; // openpgp types it through stream types this project does not load
+        decrypted = Buffer.from(data);
       }
     }
     const body = SAMPLE_NOTICE.slice(SAMPLE_NOTICE.indexOf("\n\n") + 2).replace(/\n/g, "\r\n");

@@ -16,7 +16,7 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
-export const silentLog: EventLog = { event: () => undefined, close: async () => undefined };
+export const silentLog: EventLog = { event: () => undefined, close: () => Promise.resolve() };
 
 export function openEventLog(log: Config["log"], fallback?: (line: string) => void): EventLog {
   const sink = chooseSink(log, fallback);
@@ -49,7 +49,7 @@ function chooseSink(log: Config["log"], fallback?: (line: string) => void): Line
   const to = logDestination(log);
   if (to.kind === "syslog") return new SyslogSink(to.path, log.facility);
   if (to.kind === "file") return new FileSink(to.path);
-  if (fallback) return { write: (line) => fallback(line), close: async () => undefined };
+  if (fallback) return { write: (line) => fallback(line), close: () => Promise.resolve() };
   return undefined;
 }
 

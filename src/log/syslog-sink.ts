@@ -72,7 +72,7 @@ export class SyslogSink implements LineSink {
       child.on("error", () => {
         this.broken = true; // no logger(1): events are lost, mail is not
       });
-      child.stdin?.on("error", () => undefined);
+      child.stdin.on("error", () => undefined);
       this.child = child;
     } catch {
       this.broken = true;

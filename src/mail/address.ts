@@ -29,7 +29,7 @@ export function parseMailboxes(value: string): Mailbox[] {
   const out: Mailbox[] = [];
   for (const item of parsed) {
     if (!("address" in item) || typeof item.address !== "string") continue;
-    const name = (item.name ?? "").trim();
+    const name = item.name.trim(); // postal-mime gives "" for none
     if (item.address.trim() !== "") out.push({ name, address: item.address.trim() });
     // A bare local part ("To: root", "root (Cron Daemon)") comes back as a name without address.
     else if (BARE_LOCAL_PART.test(name)) out.push({ name: "", address: name });
@@ -48,14 +48,14 @@ const SAFE_ADDRESS = /^[\x21-\x7e]+@[\x21-\x7e]+$/;
 
 /** A mailbox as a 7-bit header value: phrase, quoted string or encoded-words for the name. */
 export function formatMailbox(box: Mailbox): string {
-  const address = SAFE_ADDRESS.test(box.address) && !/[<>,;"\\()\[\]]/.test(box.address) ? box.address : "invalid@invalid";
+  const address = SAFE_ADDRESS.test(box.address) && !/[<>,;"\\()[\]]/.test(box.address) ? box.address : "invalid@invalid";
   const name = box.name.replace(/[\r\n\0]+/g, " ").trim();
   if (name === "") return address;
   return `${displayName(name)} <${address}>`;
 }
 
 function displayName(name: string): string {
-  if (ATOM_PHRASE.test(name) && !/^ | $|  /.test(name)) return name;
+  if (ATOM_PHRASE.test(name) && !/^ | $| {2}/.test(name)) return name;
   if (isPlainText(name)) return `"${name.replace(/(["\\])/g, "\\$1")}"`;
   return encodeUnstructured(name);
 }

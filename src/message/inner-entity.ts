@@ -132,6 +132,7 @@ function withHpParams(field: HeaderField): string {
  */
 function legacyDisplay(obscured: ReadonlyArray<[string, string]>): string {
   if (obscured.length === 0) return "";
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must not reach the display part
   return obscured.map(([name, value]) => `${name}: ${value.replace(/[\x00-\x1f\x7f\x85\u2028\u2029]/g, " ")}\r\n`).join("") + "\r\n";
 }
 

@@ -18,6 +18,7 @@ import { ownershipFindings } from "./ownership.js";
 import { routeKeyStatus } from "./route-key-status.js";
 import { lmtpFindings, type LmtpFacts } from "./lmtp-check.js";
 import type { Finding } from "./finding.js";
+import { errnoOf } from "../core/errors.js";
 
 export type { Finding, Level } from "./finding.js";
 
@@ -65,8 +66,8 @@ async function logFinding(config: Config): Promise<Finding> {
   }
   const writable = await access(to.path, constants.W_OK).then(
     () => true,
-    async (e: NodeJS.ErrnoException) =>
-      e.code === "ENOENT" &&
+    async (e: unknown) =>
+      errnoOf(e) === "ENOENT" &&
       (await access(dirname(to.path), constants.W_OK).then(
         () => true,
         () => false,

@@ -35,7 +35,7 @@ export interface MtaTools {
   /** postfix reload, when Postfix runs. */
   reloadPostfix(): void;
   /** Whether Debian's exim4 builds its configuration from conf.d (dc_use_split_config). */
-  eximSplitConfig(): Promise<boolean>;
+  eximSplitConfig(): boolean;
   updateExim(): void;
 }
 
@@ -94,7 +94,8 @@ async function lmtpInConfig({ at, act, note, configPath }: LmtpSetUp): Promise<v
   }
   const current = /^\s*lmtp\s*=\s*"([^"]*)"/m.exec(text)?.[1];
   if (current !== undefined && current !== "" && current !== LMTP_SOCKET) {
-    return note(`${configPath} has [serve] lmtp = "${current}"; the MTA is set up for ${LMTP_SOCKET}: make them the same`);
+    note(`${configPath} has [serve] lmtp = "${current}"; the MTA is set up for ${LMTP_SOCKET}: make them the same`);
+    return;
   }
   const line = `lmtp = "${LMTP_SOCKET}"`;
   await act(current === LMTP_SOCKET, `${configPath}: [serve] ${line}`, async () => {
@@ -176,7 +177,7 @@ sealpost_lmtp:
   user = ${user}
   batch_max = 100
 `;
-  let changed = false;
+  const written: string[] = []; // (set in act's callbacks, which flow analysis does not follow)
   for (const [path, text] of [
     [EXIM_ROUTER, router],
     [EXIM_TRANSPORT, transport],
@@ -185,16 +186,16 @@ sealpost_lmtp:
     await act((await readFile(at(path), "utf8").catch(() => "")) === text, path, async () => {
       await ensureDirectory(at(dir), dir, 0o755);
       await replaceFile(at(path), path, text, 0o644, { uid: 0, gid: 0 });
-      changed = true;
+      written.push(path);
     });
   }
-  if (!(await tools.eximSplitConfig())) {
+  if (!tools.eximSplitConfig()) {
     note(
       "Debian's exim4 here builds its configuration from the one-file template, which reads no conf.d router: set dc_use_split_config='true' in /etc/exim4/update-exim4.conf.conf, then run update-exim4.conf (or paste the two conf.d files into the template's routers and transports)",
     );
     return;
   }
-  if (changed) await act(false, "update-exim4.conf (Exim picks the router and transport up)", () => tools.updateExim());
+  if (written.length > 0) await act(false, "update-exim4.conf (Exim picks the router and transport up)", () => tools.updateExim());
   note(
     "start serve before mail comes (systemctl enable --now sealpost); until it listens, Exim keeps root's mail in its queue, never bounced",
   );

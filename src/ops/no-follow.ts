@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { errnoOf, whenErrno } from "../core/errors.js";
 
 export class UnsafePath extends Error {}
 
@@ -21,10 +22,7 @@ export interface Owner {
 
 /** What stands at `path`, links not followed; undefined when nothing does. */
 export async function entryAt(path: string): Promise<Stats | undefined> {
-  return lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return undefined;
-    throw err;
-  });
+  return lstat(path).catch(whenErrno(undefined, "ENOENT"));
 }
 
 /** Refuses a symlink or something of the wrong type at `path`, naming it. */
@@ -40,17 +38,16 @@ export async function ensureDirectory(path: string, shown: string, mode: number,
   await checkNoLink(path, shown, "directory");
   // Parents (/var/spool, /var/lib) are root's: only the last component can be someone else's link.
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  await mkdir(path, { mode }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "EEXIST") throw err;
-  });
+  await mkdir(path, { mode }).catch(whenErrno(undefined, "EEXIST"));
   await changeNoFollow(path, shown, "directory", mode, owner);
 }
 
 /** fchmod/fchown of what is at `path`, opened without following a link. */
 export async function changeNoFollow(path: string, shown: string, kind: "directory" | "file", mode?: number, owner?: Owner): Promise<void> {
   const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (kind === "directory" ? constants.O_DIRECTORY : 0);
-  const handle = await open(path, flags).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ELOOP" || err.code === "ENOTDIR")
+  const handle = await open(path, flags).catch((err: unknown) => {
+    const code = errnoOf(err);
+    if (code === "ELOOP" || code === "ENOTDIR")
       throw new UnsafePath(`${shown} is a symbolic link or not a ${kind}; init never follows one`);
     throw err;
   });

@@ -73,8 +73,10 @@ async function ingestOne(
     drop = await DropFile.open(spoolDir, name);
     if (!drop) return; // its writer took it back, or it was taken in already
     const submitter = localSubmitter(drop.uid, owner);
-    if (!(await withinQuota(config, hostname, quota, submitter, drop.size, now)))
-      return refuse("quota", "over the hourly quota of its user", drop.uid);
+    if (!(await withinQuota(config, hostname, quota, submitter, drop.size, now))) {
+      await refuse("quota", "over the hourly quota of its user", drop.uid);
+      return;
+    }
     // The trace fields go on top as the file is read: a drop file's bytes are held once.
     const { envelope, bytes } = await drop.read(
       config.serve.maxSize,
@@ -85,11 +87,11 @@ async function ingestOne(
     await removeDrop(spoolDir, name);
     report.taken++;
   } catch (err) {
-    if (err instanceof DropRefused) return refuse("bad", err.message, drop?.uid);
+    if (err instanceof DropRefused) await refuse("bad", err.message, drop?.uid);
     // refused for good (a header over the limit): set aside, or it would be tried again every pass
-    if (err instanceof SealpostError && err.permanence === "permanent") return refuse("bad", err.publicMessage, drop?.uid);
+    else if (err instanceof SealpostError && err.permanence === "permanent") await refuse("bad", err.publicMessage, drop?.uid);
     // The store or the spool failed, not the file: it stays for the next pass.
-    log.event("deferred", { id: name.slice(0, 12), via: "drop", reason: (err as Error).message });
+    else log.event("deferred", { id: name.slice(0, 12), via: "drop", reason: err instanceof Error ? err.message : String(err) });
   } finally {
     await drop?.close();
   }

@@ -5,7 +5,7 @@
  * Entries locked by another runner are left to it, so two runners never send the same entry.
  */
 import type { Config } from "../config/schema.js";
-import { SealpostError, asSealpostError } from "../core/errors.js";
+import { SealpostError, asSealpostError, whenErrno } from "../core/errors.js";
 import { resolveHostname } from "../core/hostname.js";
 import { readRawMessage } from "../mail/raw-message.js";
 import { ingestDrops } from "./drop-ingest.js";
@@ -107,7 +107,7 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
         { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 },
       ).then(
         () => undefined,
-        (err) => {
+        (err: unknown) => {
           // What the attempt itself threw as a SealpostError (its local copy failing, say) was caught
           // here along with busy before busy was a result; kept so: the entry stays for the next pass.
           if (!(err instanceof SealpostError)) throw err;
@@ -136,10 +136,7 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     entry.attempts++; // it met the relay as it is: down
     return failEntries(pass, [entry], pass.relayDown, entry.logId ?? entry.id);
   }
-  const bytes = await spool.message(entry.id).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return undefined; // removed half-way (the message goes first): it was sent
-    throw err;
-  });
+  const bytes = await spool.message(entry.id).catch(whenErrno(undefined, "ENOENT")); // removed half-way (the message goes first): it was sent;
   if (!bytes) return spool.remove(entry.id);
   const raw = readRawMessage(bytes);
   if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes, log); // an entry of an older version

@@ -116,7 +116,7 @@ export class Runner {
       const release = await takeRunnerLock(spoolDir);
       if (release || this.options.lingerMs !== Infinity || this.stopping) return release;
       await this.sleep(POLL_MS); // serve still passes while it waits: entry locks keep the two apart
-      await this.pass(this.options.loadConfig(), this.options.log!).catch((err) => this.options.onError?.(err));
+      await this.pass(this.options.loadConfig(), this.options.log!).catch((err: unknown) => this.options.onError?.(err));
     }
   }
 
@@ -147,7 +147,7 @@ export class Runner {
           this.kicked = true;
           continue;
         }
-        await this.pass(config, log, only).catch((err) => this.options.onError?.(err));
+        await this.pass(config, log, only).catch((err: unknown) => this.options.onError?.(err));
         continue;
       }
       const stamp = await metaStamp(spoolDir);
@@ -187,11 +187,11 @@ export class Runner {
       try {
         // an entry committed or saved (ID.json), a drop in (NAME.msg); not the locks and temp files beside them
         const w = watch(dir, { persistent: false }, (_event, name) => {
-          const entry = name === null ? undefined : /^([0-9a-z]+-[0-9a-f]+)\.json$/.exec(String(name))?.[1];
+          const entry = name === null ? undefined : /^([0-9a-z]+-[0-9a-f]+)\.json$/.exec(name)?.[1];
           if (entry) this.kick(entry);
           else if (name === null)
             this.kick(); // the watch lost count: look at everything
-          else if (/^[0-9a-f]{32}\.msg$/.test(String(name))) this.kick(""); // a drop: taken in by any pass
+          else if (/^[0-9a-f]{32}\.msg$/.test(name)) this.kick(""); // a drop: taken in by any pass
         });
         w.on("error", () => undefined);
         watchers.push(w);

@@ -70,7 +70,8 @@ export class Relay {
         );
     try {
       const info = await transport.sendMail({ envelope: { from: relayIdentity(this.settings), to: [recipient] }, raw });
-      return { reply: String((info as { response?: unknown }).response ?? "250"), size: Buffer.isBuffer(sealed) ? sealed.length : size };
+      const response = (info as { response?: unknown }).response;
+      return { reply: typeof response === "string" ? response : "250", size: Buffer.isBuffer(sealed) ? sealed.length : size };
     } catch (err) {
       if (failure instanceof SealpostError) throw failure; // sealing or egress, not the relay
       throw relayError(err, this.settings.relay);

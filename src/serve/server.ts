@@ -214,7 +214,7 @@ export class SealpostServer {
           if (entryId) this.runner.kick(entryId); // (the runner's watch sees it too: this is only sooner)
           done(null, reply);
         },
-        (err) => {
+        (err: unknown) => {
           const reply = smtpReply({ kind: "deferred", error: asSealpostError(err) }); // too big (once prepared) is for good; anything else temporary
           if (reply.code < 500) {
             this.events.event("deferred", {
@@ -285,7 +285,8 @@ export class SealpostServer {
       log: this.events,
       keyIndex: async () => (await readKeyIndex(keysDir)) ?? refreshKeyIndex(keysDir, now),
     });
-    if (outcome.kind === "deferred") throw outcome.error;
+    if (outcome.kind === "deferred")
+      throw new SealpostError(outcome.error.reason, outcome.error.publicMessage, { cause: outcome.error.cause });
     return accepted(outcome.kind === "stored-only" ? "kept locally" : outcome.kind === "duplicate" ? "taken already" : "queued");
   }
 

@@ -8,14 +8,12 @@
  */
 import { chmod, chown, lstat, mkdir, stat, unlink } from "../core/fsp.js";
 import { dirname } from "node:path";
-import { SealpostError } from "../core/errors.js";
+import { SealpostError, whenErrno } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
 
 /** Ready for listen(path): the directory there (made 0750 when missing), no stale socket in the way. */
 export async function prepareSocketPath(path: string): Promise<void> {
-  await mkdir(dirname(path), { mode: 0o750 }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "EEXIST") throw err;
-  });
+  await mkdir(dirname(path), { mode: 0o750 }).catch(whenErrno(undefined, "EEXIST"));
   const there = await lstat(path).catch(() => undefined);
   if (!there) return;
   if (!there.isSocket() || there.uid !== process.getuid?.()) {

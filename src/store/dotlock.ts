@@ -18,7 +18,7 @@ import { constants, type Stats } from "node:fs";
 import { randomHex } from "../core/random.js";
 import { link, lstat, open, unlink, type FileHandle } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
-import { SealpostError } from "../core/errors.js";
+import { SealpostError, whenErrno } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -243,10 +243,7 @@ export async function lockHolder(path: string): Promise<{ pid: number; mtimeMs: 
 /** `fn` on the regular file at the lock's name, opened without following a link; undefined when there is none. */
 async function onLockFile<T>(lockPath: string, fn: (handle: FileHandle, info: Stats) => Promise<T>): Promise<T | undefined> {
   const handle = await open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT" || err.code === "ELOOP") return undefined;
-      throw err;
-    },
+    whenErrno(undefined, "ENOENT", "ELOOP"),
   );
   if (!handle) return undefined;
   try {

@@ -17,6 +17,7 @@ import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } fr
 import { join } from "node:path";
 import { isEnvelopeAddress } from "../mail/address.js";
 import { fsyncDir, writeSynced } from "./durable-file.js";
+import { whenErrno } from "../core/errors.js";
 
 export interface DropEnvelope {
   sender: string; // "" is the null sender
@@ -187,15 +188,11 @@ function parseEnvelope(line: string): DropEnvelope {
 
 /** Gone is fine: its writer may have unlinked it, and it was taken in already. */
 export async function removeDrop(spoolDir: string, name: string): Promise<void> {
-  await unlink(join(dropDir(spoolDir), name)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOENT") throw err;
-  });
+  await unlink(join(dropDir(spoolDir), name)).catch(whenErrno(undefined, "ENOENT"));
 }
 
 /** Renames it NAME.bad or NAME.quota, where the owner's runs no longer look; gone already is fine. */
 export async function setAsideDrop(spoolDir: string, name: string, why: SetAside): Promise<void> {
   const file = join(dropDir(spoolDir), name);
-  await rename(file, `${file}.${why}`).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOENT") throw err;
-  });
+  await rename(file, `${file}.${why}`).catch(whenErrno(undefined, "ENOENT"));
 }

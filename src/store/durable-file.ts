@@ -6,6 +6,7 @@
 import { randomHex } from "../core/random.js";
 import { mkdir, open, rename, unlink } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
+import { errnoOf } from "../core/errors.js";
 
 /**
  * Makes the names in `dir` durable: every rename into it that finished before the call.
@@ -56,10 +57,10 @@ const ensured = new Map<string, number>();
 
 /** Writes `data` to `tmpPath` with O_EXCL and fsyncs it; removes it again on any failure. */
 export async function writeSynced(tmpPath: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
-  const handle = await open(tmpPath, "wx", mode).catch(async (err: NodeJS.ErrnoException) => {
+  const handle = await open(tmpPath, "wx", mode).catch(async (err: unknown) => {
     const dir = dirname(tmpPath);
     const made = ensured.get(dir);
-    if (err.code !== "ENOENT" || made === undefined) throw err;
+    if (errnoOf(err) !== "ENOENT" || made === undefined) throw err;
     ensured.delete(dir); // removed since ensureDir: make it again, once
     await ensureDir(dir, made);
     return open(tmpPath, "wx", mode);

@@ -11,6 +11,7 @@
 import { readFile, readdir, stat } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
+import { whenErrno } from "../core/errors.js";
 
 export interface IndexedKey {
   fingerprint: string;
@@ -37,14 +38,7 @@ function indexFile(keysDir: string): string {
 
 /** The key files in keys_dir as the index records them. */
 export async function keyFileStamps(keysDir: string): Promise<Record<string, string>> {
-  const names = (
-    await readdir(keysDir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return [] as string[];
-      throw err;
-    })
-  )
-    .filter((n) => KEY_FILE.test(n))
-    .sort();
+  const names = (await readdir(keysDir).catch(whenErrno<string[]>([], "ENOENT"))).filter((n) => KEY_FILE.test(n)).sort();
   const stamps: Record<string, string> = {};
   for (const name of names) {
     const info = await stat(join(keysDir, name)).catch(() => undefined);
@@ -55,13 +49,13 @@ export async function keyFileStamps(keysDir: string): Promise<Record<string, str
 
 /** The index when it describes keys_dir as it is now; undefined when it is missing, unreadable or stale. */
 export async function readKeyIndex(keysDir: string): Promise<KeyIndex | undefined> {
-  let index: KeyIndex;
+  let index: unknown;
   try {
-    index = JSON.parse(await readFile(indexFile(keysDir), "utf8")) as KeyIndex;
+    index = JSON.parse(await readFile(indexFile(keysDir), "utf8"));
   } catch {
     return undefined;
   }
-  if (index.version !== 1 || !Array.isArray(index.keys) || typeof index.files !== "object" || index.files === null) return undefined;
+  if (!isKeyIndex(index)) return undefined;
   const now = await keyFileStamps(keysDir);
   const same = Object.keys(now).length === Object.keys(index.files).length && Object.entries(now).every(([n, s]) => index.files[n] === s);
   return same ? index : undefined;
@@ -105,4 +99,11 @@ export function routeKeyProblem(
     if (problem) return `no usable key: archive key ${fpr} ${problem}`;
   }
   return undefined;
+}
+
+/** The index's shape as this version writes it (anything else, hand-edited or older, is rebuilt). */
+function isKeyIndex(value: unknown): value is KeyIndex {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<Record<keyof KeyIndex, unknown>>;
+  return v.version === 1 && Array.isArray(v.keys) && typeof v.files === "object" && v.files !== null;
 }

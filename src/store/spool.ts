@@ -8,6 +8,7 @@ import { lstat, readFile, readdir, stat, unlink } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 import type { LocalMark } from "./local-store.js";
+import { whenErrno } from "../core/errors.js";
 
 export type SpoolState = "queued" | "held";
 
@@ -220,12 +221,8 @@ export class Spool {
 
   /** The message first, then the meta file: a message left without meta is then always one that was never committed. */
   async remove(id: string): Promise<void> {
-    await unlink(this.messagePath(id)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-    });
-    await unlink(join(this.metaDir, `${id}.json`)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-    });
+    await unlink(this.messagePath(id)).catch(whenErrno(undefined, "ENOENT"));
+    await unlink(join(this.metaDir, `${id}.json`)).catch(whenErrno(undefined, "ENOENT"));
     await fsyncDir(this.metaDir);
   }
 }
