@@ -31,7 +31,7 @@ export interface RouteConfig {
   keys?: string[]; // pinned fingerprints, upper case, no spaces
   alsoEncryptTo?: string[]; // archive keys added to every message of the route (fingerprints)
   matchKind?: string[]; // absent: every kind (classify/kinds.ts patterns)
-  /** Batching (core/batch.ts): gather the route's mail for this long into one sealed digest. */
+  /** Batching (pipeline/batch.ts): gather the route's mail for this long into one sealed digest. */
   coalesceSeconds?: number;
   /** At most this many mails an hour leave for the route; past it, the rest go as digests. */
   maxPerHour?: number;
@@ -79,7 +79,7 @@ export interface Config {
     perUserMessagesPerHour: number;
     perUserBytesPerHour: number;
   };
-  /** Message events: to the syslog socket when it exists, else to `file`, else nowhere (serve: stderr). */
+  /** Message events: to the syslog socket when it exists, else to `file`, else nowhere (serve: its standard output). */
   log: { level: LogLevel; syslog: string; file?: string; facility: SyslogFacility };
   routes: RouteConfig[];
 }

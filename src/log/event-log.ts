@@ -1,6 +1,6 @@
 /**
  * Where message events go (config [log]): the syslog socket when it exists, else the
- * configured file, else the caller's fallback (serve: its stderr; pipe commands: nowhere,
+ * configured file, else the caller's fallback (serve: its standard output, which journald keeps; pipe commands: nowhere,
  * since their stderr is the MTA's one-line answer). Logging never fails a delivery.
  */
 import { statSync } from "node:fs";

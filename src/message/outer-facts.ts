@@ -17,7 +17,7 @@ export interface OuterFacts {
   subject?: string;
   date: string;
   messageId: string;
-  /** The loop marker's value (core/loop.ts). */
+  /** The loop marker's value (mail/loop.ts). */
   loop: string;
   /**
    * User-facing fields the outside hides for confidentiality, with their real values decoded:

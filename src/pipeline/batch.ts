@@ -1,7 +1,7 @@
 /**
  * Batching a route's mail (route.coalesce, route.max_per_hour): which messages wait in the
  * spool for a digest instead of leaving one by one. The digest itself is made by the queue
- * runner (core/digest-run.ts); until then every message is a durable spool entry.
+ * runner (pipeline/digest.ts); until then every message is a durable spool entry.
  */
 import { sha256Hex } from "../core/digest.js";
 import type { RouteConfig } from "../config/schema.js";

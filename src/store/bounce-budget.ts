@@ -1,5 +1,5 @@
 /**
- * At most one forwarded bounce per hour (core/loop.ts): a marker file in the spool whose mtime
+ * At most one forwarded bounce per hour (mail/loop.ts): a marker file in the spool whose mtime
  * is the last time one was let through. A flood of bounces then costs one relayed message an
  * hour, however many arrive; the rest stay in the local store.
  */

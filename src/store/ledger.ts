@@ -15,7 +15,7 @@ export interface LedgerEntry {
   localStored: boolean;
   /** Where the local copy was going when last attempted: a rerun after a crash checks there first. */
   localMark?: LocalMark;
-  /** Decided once per message (core/loop.ts): forward as usual, forward as a bounce, or keep it home. */
+  /** Decided once per message (mail/loop.ts): forward as usual, forward as a bounce, or keep it home. */
   loop?: "forward" | "forward-bounce" | "local";
   /** relay = "inline": the recipients relayed, spooled or held already. */
   done: string[];

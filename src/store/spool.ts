@@ -32,7 +32,7 @@ export interface SpoolEntry {
   sender: string; // envelope sender of the original (for the local notice)
   keys: string[] | null; // the route's pinned fingerprints when it had any
   alsoEncryptTo?: string[]; // the route's archive keys
-  bounce?: boolean; // a forwarded bounce: sealed with the bounce loop marker (core/loop.ts)
+  bounce?: boolean; // a forwarded bounce: sealed with the bounce loop marker (mail/loop.ts)
   localPending?: boolean; // submitted (sendmail, serve): the local copy is still to be made
   localMark?: LocalMark; // where that copy was going, so a runner killed mid-way never makes two
   batch?: BatchTag; // its route coalesces or has max_per_hour: it may wait for a digest
