@@ -26,7 +26,7 @@ describe("chaos", () => {
       let deliverKills = 0;
       let runnerKills = 0;
       let stop = false;
-      const runnerKiller = (async () => {
+      const killRunners = async () => {
         while (!stop) {
           await sleep(100 + Math.random() * 400);
           for (const pid of backgroundRunners(home)) {
@@ -38,7 +38,8 @@ describe("chaos", () => {
             }
           }
         }
-      })();
+      };
+      const runnerKiller = killRunners();
       for (let i = 0; i < MESSAGES; i++) {
         const input = Buffer.from(`X-Round: ${i}\n${RAW.toString("latin1")}`, "latin1");
         for (let attempt = 0; ; attempt++) {
@@ -56,15 +57,16 @@ describe("chaos", () => {
             }
           }
           const r = await run.done;
-          assert.ok(r.code === 0 || r.code === 75, `exit ${r.code} ${r.stderr}`);
+          assert.ok(r.code === 0 || r.code === 75, `exit ${r.code} ${r.stderr.toString()}`);
           if (r.code === 0) break;
-          assert.ok(attempt < 5, `round ${i} still deferred: ${r.stderr}`);
+          assert.ok(attempt < 5, `round ${i} still deferred: ${r.stderr.toString()}`);
         }
       }
       stop = true;
       await runnerKiller;
       // what the dead runners left: their entry locks are broken once their holders are seen dead
-      for (let i = 0; i < 20 && JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length > 0; i++) {
+      const queued = async () => (JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as unknown[]).length;
+      for (let i = 0; i < 20 && (await queued()) > 0; i++) {
         await sleep(500);
         await home.run(["queue", "flush"]);
       }

@@ -132,11 +132,15 @@ describe("kill -9 at any point of deliver", () => {
       const before = world.sink.messages.length;
       const crashed = await home.run(["queue", "flush"], "", { SEALPOST_TEST_CRASH_AT: "after-relay" });
       assert.notEqual(crashed.code, 0);
-      assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 1, "the entry survives");
+      assert.equal(
+        (JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as unknown[]).length,
+        1,
+        "the entry survives",
+      );
       await sleep(2100); // a dead runner's entry lock is broken once it is 2 s old (a fresh one never is)
       assert.equal((await home.run(["queue", "flush"])).code, 0);
       assert.equal(world.sink.messages.length - before, 2, "the documented window: sent again");
-      assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 0);
+      assert.equal((JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as unknown[]).length, 0);
     } finally {
       await home.cleanup();
     }

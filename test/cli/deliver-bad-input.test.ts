@@ -37,7 +37,7 @@ describe("deliver with bad input", () => {
         const before = world.sink.messages.length;
         const r = await home.deliver(input, ENV);
         assert.ok(r.code === 0 || r.code === 75, `exit ${r.code}`);
-        assert.doesNotMatch(r.stderr.toString(), /\n    at |Error:/);
+        assert.doesNotMatch(r.stderr.toString(), /\n {4}at |Error:/);
         if (r.code === 0) {
           assert.equal(r.stderr.length, 0);
           const copies = home.localCopies();

@@ -67,7 +67,7 @@ describe("deliver faults", () => {
           assert.ok(copies.some((c) => /^Subject: sealpost: message held/m.test(c) && c.includes(`queue release`)));
           // a retry by the MTA does not hold it twice
           assert.equal((await home.deliver(RAW, ENV)).code, 0);
-          assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 1);
+          assert.equal((JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as unknown[]).length, 1);
         },
         { relayPort: refusing.port, extra: INLINE },
       ),
@@ -86,7 +86,7 @@ describe("deliver faults", () => {
           assert.equal(run.code, 0, run.stderr.toString());
           assert.equal(relay.messages.length, 1);
           openSealed(relay.messages[0]!.raw, world.gpg);
-          assert.equal(JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()).length, 0);
+          assert.equal((JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as unknown[]).length, 0);
         },
         { relayPort: relay.port, extra: INLINE },
       ),

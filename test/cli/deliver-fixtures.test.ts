@@ -58,6 +58,7 @@ describe("deliver: every pipe fixture", () => {
 
         for (const name of opened.outerFields.keys())
           assert.ok(OUTER_ALLOWED.has(name) || name.startsWith("x-sealpost-"), `outer field ${name} is allowed (docs/contract.md §4)`);
+        // eslint-disable-next-line no-control-regex -- [\x00-\x7f] is the 7-bit range, controls included on purpose
         assert.ok(!/[^\x00-\x7f]/.test(opened.outerHeader), "outer header is 7-bit");
         assert.match(opened.outerFields.get("content-type")![0]!, /^multipart\/encrypted; protocol="application\/pgp-encrypted"/);
         assert.equal(opened.outerFields.get("auto-submitted")![0], "auto-generated");

@@ -38,13 +38,16 @@ describe("sealpost init", () => {
       const r = await init(home, root, "--dry-run");
       assert.equal(r.code, 0, r.stderr.toString());
       assert.match(r.stdout.toString(), /^would directory \/var\/spool\/sealpost mode 0711 owned by nobody$/m);
-      assert.match(r.stdout.toString(), /^note  add to \/etc\/aliases, then run newaliases: {2}root: nobody/m);
+      assert.match(r.stdout.toString(), /^note {2}add to \/etc\/aliases, then run newaliases: {2}root: nobody/m);
       assert.ok(!existsSync(join(root, "etc")) && !existsSync(join(root, "var")));
     }));
 
   it("sets up config, spool, drop/, Maildir and .forward with the right modes and owners; a second run changes nothing", (t) =>
     scratch(async (root, home) => {
-      if (process.getuid?.() !== 0) return void t.skip("needs root to give the directories to the sealpost user");
+      if (process.getuid?.() !== 0) {
+        t.skip("needs root to give the directories to the sealpost user");
+        return;
+      }
       const r = await init(home, root, "--write-aliases", "--sendmail-link", "--systemd");
       assert.equal(r.code, 0, r.stderr.toString());
       const mode = (p: string) => statSync(join(root, p)).mode & 0o7777;
@@ -100,7 +103,10 @@ describe("sealpost init", () => {
 
     it("Postfix: the socket directory in postfix's group, [serve] lmtp, no .forward, a non-chrooted lmtp service and mailbox_transport_maps; a second run changes nothing", (t) =>
       scratch(async (root, home) => {
-        if (process.getuid?.() !== 0 || !postfixHere) return void t.skip("needs root and Postfix's postconf (.ci/run's e2e installs it)");
+        if (process.getuid?.() !== 0 || !postfixHere) {
+          t.skip("needs root and Postfix's postconf (.ci/run's e2e installs it)");
+          return;
+        }
         mkdirSync(join(root, "etc/postfix"), { recursive: true });
         writeFileSync(join(root, "etc/postfix/main.cf"), "myhostname = web01.example.org\n");
         // Debian's master.cf, as a fresh install has it (without a service an earlier run of ours added)
@@ -148,7 +154,10 @@ describe("sealpost init", () => {
 
     it("Exim: a router and an lmtp transport in conf.d, and a note when Debian's one-file configuration would not read them", (t) =>
       scratch(async (root, home) => {
-        if (process.getuid?.() !== 0) return void t.skip("needs root");
+        if (process.getuid?.() !== 0) {
+          t.skip("needs root");
+          return;
+        }
         mkdirSync(join(root, "etc/exim4"), { recursive: true });
         writeFileSync(join(root, "etc/exim4/update-exim4.conf.conf"), "dc_eximconfig_configtype='local'\ndc_use_split_config='false'\n");
         const r = await init(home, root, "--lmtp");
@@ -163,7 +172,7 @@ describe("sealpost init", () => {
         );
         assert.match(
           r.stdout.toString(),
-          /^note  Debian's exim4 here builds its configuration from the one-file template.*dc_use_split_config='true'/m,
+          /^note {2}Debian's exim4 here builds its configuration from the one-file template.*dc_use_split_config='true'/m,
         );
         assert.equal(
           statSync(join(root, "run/sealpost")).gid,
@@ -174,7 +183,10 @@ describe("sealpost init", () => {
 
     it("a .forward with anything but sealpost's pipe stops init, naming it", (t) =>
       scratch(async (root, home) => {
-        if (process.getuid?.() !== 0) return void t.skip("needs root");
+        if (process.getuid?.() !== 0) {
+          t.skip("needs root");
+          return;
+        }
         mkdirSync(join(root, "var/lib/sealpost"), { recursive: true });
         writeFileSync(join(root, "var/lib/sealpost/.forward"), "ops@example.net\n");
         const r = await init(home, root, "--lmtp");
@@ -234,7 +246,7 @@ describe("sealpost init", () => {
         writeFileSync(join(ledger, "0a.json"), "{}\n", { mode: 0o600 });
         const r = await init(home, root);
         assert.equal(r.code, 0, r.stderr.toString());
-        assert.match(r.stdout.toString(), /^done  \/var\/spool\/sealpost\/ledger handed back to nobody \(root had left it there\)$/m);
+        assert.match(r.stdout.toString(), /^done {2}\/var\/spool\/sealpost\/ledger handed back to nobody \(root had left it there\)$/m);
         assert.equal(statSync(ledger).uid, NOBODY);
         assert.equal(statSync(join(ledger, "0a.json")).uid, NOBODY);
         chownSync(ledger, 4242, 4242);

@@ -66,7 +66,7 @@ describe("interop: gpg, sq and rnp read what sealpost sends", () => {
   const recipients: Record<string, Party> = {};
   let host: Party;
 
-  async function party(name: string, key: PrivateKey): Promise<Party> {
+  function party(name: string, key: PrivateKey): Party {
     const secretFile = join(dir, `${name}.sec.asc`);
     const publicFile = join(dir, `${name}.pub.asc`);
     writeFileSync(secretFile, key.armor(), { mode: 0o600 });
@@ -77,12 +77,12 @@ describe("interop: gpg, sq and rnp read what sealpost sends", () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "sealpost-interop-"));
     const userIDs = [{ name: "TEST-ONLY interop", email: "ops@example.net" }];
-    recipients["RSA-3072"] = await party("rsa", (await generateKey({ type: "rsa", rsaBits: 3072, userIDs, format: "object" })).privateKey);
-    recipients["Curve25519"] = await party(
+    recipients["RSA-3072"] = party("rsa", (await generateKey({ type: "rsa", rsaBits: 3072, userIDs, format: "object" })).privateKey);
+    recipients["Curve25519"] = party(
       "cv25519",
       (await generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs, format: "object" })).privateKey,
     );
-    host = await party(
+    host = party(
       "host",
       (
         await generateKey({
@@ -101,7 +101,10 @@ describe("interop: gpg, sq and rnp read what sealpost sends", () => {
     for (const signed of [false, true]) {
       for (const tool of Object.keys(TOOLS)) {
         it(`${tool}: ${keyType} recipient, ${signed ? "signed" : "unsigned"}`, async (t) => {
-          if (!installed(tool)) return void t.skip(`${tool} is not installed (.ci/run installs it)`);
+          if (!installed(tool)) {
+            t.skip(`${tool} is not installed (.ci/run installs it)`);
+            return;
+          }
           const recipient = recipients[keyType]!;
           await inHome(world, {}, async (home, relayed) => {
             home.writeConfig({ route: `[[route]]\nto = ["ops@example.net"]\nkeys = ["${recipient.fpr}"]` });

@@ -1,7 +1,7 @@
 /** Key expiry: keys check with an exit status, warnings at 30/7/1 days, inside the encryption and to root once. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { generateKey, type PublicKey } from "openpgp";
+import { generateKey } from "openpgp";
 import { expiryOf } from "../../src/crypto/key-expiry.js";
 import { fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { useExtraKey } from "../helpers/extra-key.js";
@@ -25,7 +25,7 @@ describe("key expiry", () => {
     });
     const at = (daysBefore: number) => new Date(publicKey.getCreationTime().getTime() + (100 - daysBefore) * DAY * 1000 + 1000);
     const seen = [];
-    for (const before of [40, 31, 30, 10, 7, 3, 1, 0]) seen.push((await expiryOf(publicKey as PublicKey, at(before))).threshold);
+    for (const before of [40, 31, 30, 10, 7, 3, 1, 0]) seen.push((await expiryOf(publicKey, at(before))).threshold);
     assert.deepEqual(seen, [null, null, 30, 30, 7, 7, 1, 1]);
   });
 

@@ -21,9 +21,9 @@ describe("keys commands", () => {
       let r = await home.run(["keys", "import", TEST_PUBLIC_KEY]);
       assert.equal(r.code, 0, r.stderr.toString());
       assert.match(r.stdout.toString(), new RegExp(`^imported  ${TEST_FPR}  .*ops@example\\.net.*\\(eddsa.*expires 2036-01-01\\)\\n`));
-      assert.match(r.stdout.toString(), /^ {10}user id  Sealpost Test Recipient A .*<ops@example\.net>$/m);
-      assert.match(r.stdout.toString(), /^ {10}primary  eddsaLegacy ed25519Legacy, created 2026-11-21, expires 2036-01-01$/m);
-      assert.match(r.stdout.toString(), /^ {10}subkey   [0-9A-F]{16} ecdh curve25519Legacy \[encrypt\] expires 2036-01-01$/m);
+      assert.match(r.stdout.toString(), /^ {10}user id {2}Sealpost Test Recipient A .*<ops@example\.net>$/m);
+      assert.match(r.stdout.toString(), /^ {10}primary {2}eddsaLegacy ed25519Legacy, created 2026-11-21, expires 2036-01-01$/m);
+      assert.match(r.stdout.toString(), /^ {10}subkey {3}[0-9A-F]{16} ecdh curve25519Legacy \[encrypt\] expires 2036-01-01$/m);
       assert.match(r.stdout.toString(), /^ {10}test encryption ok \(PKESK v3 \+ SEIPD v1\)\n$/m);
       r = await home.run(["keys", "import", "-"], readFileSync(TEST_PUBLIC_KEY));
       assert.match(r.stdout.toString(), /^unchanged /);
@@ -118,7 +118,7 @@ describe("keys commands", () => {
       const [row] = JSON.parse(json.stdout.toString()) as Array<{ userIds: string[] }>;
       assert.deepEqual(row!.userIds, [`${name} <eve@example.net>`], "--json keeps the exact text, escaped the JSON way");
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 
@@ -177,7 +177,7 @@ describe("keys commands", () => {
         new RegExp(`^${gpg.fpr}  UNUSABLE  TEST-ONLY <rev@example\\.net> .* — is revoked$`, "m"),
       );
     } finally {
-      home.cleanup();
+      await home.cleanup();
     }
   });
 
@@ -205,7 +205,7 @@ describe("keys commands", () => {
         assert.match(r.stdout.toString(), new RegExp(`^revoked   ${gpg.fpr} `), name);
         assert.equal((await home.run(["keys", "check"])).code, 2, name);
       } finally {
-        home.cleanup();
+        await home.cleanup();
       }
     }
   });

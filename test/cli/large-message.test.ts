@@ -77,10 +77,10 @@ describe("a large message", () => {
       hostname: "web01.example.org",
     });
     try {
-      const key = await readKey({ armoredKey: readFileSync(TEST_PUBLIC_KEY, "utf8") });
+      const key = (await readKey({ armoredKey: readFileSync(TEST_PUBLIC_KEY, "utf8") })).toPublic();
       const head =
         "From: root@web01.example.org\r\nTo: ops@example.net\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
-      async function* halfSealed() {
+      function* halfSealed() {
         yield Buffer.from(head + "-----BEGIN PGP MESSAGE-----\r\n\r\n", "latin1");
         yield Buffer.from("secret canary line of plaintext\r\n", "latin1");
       }

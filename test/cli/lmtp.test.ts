@@ -35,7 +35,7 @@ describe("serve over LMTP", () => {
   /** serve with an LMTP socket at `socket` (default: lmtp/sock in the home), for `fn`. */
   async function lmtpServing(
     home: Home,
-    fn: (socket: string, served: Served) => Promise<void>,
+    fn: (socket: string, served: Served) => void | Promise<void>,
     socket = join(home.root, "lmtp", "sock"),
   ): Promise<void> {
     const port = await freePort();
@@ -156,14 +156,17 @@ describe("serve over LMTP", () => {
 
   it("a user outside the socket directory's group cannot connect", (t) =>
     inHome(world, {}, async (home) => {
-      if (!canRunAs(NOBODY)) return void t.skip("needs root");
+      if (!canRunAs(NOBODY)) {
+        t.skip("needs root");
+        return;
+      }
       chmodSync(home.root, 0o755);
       const dir = join(home.root, "run");
       mkdirSync(dir, { mode: 0o750 }); // root's group, not nobody's
       chmodSync(dir, 0o750);
       await lmtpServing(
         home,
-        async (socket) => {
+        (socket) => {
           const r = spawnSync(
             process.execPath,
             [

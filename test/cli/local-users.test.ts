@@ -80,9 +80,12 @@ describe("local users against the drop and the spool", () => {
   async function withUsers(
     t: TestContext,
     options: Parameters<typeof inHome>[1],
-    fn: (home: Home, relayed: () => Buffer[]) => Promise<void>,
+    fn: (home: Home, relayed: () => Buffer[]) => void | Promise<void>,
   ) {
-    if (!canRunAs(NOBODY)) return void t.skip("needs root, and a checkout that nobody can read");
+    if (!canRunAs(NOBODY)) {
+      t.skip("needs root, and a checkout that nobody can read");
+      return;
+    }
     await inHome(world, options, async (home, relayed) => {
       chmodSync(home.root, 0o755);
       assert.equal((await home.run(["queue", "run"])).code, 0, "the spool's owner sets up drop/");
@@ -111,7 +114,7 @@ describe("local users against the drop and the spool", () => {
     }));
 
   it("a hundred sparse 25 MB drops are taken in one at a time: peak memory stays under 150 MB", (t) =>
-    withUsers(t, { extra: '[spool]\nper_user_messages_per_hour = 1000\nper_user_bytes_per_hour = "4GB"\n' }, async (home) => {
+    withUsers(t, { extra: '[spool]\nper_user_messages_per_hour = 1000\nper_user_bytes_per_hour = "4GB"\n' }, (home) => {
       home.writeConfig({ relayPort: 1 }); // the intake is measured: the relay is down, so the pass seals only the first few
       for (let i = 0; i < 100; i++) plantDrop(home, NOBODY, ENVELOPE, note(`sparse ${i}`), 25 * 1024 * 1024);
       const rssFile = join(home.root, "rss");
@@ -274,7 +277,7 @@ describe("local users against the drop and the spool", () => {
         if (/^Uid:\s+65534\b/m.test(status)) break; // switched; now waiting for its stdin
         await sleep(25);
       }
-      child.stdin!.end("Subject: groups\n\nx\n");
+      child.stdin.end("Subject: groups\n\nx\n");
       await new Promise((resolve) => child.on("close", resolve));
       assert.match(status, /^Uid:\s+65534\b/m, "it became the spool's user");
       assert.match(status, /^Groups:\s*65534\s*$/m, "and kept none of root's groups");

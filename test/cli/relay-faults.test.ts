@@ -54,7 +54,7 @@ describe("relay faults", () => {
           .replace('timeout = "10s"', `timeout = "${timeout}"`),
       );
       const r = await home.deliver(RAW, { ...ENV, ...env });
-      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
       return { code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
     } finally {
       await home.cleanup();
@@ -135,7 +135,7 @@ describe("relay faults", () => {
         writeFileSync(join(home.root, "relay.pass"), "s3cret-but-wrong", { mode: 0o600 });
         home.writeConfig({ extra: `user = "alerts@example.net"\npassword_file = "${join(home.root, "relay.pass")}"\n${INLINE}` });
         const r = await home.deliver(RAW, ENV);
-        const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+        const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
         assertDeferred({ code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) }, /refused the login/);
         assert.ok(!r.stderr.toString().includes("s3cret"), "the password never shows");
       } finally {
@@ -203,7 +203,7 @@ describe("relay faults", () => {
       const home = new Home({ relayPort: port, ...(route ? { route } : {}) });
       await home.importTestKey();
       const r = await home.deliver(RAW, ENV);
-      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+      const spool = JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Result["spool"];
       return { home, code: r.code, stderr: r.stderr.toString(), spool, copies: home.localCopies().map(String) };
     }
 

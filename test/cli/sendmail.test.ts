@@ -106,7 +106,10 @@ describe("sendmail", () => {
 
   describe("any local user can submit, and read no one's mail", () => {
     async function asUser(t: TestContext, fn: (home: Home, relayed: () => Buffer[]) => Promise<void>): Promise<void> {
-      if (!canRunAs(NOBODY)) return void t.skip("needs root, and a checkout that user can read");
+      if (!canRunAs(NOBODY)) {
+        t.skip("needs root, and a checkout that user can read");
+        return;
+      }
       await inHome(world, { top: 'user = "nobody"' }, async (home, relayed) => {
         chmodSync(home.root, 0o755);
         assert.equal((await home.run(["queue", "run"])).code, 0, "the spool's owner sets up drop/");

@@ -31,7 +31,7 @@ function send(port: number, to: string[], raw: Buffer | string) {
 function reply(port: number, raw: Buffer | string): Promise<string> {
   return send(port, ["root@localhost"], raw).then(
     (info) => info.response,
-    (err: Error) => err.message,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
   );
 }
 
@@ -109,7 +109,7 @@ describe("serve against hostile clients", () => {
           slow.every((client) => client !== undefined),
           "every slow connection was greeted: none took the legitimate one's place",
         );
-        const cut = await Promise.all(slow.map((client) => Promise.race([client!.closed, sleep(45_000).then(() => Infinity)])));
+        const cut = await Promise.all(slow.map((client) => Promise.race([client.closed, sleep(45_000).then(() => Infinity)])));
         for (const [i, at] of cut.entries()) {
           assert.ok(at - started < 45_000, `slow connection ${i} still open after 45 s`);
           assert.match(slow[i]!.said, /^421 4\.4\.2 timeout: no complete line for 30 s/m);

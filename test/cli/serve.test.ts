@@ -43,7 +43,10 @@ describe("serve", () => {
   ): Promise<void> {
     await inHome(world, {}, async (home, relayed) => {
       const fs = mount ? tmpfs(home.spool) : undefined;
-      if (mount && !fs) return void t?.skip(NEEDS_ROOT);
+      if (mount && !fs) {
+        t?.skip(NEEDS_ROOT);
+        return;
+      }
       try {
         await whileServing(home, serveToml, (served) => fn(served, home, relayed));
       } finally {
@@ -193,7 +196,10 @@ describe("serve", () => {
   it("a real msmtp (Debian) relays into it", (t) =>
     serving(
       async (served, home, relayed) => {
-        if (spawnSync("msmtp", ["--version"]).status !== 0) return void t.skip("msmtp is not installed (.ci/run installs it)");
+        if (spawnSync("msmtp", ["--version"]).status !== 0) {
+          t.skip("msmtp is not installed (.ci/run installs it)");
+          return;
+        }
         execFileSync(
           "msmtp",
           ["--host=127.0.0.1", `--port=${served.port}`, "--auth=off", "--tls=off", "--from=root@web01.example.org", "root@localhost"],
@@ -213,7 +219,10 @@ describe("serve", () => {
   it("takes in, within seconds, what a user who cannot write the spool dropped with sendmail", (t) =>
     serving(
       async (_served, home, relayed) => {
-        if (!canRunAs(NOBODY)) return void t.skip("needs root, and a checkout that user can read");
+        if (!canRunAs(NOBODY)) {
+          t.skip("needs root, and a checkout that user can read");
+          return;
+        }
         chmodSync(home.root, 0o755);
         assert.ok(existsSync(join(home.spool, "drop")), "serve set up drop/");
         const r = await home.runAs(NOBODY, ["sendmail", "root"], "Subject: dropped\n\nx\n");

@@ -54,7 +54,8 @@ describe("the spool", () => {
     }
   }
 
-  const list = async (home: Home): Promise<Listed[]> => JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString());
+  const list = async (home: Home): Promise<Listed[]> =>
+    JSON.parse((await home.run(["queue", "list", "--json"])).stdout.toString()) as Listed[];
 
   it("backs off from retry_min, doubling up to retry_max, with ±10 % jitter", () => {
     for (const [attempts, base] of [
@@ -95,7 +96,7 @@ describe("the spool", () => {
       const events: Array<[string, Record<string, unknown>]> = [];
       const log = {
         event: (name: string, fields: Record<string, unknown>) => void events.push([name, fields]),
-        close: async () => undefined,
+        close: () => Promise.resolve(),
       };
       const before = await list(home);
       const report = await runQueue(loadConfig(home.config), { now: new Date(), force: true, log });

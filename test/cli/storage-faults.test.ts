@@ -31,14 +31,20 @@ describe("storage faults", () => {
     fn: (home: Home, fs: Tmpfs | undefined) => Promise<void>,
     options: { store?: "maildir" | "mbox"; mount?: "mail" | "spool"; uid?: number; extra?: string } = {},
   ): Promise<void> {
-    if (options.uid !== undefined && !canRunAs(options.uid)) return void t.skip("needs root, and a checkout that user can read");
+    if (options.uid !== undefined && !canRunAs(options.uid)) {
+      t.skip("needs root, and a checkout that user can read");
+      return;
+    }
     const home = new Home({ relayPort: world.sink.port, store: options.store, uid: options.uid, extra: options.extra });
     let fs: Tmpfs | undefined;
     try {
       await home.importTestKey();
       if (options.mount) {
         fs = tmpfs(join(home.root, options.mount === "mail" ? "mnt-mail" : "spool"));
-        if (!fs) return void t.skip(NEEDS_ROOT);
+        if (!fs) {
+          t.skip(NEEDS_ROOT);
+          return;
+        }
         if (options.mount === "mail") {
           home.mail = join(fs.dir, options.store === "mbox" ? "mbox" : "Maildir");
           home.writeConfig();

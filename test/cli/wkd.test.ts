@@ -121,7 +121,7 @@ describe("keys fetch (WKD)", () => {
       const other = await (
         await import("openpgp")
       ).generateKey({ type: "ecc", curve: "curve25519Legacy", userIDs: [{ email: "someone@else.example" }], format: "binary" });
-      serveKey = Buffer.from(other.publicKey as Uint8Array);
+      serveKey = Buffer.from(other.publicKey);
       r = await fetch(home, `openpgpkey.example.net=${at("good")}`);
       assert.equal(r.code, 1);
       assert.match(r.stderr.toString(), /has no user id for ops@example\.net; nothing of it was stored/);

@@ -147,7 +147,7 @@ export function run(cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
-    return String((e as { stdout?: string }).stdout ?? "") + String((e as { stderr?: string }).stderr ?? (e as Error).message);
+    return ((e as { stdout?: string }).stdout ?? "") + ((e as { stderr?: string }).stderr ?? (e as Error).message);
   }
 }
 
@@ -245,8 +245,8 @@ export class ServeProcess {
     });
     this.child = child;
     this.said = ""; // a restart must not take the last run's "listening" for its own
-    child.stdout!.on("data", (c: Buffer) => (this.said += c.toString()));
-    child.stderr!.on("data", (c: Buffer) => (this.said += c.toString()));
+    child.stdout.on("data", (c: Buffer) => (this.said += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (this.said += c.toString()));
     await waitFor(
       "sealpost serve to listen",
       () => this.said.includes("listening") || undefined,

@@ -154,7 +154,7 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
 
   async importTestKey(): Promise<void> {
     const r = await this.run(["keys", "import", TEST_PUBLIC_KEY]);
-    if (r.code !== 0) throw new Error(`key import failed: ${r.stderr}`);
+    if (r.code !== 0) throw new Error(`key import failed: ${r.stderr.toString()}`);
   }
 
   /** Messages in the local store, in delivery order. */

@@ -44,7 +44,10 @@ export class Sink {
       ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
       onAuth: (auth, _session, cb) => {
         const ok = options.auth && auth.username === options.auth.user && auth.password === options.auth.pass;
-        if (!ok) return cb(Object.assign(new Error("5.7.8 authentication failed"), { responseCode: 535 }));
+        if (!ok) {
+          cb(Object.assign(new Error("5.7.8 authentication failed"), { responseCode: 535 }));
+          return;
+        }
         this.logins.push(auth.username ?? "");
         cb(null, { user: auth.username });
       },
@@ -53,10 +56,10 @@ export class Sink {
       onConnect: (_session, cb) => (this.mode === "drop" ? cb(Object.assign(new Error("bye"), { responseCode: 421 })) : cb()),
       onMailFrom: (address, _session, cb) => {
         this.mailFroms.push(address.address);
-        if (this.failAt?.stage === "mail") return cb(reply(this.failAt.code));
-        if (this.mode === "tempfail") return cb(Object.assign(new Error("4.3.0 try again later"), { responseCode: 451 }));
-        if (this.mode === "permfail") return cb(Object.assign(new Error("5.7.1 rejected"), { responseCode: 554 }));
-        cb();
+        if (this.failAt?.stage === "mail") cb(reply(this.failAt.code));
+        else if (this.mode === "tempfail") cb(Object.assign(new Error("4.3.0 try again later"), { responseCode: 451 }));
+        else if (this.mode === "permfail") cb(Object.assign(new Error("5.7.1 rejected"), { responseCode: 554 }));
+        else cb();
       },
       onRcptTo: (address, _session, cb) =>
         this.failAt?.stage === "rcpt"
@@ -74,7 +77,10 @@ export class Sink {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", () => {
-          if (this.failAt?.stage === "data") return cb(reply(this.failAt.code));
+          if (this.failAt?.stage === "data") {
+            cb(reply(this.failAt.code));
+            return;
+          }
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
           this.messages.push({ raw: Buffer.concat(chunks), from, to: session.envelope.rcptTo.map((r) => r.address) });
           if (this.slowData)

@@ -26,7 +26,7 @@ export class SyslogSocket {
     const child = spawn("python3", ["-c", LISTENER, this.path], { stdio: ["ignore", "pipe", "inherit"] });
     this.child = child;
     let buffered = "";
-    child.stdout!.on("data", (c: Buffer) => {
+    child.stdout.on("data", (c: Buffer) => {
       buffered += c.toString("utf8");
       const parts = buffered.split("\n");
       buffered = parts.pop()!;

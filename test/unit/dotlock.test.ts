@@ -46,10 +46,10 @@ describe("dot-lock: busy", () => {
     const first = await tryDotlock(path);
     assert.equal(first.busy, false);
     assert.deepEqual(await tryDotlock(path), { busy: true });
-    if (!first.busy) await first.release();
+    await first.release();
     const again = await tryDotlock(path);
     assert.equal(again.busy, false);
-    if (!again.busy) await again.release();
+    await again.release();
     assert.throws(() => lstatSync(path + ".lock"), /ENOENT/);
   });
 
@@ -59,19 +59,25 @@ describe("dot-lock: busy", () => {
     assert.equal(held.busy, false);
     let ran = false;
     const started = Date.now();
-    assert.deepEqual(await withDotlock(path, async () => void (ran = true), { timeoutMs: 200 }), { busy: true });
+    const outcome = await withDotlock(
+      path,
+      () => {
+        ran = true;
+        return Promise.resolve();
+      },
+      { timeoutMs: 200 },
+    );
+    assert.deepEqual(outcome, { busy: true });
     assert.ok(Date.now() - started >= 200, "it waited for the holder up to the deadline");
     assert.equal(ran, false);
-    if (!held.busy) await held.release();
-    assert.deepEqual(await withDotlock(path, async () => "mine", { timeoutMs: 200 }), { busy: false, value: "mine" });
+    await held.release();
+    assert.deepEqual(await withDotlock(path, () => Promise.resolve("mine"), { timeoutMs: 200 }), { busy: false, value: "mine" });
   });
 
   it("an error of the holder's function is thrown as it is, and the lock is released", async () => {
     const path = target();
     await assert.rejects(
-      withDotlock(path, async () => {
-        throw new Error("boom");
-      }),
+      withDotlock(path, () => Promise.reject(new Error("boom"))),
       /boom/,
     );
     assert.throws(() => lstatSync(path + ".lock"), /ENOENT/);
@@ -86,7 +92,7 @@ describe("dot-lock: heartbeat", () => {
     const until = Date.now() + 4 * SHORT.staleAfterMs!;
     let tries = 0;
     while (Date.now() < until) {
-      const contender = await withDotlock(path, async () => "stolen", { ...SHORT, timeoutMs: 300 });
+      const contender = await withDotlock(path, () => Promise.resolve("stolen"), { ...SHORT, timeoutMs: 300 });
       assert.deepEqual(contender, { busy: true }, `try ${++tries}: the lock of a live holder was taken`);
       const age = Date.now() - statSync(path + ".lock").mtimeMs;
       assert.ok(age < SHORT.staleAfterMs!, `the lock is ${age} ms old: not kept fresh`);
@@ -94,7 +100,7 @@ describe("dot-lock: heartbeat", () => {
     assert.ok(tries >= 3);
     assert.equal(held.lost.aborted, false);
     await held.release();
-    assert.deepEqual(await withDotlock(path, async () => "mine", { ...SHORT, timeoutMs: 0 }), { busy: false, value: "mine" });
+    assert.deepEqual(await withDotlock(path, () => Promise.resolve("mine"), { ...SHORT, timeoutMs: 0 }), { busy: false, value: "mine" });
   });
 
   it("a live holder's lock left untouched for the stale interval is broken; the holder notices, and leaves the new lock alone", async () => {
@@ -177,7 +183,7 @@ describe("dot-lock: a holder that died", () => {
     await exited;
     // the default timing: 5 min stale, 2 s grace. The pid is gone: broken once the lock is 2 s old.
     const started = Date.now();
-    const outcome = await withDotlock(path, async () => readFileSync(path + ".lock", "utf8"), { timeoutMs: 10_000 });
+    const outcome = await withDotlock(path, () => Promise.resolve(readFileSync(path + ".lock", "utf8")), { timeoutMs: 10_000 });
     assert.deepEqual(outcome, { busy: false, value: `${process.pid}\n` });
     assert.ok(Date.now() - started < 5_000, `taken ${Date.now() - started} ms after the kill`);
   });

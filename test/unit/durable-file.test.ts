@@ -29,7 +29,7 @@ describe("fsyncDir", () => {
   });
 
   it("a directory that cannot be opened fails each caller of that sync, and the next sync starts afresh", async () => {
-    const missing = join(tmpdir(), "sealpost-test-no-such-dir-" + process.pid);
+    const missing = join(tmpdir(), `sealpost-test-no-such-dir-${process.pid}`);
     await assert.rejects(fsyncDir(missing), /ENOENT/);
     const a = fsyncDir(missing);
     const b = fsyncDir(missing);

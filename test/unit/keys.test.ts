@@ -29,7 +29,7 @@ async function armoredKey(options: Record<string, unknown> = {}, config: Record<
     config,
     ...options,
   });
-  return publicKey as string;
+  return publicKey;
 }
 
 describe("keys import", () => {

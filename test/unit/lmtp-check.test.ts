@@ -9,7 +9,7 @@ import type { Config } from "../../src/config/schema.js";
 import { lmtpFindings, type LmtpFacts } from "../../src/ops/lmtp-check.js";
 
 const configWith = (lmtp: string | undefined) => ({ serve: { lmtp } }) as unknown as Config;
-const quiet: LmtpFacts = { forward: async () => undefined };
+const quiet: LmtpFacts = { forward: () => Promise.resolve(undefined) };
 
 describe("doctor on LMTP", () => {
   it("says nothing without [serve] lmtp", async () => {
@@ -41,7 +41,10 @@ describe("doctor on LMTP", () => {
     const facts = (over: Partial<LmtpFacts>): LmtpFacts => ({ ...quiet, ...over });
     const texts = async (f: LmtpFacts) =>
       (await lmtpFindings(configWith(socket), "sealpost", "web01.example.org", f)).slice(1).map((x) => `${x.level} ${x.text}`);
-    assert.match((await texts(facts({ forward: async () => '"|/usr/bin/sealpost deliver"\n' })))[0]!, /^error ~sealpost\/\.forward exists/);
+    assert.match(
+      (await texts(facts({ forward: () => Promise.resolve('"|/usr/bin/sealpost deliver"\n') })))[0]!,
+      /^error ~sealpost\/\.forward exists/,
+    );
     assert.match(
       (await texts(facts({ postfix: () => ({ route: undefined }) })))[0]!,
       /^error Postfix does not hand sealpost's mail to \/run\/sealpost\/lmtp/,

@@ -5,7 +5,14 @@ import { relayError } from "../../src/relay/relay.js";
 const RELAY = { host: "smtp.example.net", port: 587, security: "starttls" as const, timeoutSeconds: 30 };
 
 describe("relay errors: temporary unless the relay refused the message itself", () => {
-  const table: Array<[string, Record<string, unknown>, "temporary" | "permanent", RegExp]> = [
+  /** The fields of nodemailer's SMTP errors that relayError reads. */
+  interface SmtpFields {
+    code?: string;
+    responseCode?: number;
+    response?: string;
+    message?: string;
+  }
+  const table: Array<[string, SmtpFields, "temporary" | "permanent", RegExp]> = [
     [
       "554 at MAIL",
       { code: "EENVELOPE", responseCode: 554, response: "554 5.7.1 rejected" },
@@ -27,7 +34,7 @@ describe("relay errors: temporary unless the relay refused the message itself", 
   ];
   for (const [name, err, permanence, text] of table) {
     it(name, () => {
-      const e = relayError(Object.assign(new Error(String(err.message ?? "x")), err), RELAY);
+      const e = relayError(Object.assign(new Error(err.message ?? "x"), err), RELAY);
       assert.equal(e.permanence, permanence);
       assert.match(e.publicMessage, text);
       assert.match(e.status, permanence === "permanent" ? /^5\./ : /^4\./);

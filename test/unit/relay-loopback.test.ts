@@ -26,9 +26,9 @@ describe("the relay's loopback rule", () => {
   const resolver = (...addresses: string[]): Resolve & { calls: string[] } => {
     const calls: string[] = [];
     return Object.assign(
-      async (host: string) => {
+      (host: string) => {
         calls.push(host);
-        return addresses.map((address) => ({ address }));
+        return Promise.resolve(addresses.map((address) => ({ address })));
       },
       { calls },
     );
@@ -97,9 +97,7 @@ describe("the relay's loopback rule", () => {
   });
 
   it("a name that cannot be resolved is a temporary relay error", async () => {
-    const resolve: Resolve = async () => {
-      throw Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" });
-    };
+    const resolve: Resolve = () => Promise.reject(Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" }));
     await assert.rejects(
       probeRelay({ relay: relay("nowhere.localhost"), hostname: "web01.example.org", resolve }, ["ops@example.net"]),
       (e: SealpostError) => e.status === "4.4.1" && /cannot be resolved/.test(e.publicMessage),

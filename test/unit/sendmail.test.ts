@@ -95,7 +95,7 @@ describe("what sendmail makes of the message", () => {
     const text = s.bytes.toString();
     assert.match(text, /^From: "\(Cron Daemon\)" <root@web01\.example\.org>\n/m);
     assert.match(text, /^To: root@web01\.example\.org\n/m);
-    assert.match(text, /^Cc: ops@example\.org\nSubject: s  x\n\nb\n$/m);
+    assert.match(text, /^Cc: ops@example\.org\nSubject: s {2}x\n\nb\n$/m);
   });
 
   it("synthesises From (with -F), Date and Message-ID when missing; the envelope sender is the user", () => {
@@ -150,7 +150,7 @@ describe("what sendmail and serve make of a hostile message: bounded", () => {
   });
 
   it("a 20 MB address list is read only to 16 KB, and the address the cut went through is left out", () => {
-    const boxes = parseMailboxes(`${"alice@example.org, ".repeat(1 << 20)}`);
+    const boxes = parseMailboxes("alice@example.org, ".repeat(1 << 20));
     assert.equal(boxes.length, Math.floor(MAILBOX_VALUE_LIMIT / 19));
     assert.ok(boxes.every((b) => b.address === "alice@example.org"));
   });

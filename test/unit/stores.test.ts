@@ -51,7 +51,10 @@ describe("mbox", () => {
     const killedAt = new Date(Date.UTC(2026, 10, 21, 3, 4, 5));
     await deliverToMbox(join(root, "scratch"), message, "root@h", {
       now: killedAt,
-      beforeAppend: async (m) => void (mark = { ...m, offset: before.length }),
+      beforeAppend: (m) => {
+        mark = { ...m, offset: before.length };
+        return Promise.resolve();
+      },
     });
     writeFileSync(path, Buffer.concat([before, mboxEntry(message, "root@h", killedAt).subarray(0, cut), Buffer.from(append)]));
     return { path, before, mark: mark! };
@@ -97,13 +100,20 @@ describe("dot-lock", () => {
     writeFileSync(target + ".lock", "999999999\n");
     const old = new Date(Date.now() - 60_000);
     (await import("node:fs")).utimesSync(target + ".lock", old, old);
-    assert.deepEqual(await withDotlock(target, async () => "got it", { timeoutMs: 2_000 }), { busy: false, value: "got it" });
+    assert.deepEqual(await withDotlock(target, () => Promise.resolve("got it"), { timeoutMs: 2_000 }), { busy: false, value: "got it" });
   });
   it("gives up on a live holder at the deadline: busy, which a caller that needs the lock makes a temporary error", async () => {
     const target = join(root, "live");
     writeFileSync(target + ".lock", `${process.pid}\n`);
     let ran = false;
-    const outcome = await withDotlock(target, async () => void (ran = true), { timeoutMs: 50 });
+    const outcome = await withDotlock(
+      target,
+      () => {
+        ran = true;
+        return Promise.resolve();
+      },
+      { timeoutMs: 50 },
+    );
     assert.deepEqual(outcome, { busy: true });
     assert.equal(ran, false);
     assert.throws(
