@@ -10,7 +10,7 @@ import { inHome, useWorld, withSink } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const NO_MTA: MtaFacts = {
-  aliases: async () => "",
+  aliases: () => Promise.resolve(""),
   postfixAliasUser: () => undefined,
   eximAliasPipes: () => undefined,
   userIds: () => undefined,
@@ -54,7 +54,7 @@ describe("doctor", () => {
       home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/no-such-dir/sealpost.log"` });
       let findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
       assert.equal(findings[0]?.level, "error");
-      assert.match(findings[0]!.text, /no-such-dir\/sealpost\.log is not writable by this user: events are lost \(mail is not\)/);
+      assert.match(findings[0].text, /no-such-dir\/sealpost\.log is not writable by this user: events are lost \(mail is not\)/);
       home.writeConfig({ log: `syslog = ""\nfile = "${home.root}/sealpost.log"\nlevel = "warning"` });
       findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "log");
       assert.deepEqual(
@@ -82,7 +82,7 @@ describe("doctor", () => {
       mkdirSync(home.mail, { recursive: true });
       const mta: MtaFacts = {
         ...NO_MTA,
-        aliases: async () => 'root: root, "|/usr/bin/sealpost -c /etc/sealpost/sealpost.toml deliver"\n',
+        aliases: () => Promise.resolve('root: root, "|/usr/bin/sealpost -c /etc/sealpost/sealpost.toml deliver"\n'),
         postfixAliasUser: () => ({ user: "nobody", as: "default_privs" }),
         userIds: () => ({ uid: 65534, gid: 65534 }),
       };
