@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
 import { canRunAs, nodeChildOf, type Home } from "../helpers/home.js";
 import { ROOT } from "../helpers/paths.js";
+import { digestParts } from "../helpers/digest.js";
 import { openSealed } from "../helpers/sealed.js";
 import { Served, freePort } from "../helpers/serve.js";
 import { inHome, useWorld } from "../helpers/world.js";
@@ -181,6 +182,26 @@ describe("local users against the drop and the spool", () => {
       assert.match(openSealed(own, world.gpg).innerHeader, /from userid 0\)/);
       assert.doesNotMatch(openSealed(own, world.gpg).innerHeader, /X-Authentication-Warning/);
       assert.match(world.gpg.decrypt(armored(own)).status, /VALIDSIG/, "root's mail is signed");
+    }));
+
+  it("a digest is signed only while it holds the system's mail alone: one that takes in a user's message goes unsigned", (t) =>
+    withUsers(t, { route: `[[route]]\nto = ["ops@example.net"]\ncoalesce = "1h"\n` }, async (home, relayed) => {
+      await hostKeyKnownToGpg(home);
+      home.enableSigning();
+      const armored = (m: Buffer) => /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(m.toString("latin1"))![0];
+      const alert = (n: number) => `From: root@web01.example.org\nSubject: alert ${n}\n\nall is well ${n}\n`;
+      for (const n of [1, 2]) assert.equal((await home.run(["sendmail", "root"], alert(n))).code, 0);
+      assert.equal((await home.run(["queue", "flush"])).code, 0, "the window cut short: the digest now");
+      const system = (await relayedSoon(relayed, 1))[0]!;
+      assert.equal(digestParts(openSealed(system, world.gpg).inner).messages.length, 2);
+      assert.match(world.gpg.decrypt(armored(system)).status, /VALIDSIG/, "root's digest is signed");
+
+      assert.equal((await home.run(["sendmail", "root"], alert(3))).code, 0);
+      assert.equal((await home.runAs(NOBODY, ["sendmail", "-f", "root@web01.example.org", "root"], alert(4))).code, 0);
+      assert.equal((await home.run(["queue", "flush"])).code, 0);
+      const mixed = (await relayedSoon(relayed, 2))[1]!;
+      assert.equal(digestParts(openSealed(mixed, world.gpg).inner).messages.length, 2, "root's alert and the user's, together");
+      assert.doesNotMatch(world.gpg.decrypt(armored(mixed)).status, /GOODSIG|VALIDSIG/, "the host key does not vouch for a user's message");
     }));
 
   it("root mail forged over serve by a user says who wrote it and is not signed; past the user's quota serve answers 451", (t) =>
