@@ -1,12 +1,15 @@
 /** deliver under faults: exit 0/75 only, one stderr line on 75, nothing lost, nothing leaked, nothing twice. */
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { Home, isTempfailLine } from "../helpers/home.js";
+import { TEST_FPR } from "../helpers/paths.js";
 import { openSealed } from "../helpers/sealed.js";
 import { useWorld, withSink } from "../helpers/world.js";
+import type { KeyIndex } from "../../src/store/key-index.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -129,6 +132,35 @@ describe("deliver faults", () => {
       const r = await home.deliver(RAW, ENV);
       assert.equal(r.code, 0, r.stderr.toString());
       assert.equal(r.stderr.length, 0);
+      assert.equal(home.localCopies().length, 1);
+    }));
+
+  it("a key file removed or added by hand is seen at once: the stale key index is not used", () =>
+    scenario(async (home) => {
+      const keyFile = join(home.keys, `${TEST_FPR}.asc`);
+      const indexed = () =>
+        (JSON.parse(readFileSync(join(home.keys, "index", "keys.json"), "utf8")) as KeyIndex).keys.map((k) => k.fingerprint);
+      await home.importTestKey();
+      assert.deepEqual(indexed(), [TEST_FPR]);
+      unlinkSync(keyFile); // the index still names it
+      let before = world.sink.messages.length;
+      let r = await home.deliver(RAW, ENV);
+      assert.equal(r.code, 75);
+      assert.equal(r.stderr.toString(), "4.7.1 sealpost: no usable key for ops@example.net\n");
+      assert.equal(home.localCopies().length, 0, "nothing committed: the MTA keeps the message");
+      assert.equal(world.sink.messages.length, before, "nothing relayed");
+      assert.deepEqual(indexed(), [], "the index made again from keys_dir as it is");
+
+      // the other way: the key exported and put there by hand, no `keys import`; the index says there is none
+      writeFileSync(keyFile, execFileSync("gpg", ["--homedir", world.gpg.home, "--batch", "--export", "--armor", TEST_FPR]));
+      before = world.sink.messages.length;
+      r = await home.deliver(RAW, ENV);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal(r.stderr.length, 0);
+      const got = world.sink.messages.slice(before);
+      assert.equal(got.length, 1);
+      assert.deepEqual(got[0]!.to, ["ops@example.net"]);
+      assert.ok(openSealed(got[0]!.raw, world.gpg).inner.includes("203.0.113.45"));
       assert.equal(home.localCopies().length, 1);
     }));
 
