@@ -1,11 +1,13 @@
 /** sealpost doctor: plain words, a fix for each problem, exit 0/1/2; the relay is probed, never sent to. */
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
 import { doctor, type MtaFacts } from "../../src/ops/doctor.js";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
+import { backgroundRunners } from "../helpers/home.js";
 import { inHome, useWorld, withSink } from "../helpers/world.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
@@ -73,6 +75,60 @@ describe("doctor", () => {
         assert.match(r.stdout.toString(), /^WARN {2}spool: 1 message\(s\) held .*\n {6}fix: sealpost queue show ID/m);
       }),
     ));
+
+  it("a message due for over a minute with no runner alive is a warning with its fix; once relayed, the spool line is ok", () =>
+    inHome(world, { relayPort: 1 }, async (home) => {
+      // A runner of the test's own (its child: once killed it is reaped, and its pid is gone, which a
+      // detached runner's is not where nothing reaps orphans), so deliver starts none.
+      mkdirSync(home.spool);
+      const runner = home.start(["queue", "run", "--background"]);
+      for (let i = 0; i < 100 && !existsSync(join(home.spool, "runner.lock")); i++) await sleep(50);
+      // the relay is down: the runner tries, the entry backs off and stays; then the runner dies
+      assert.equal((await home.deliver(fixtureBytes(A01), pipeEnv(A01))).code, 0);
+      assert.deepEqual(backgroundRunners(home), [runner.child.pid], "deliver found the runner alive and started none");
+      runner.child.kill("SIGKILL");
+      await runner.done;
+      assert.deepEqual(backgroundRunners(home), [], "no runner left");
+      // its retry came due two minutes ago, and nothing has come along since
+      const meta = join(home.spool, "meta");
+      const [name, ...others] = readdirSync(meta).filter((n) => /^[0-9a-z]+-[0-9a-f]+\.json$/.test(n));
+      assert.ok(name !== undefined && others.length === 0, "one entry");
+      const entry = JSON.parse(readFileSync(join(meta, name), "utf8")) as { state: string; attempts: number; nextAttempt: string };
+      assert.equal(entry.state, "queued");
+      assert.ok(entry.attempts >= 1, "tried once against the relay that is down");
+      writeFileSync(
+        join(meta, name),
+        JSON.stringify({ ...entry, nextAttempt: new Date(Date.now() - 120_000).toISOString() }, null, 1) + "\n",
+      );
+      home.writeConfig({ relayPort: world.sink.port }); // the relay is back: the spool is the one thing left to say
+
+      // doctor's spool findings, each with its fix line
+      const spoolLines = (text: string) =>
+        text
+          .split("\n")
+          .flatMap((l, i, all) =>
+            /^(ok {3}|WARN |ERROR) spool: /.test(l) ? [l, ...all.slice(i + 1, i + 2).filter((n) => n.startsWith("      fix: "))] : [],
+          );
+      let r = await home.run(["doctor"]);
+      let text = r.stdout.toString();
+      assert.equal(r.code, 1, text);
+      assert.deepEqual(spoolLines(text), [
+        "WARN  spool: 1 message(s) due and no runner is running to relay them",
+        "      fix: sealpost queue run now; for the future, run serve or a queue run timer (every 5 minutes)",
+      ]);
+      assert.match(text, /\n1 warning\(s\)\n$/);
+
+      // as the fix says: the message goes, and nothing is left to warn about
+      const before = world.sink.messages.length;
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.equal(world.sink.messages.length - before, 1);
+      r = await home.run(["doctor"]);
+      text = r.stdout.toString();
+      assert.equal(r.code, 0, text);
+      assert.deepEqual(spoolLines(text), ["ok    spool: 0 queued, none held; no runner running (one starts with the next message)"]);
+      assert.doesNotMatch(text, /^(WARN|ERROR)/m);
+      assert.match(text, /\nall well\n$/);
+    }));
 
   it("the Postfix default_privs trap: a pipe in /etc/aliases runs as nobody, who cannot write the spool", () =>
     inHome(world, {}, async (home) => {
