@@ -193,6 +193,37 @@ describe("serve", () => {
       assert.equal(greetings.filter((g) => g === "421").length, 1);
     }));
 
+  it("follows a changed [relay] without a restart: what was queued while the relay was down goes out once, to the new one", () =>
+    inHome(world, { relayPort: 1 }, async (home, relayed) => {
+      const port = await freePort();
+      // retry_min 1s: the runner tries again within seconds, not after a minute
+      home.writeConfig({ extra: `[serve]\nlisten = "127.0.0.1:${port}"\n\n[spool]\nretry_min = "1s"\n` });
+      const served = await new Served(home, port).start();
+      try {
+        const info = await send(served.port, ["root@localhost"], A08);
+        assert.match(info.response, /^250 2\.0\.0 queued as /);
+        for (let i = 0; i < 100 && !served.stdout.some((l) => l.startsWith("event=deferred ")); i++) await sleep(50);
+        assert.ok(
+          served.stdout.some((l) => l.startsWith("event=deferred ")),
+          `tried the relay that is down: ${served.stdout.join("\n")}`,
+        );
+        assert.equal(relayed().length, 0);
+
+        home.writeConfig({ relayPort: world.sink.port }); // the admin fixes [relay]; serve is not restarted, nothing is flushed
+        const got = await relayedSoon(relayed, 1);
+        assert.equal(got.length, 1, served.stdout.join("\n"));
+        assert.ok(openSealed(got[0]!, world.gpg).inner.includes("Login failure"));
+        await sleep(1500); // past another retry: nothing goes twice
+        assert.equal(relayed().length, 1);
+        assert.equal(served.stdout.filter((l) => l.startsWith("event=relayed ")).length, 1);
+        assert.equal((await home.run(["queue", "list", "--json"])).stdout.toString().trim(), "[]");
+        assert.equal(home.localCopies().length, 1);
+        assert.equal(await Promise.race([served.exit, sleep(0, "running")]), "running", "the same serve all along");
+      } finally {
+        await served.stop();
+      }
+    }));
+
   it("a real msmtp (Debian) relays into it", (t) =>
     serving(
       async (served, home, relayed) => {
