@@ -42,7 +42,11 @@ export async function keyFileStamps(keysDir: string): Promise<Record<string, str
   const stamps: Record<string, string> = {};
   for (const name of names) {
     const info = await stat(join(keysDir, name)).catch(() => undefined);
-    if (info) stamps[name] = `${info.size}:${info.mtimeMs}`;
+    // the inode too: `rsync -t` or `install -p` puts a changed file in place with its old size and
+    // mtime. Not ctime: a chmod by root would make the index stale, and the sealpost user cannot
+    // write a fresh one (every deliver would load OpenPGP). An in-place `cp -p` of the same size
+    // goes unseen here; the runner checks the keys again when it seals.
+    if (info) stamps[name] = `${info.size}:${info.mtimeMs}:${info.ino}`;
   }
   return stamps;
 }

@@ -4,7 +4,7 @@
  * index is never returned: the intake would otherwise answer from keys that are not there.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -70,5 +70,21 @@ describe("key index", () => {
     assert.notEqual(statSync(keyFile).mtimeMs, before);
     assert.equal(statSync(keyFile).size, original.length + 1);
     assert.equal(await readKeyIndex(dir), undefined, "rewritten, the same size");
+  });
+
+  it("is stale once a key file is replaced by one of the same size with its old time put back (rsync -t, install -p)", async () => {
+    const stamp = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000); // whole seconds: utimes puts it back exactly
+    utimesSync(keyFile, stamp, stamp);
+    await refreshKeyIndex(dir);
+    const before = statSync(keyFile);
+    const copy = join(dir, "replacement");
+    const edited = readFileSync(keyFile);
+    edited[0] = edited[0] === 0x20 ? 0x21 : 0x20;
+    writeFileSync(copy, edited);
+    utimesSync(copy, before.atime, before.mtime);
+    renameSync(copy, keyFile);
+    assert.equal(statSync(keyFile).size, before.size);
+    assert.equal(statSync(keyFile).mtimeMs, before.mtimeMs, "size and mtime as before");
+    assert.equal(await readKeyIndex(dir), undefined);
   });
 });
