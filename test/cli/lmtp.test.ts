@@ -2,7 +2,8 @@
  * serve's LMTP listener: the MTA hands messages over a unix socket, one reply per
  * recipient, each after the durable commit; the MTA's retry of a message is a no-op (the ledger
  * deliver uses); a route without a key is a 4xx the MTA keeps the message for; the socket is
- * 0660 in its directory's group; and neither listener pauses before its greeting.
+ * 0660 in its directory's group; neither listener pauses before its greeting; and a kill -9 in
+ * the middle of a stream loses nothing answered and, with the MTA's retries, does nothing twice.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -14,7 +15,7 @@ import { describe, it } from "node:test";
 import { fixtureBytes, fixtures } from "../helpers/fixtures.js";
 import { canRunAs, type Home } from "../helpers/home.js";
 import { LmtpClient } from "../helpers/lmtp.js";
-import { openSealed } from "../helpers/sealed.js";
+import { lf, openSealed } from "../helpers/sealed.js";
 import { Served, freePort } from "../helpers/serve.js";
 import { inHome, useWorld } from "../helpers/world.js";
 
@@ -204,4 +205,97 @@ describe("serve over LMTP", () => {
         assert.ok(lmtp < 90, `LMTP greeting after ${lmtp.toFixed(1)} ms`);
       }),
     ));
+});
+
+describe("serve killed with -9 while the MTA hands messages over LMTP", () => {
+  const world = useWorld();
+
+  it("loses nothing it answered 250 for; restarted, it relays each once; the MTA's retries, answered or not, are stored and relayed once", (t) =>
+    inHome(world, { relayPort: 1 }, async (home, relayed) => {
+      // The relay is down until the kill, so nothing is in the runner's documented window (a relay's
+      // 250 not yet recorded, §5): what the ledger promises for LMTP is then exactly once.
+      const port = await freePort();
+      const socket = join(home.root, "lmtp", "sock");
+      home.writeConfig({
+        extra: `[serve]\nlisten = "127.0.0.1:${port}"\nlmtp = "${socket}"\n\n[spool]\nretry_min = "1s"\nretry_max = "2s"\n`,
+      });
+      const message = (token: string) =>
+        `From: cron@${HOST}\nTo: root\nSubject: ${token}\nMessage-ID: <${token}@${HOST}>\n\nrun ${token}\n`;
+      /** One transaction on `client`; whether it was answered 250, and the reply's text. */
+      const handOver = async (client: LmtpClient, token: string) => {
+        const { data } = await client.send(`cron@${HOST}`, [`root@${HOST}`], message(token));
+        return { ok: data.length === 1 && data[0]!.code === 250, text: data.map((r) => r.text).join(" ") };
+      };
+      let served = await new Served(home, port).start();
+      const acked = new Set<string>();
+      const unanswered = new Set<string>(); // handed over, no 250 seen: the MTA keeps these and tries again
+      let stop = false;
+      // eight lmtp(8) processes, each a message after the other on its kept-open connection
+      const clients = Array.from({ length: 8 }, async (_, c) => {
+        const client = await LmtpClient.connect(socket).catch(() => undefined);
+        if (!client) return;
+        for (let i = 0; !stop; i++) {
+          const token = `lmtp-${c}-${i}`;
+          const answered = await handOver(client, token).catch(() => undefined);
+          if (answered?.ok) acked.add(token);
+          else unanswered.add(token);
+          if (!answered) break; // the connection is gone
+        }
+        await client.quit();
+      });
+      for (let i = 0; i < 400 && acked.size < 30; i++) await sleep(25);
+      await served.kill();
+      stop = true;
+      await Promise.all(clients);
+      assert.ok(acked.size >= 30, `${acked.size} answered 250 before the kill`);
+      const tokenOf = (text: string) => /^Subject: (lmtp-\d+-\d+)$/m.exec(text)?.[1] ?? "?";
+      const stored = () => home.localCopies().map((c) => tokenOf(c.toString()));
+      for (const token of acked) assert.ok(stored().includes(token), `${token} was answered 250 and is in the local store`);
+      assert.equal(new Set(stored()).size, stored().length, "nothing stored twice");
+      assert.equal(relayed().length, 0, "the relay was down");
+      const committedUnanswered = [...unanswered].filter((token) => stored().includes(token));
+      t.diagnostic(
+        `${acked.size} answered 250 before the kill; ${unanswered.size} not, ${committedUnanswered.length} of them stored already (${committedUnanswered.join(" ")})`,
+      );
+
+      home.writeConfig({ relayPort: world.sink.port });
+      served = await new Served(home, port).start();
+      try {
+        const out: string[] = []; // the token of each relayed message, decrypted once
+        const opened = () => {
+          for (const m of relayed().slice(out.length)) out.push(tokenOf(lf(openSealed(m, world.gpg).inner).toString()));
+          return out;
+        };
+        const allOut = async (tokens: Iterable<string>) => {
+          for (let i = 0; i < 400 && [...tokens].some((t) => !opened().includes(t)); i++) await sleep(50);
+        };
+        // The MTA tries again what it had no 250 for (some of it committed before the kill, its reply
+        // lost), and hands over again some it did have one for (as when its own record of the 250 was lost).
+        const [again, ...later] = [...acked];
+        const retry = await LmtpClient.connect(socket);
+        for (const token of unanswered) {
+          const r = await handOver(retry, token);
+          assert.ok(r.ok, `${token} retried after the kill: ${r.text}`);
+        }
+        const soon = await handOver(retry, again!); // its entry still queued, or being relayed
+        assert.ok(soon.ok && /taken already/.test(soon.text), `${again} handed over again: ${soon.text}`);
+        await allOut([...acked, ...unanswered]);
+        for (const token of later.slice(0, 3)) {
+          const r = await handOver(retry, token); // relayed and gone from the spool by now: the ledger still knows it
+          assert.ok(r.ok && /taken already/.test(r.text), `${token} handed over again after its relay: ${r.text}`);
+        }
+        await retry.quit();
+        await sleep(1_000); // anything relayed twice would show by now
+        opened();
+        const all = new Set([...acked, ...unanswered]);
+        for (const token of all) {
+          assert.equal(out.filter((t) => t === token).length, 1, `${token} relayed once`);
+          assert.equal(stored().filter((t) => t === token).length, 1, `${token} stored once`);
+        }
+        assert.equal(out.length, all.size, `relayed: ${out.join(" ")}`);
+        assert.equal(stored().length, all.size, `stored: ${stored().join(" ")}`);
+      } finally {
+        await served.stop();
+      }
+    }));
 });
