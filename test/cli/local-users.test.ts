@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
-import { canRunAs, nodeChildOf, type Home } from "../helpers/home.js";
+import { backgroundRunners, canRunAs, nodeChildOf, type Home } from "../helpers/home.js";
 import { ROOT } from "../helpers/paths.js";
 import { digestParts } from "../helpers/digest.js";
 import { openSealed } from "../helpers/sealed.js";
@@ -302,6 +302,35 @@ describe("local users against the drop and the spool", () => {
       await new Promise((resolve) => child.on("close", resolve));
       assert.match(status, /^Uid:\s+65534\b/m, "it became the spool's user");
       assert.match(status, /^Groups:\s*65534\s*$/m, "and kept none of root's groups");
+    }));
+
+  it("the background runner root's sendmail starts has none of root's supplementary groups either", (t) =>
+    withUsers(t, { top: 'user = "nobody"', relayPort: 1 }, async (home) => {
+      execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.spool]);
+      mkdirSync(home.mail, { recursive: true });
+      execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, home.mail]);
+      assert.deepEqual(backgroundRunners(home), [], "no runner yet");
+      // root with the groups disk (6) and shadow (42), as above; the relay is down, so the runner it
+      // starts stays while the message is queued
+      const child = spawn("/usr/bin/setpriv", ["--groups=6,42", "--", join(ROOT, "bin/sealpost"), "sendmail", "root"], {
+        env: { PATH: "/usr/bin:/bin", SEALPOST_CONFIG: home.config },
+      });
+      child.stdin.end("Subject: groups of the runner\n\nx\n");
+      assert.equal(await new Promise((resolve) => child.on("close", resolve)), 0);
+      let runners: number[] = [];
+      for (let i = 0; i < 200 && runners.length === 0; i++) {
+        runners = backgroundRunners(home);
+        if (runners.length === 0) await sleep(25);
+      }
+      assert.ok(runners.length > 0, "root's sendmail started a background runner");
+      for (const pid of runners) {
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534\s*$/m, "it runs as the spool's user");
+        assert.match(status, /^Gid:\s+65534\s+65534\s+65534\s+65534\s*$/m);
+        const groups = /^Groups:(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/) ?? [];
+        assert.ok(!groups.includes("6") && !groups.includes("42"), `Groups: ${groups.join(" ")}`);
+        assert.deepEqual(groups, ["65534"], "only the spool user's own group");
+      }
     }));
 
   it("a spool another user made first is never written by root, and a user cannot make it for root", (t) =>
