@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
@@ -154,6 +154,52 @@ describe("local users against the drop and the spool", () => {
       assert.equal((await home.run(["queue", "run"])).code, 0);
       assert.equal(dropped(home, ".msg.quota").length, 3);
       assert.equal(notices().length, 1, "one notice an hour per user");
+    }));
+
+  it("a user past the hourly byte quota has the rest set aside, root is told once, and what fit is relayed", (t) =>
+    withUsers(t, { extra: '[spool]\nper_user_messages_per_hour = 100\nper_user_bytes_per_hour = "12KB"\n' }, async (home, relayed) => {
+      // Three small drops and three of some 4.8 KB, far under the message count: the small ones and
+      // any two big ones fit in 12 KB, a third big one does not, in whatever order they are taken in
+      // (the sizes are checked below, as the drop files are).
+      const big = (subject: string) => note(subject).replace("just a note\n", `${"x".repeat(75)}\n`.repeat(60));
+      for (const [i, message] of [note("small 0"), big("big 0"), note("small 1"), big("big 1"), note("small 2"), big("big 2")].entries())
+        assert.equal((await home.runAs(NOBODY, ["sendmail", "-t"], message)).code, 0, `message ${i}`);
+      const sizes = dropped(home).map((n) => statSync(join(home.spool, "drop", n)).size);
+      const [small, large] = [sizes.filter((n) => n < 1024), sizes.filter((n) => n >= 1024)];
+      assert.equal(small.length + large.length, 6);
+      const sum = (ns: number[]) => ns.reduce((a, b) => a + b, 0);
+      assert.ok(sum(small) + sum(large) - Math.min(...large) <= 12 * 1024, `all but one big one fit: ${sizes.join(" ")}`);
+      assert.ok(sum(large) > 12 * 1024, `the three big ones do not: ${sizes.join(" ")}`);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      const setAside = dropped(home, ".msg.quota");
+      assert.equal(setAside.length, 1, "one set aside");
+      assert.match(readFileSync(join(home.spool, "drop", setAside[0]!), "utf8"), /^Subject: big \d$/m, "a big one, the one past the bytes");
+      const subjects = () =>
+        home
+          .localCopies()
+          .map((c) => /^Subject: ((small|big) \d)$/m.exec(c.toString())?.[1])
+          .filter((s): s is string => s !== undefined);
+      assert.equal(subjects().length, 5);
+      assert.equal(subjects().filter((s) => s.startsWith("small")).length, 3);
+      const notices = () =>
+        home
+          .localCopies()
+          .map((c) => c.toString())
+          .filter((c) => /^From: sealpost <sealpost@/m.test(c));
+      assert.equal(notices().length, 1);
+      assert.match(notices()[0]!, /refused mail that nobody \(uid 65534\) submitted/);
+      const out = await relayedSoon(relayed, 5);
+      assert.deepEqual(
+        out.map((m) => /^Subject: (.*)$/m.exec(openSealed(m, world.gpg).innerHeader)?.[1]).sort(),
+        subjects().sort(),
+        "what fit is relayed, and nothing else",
+      );
+      assert.equal((await home.runAs(NOBODY, ["sendmail", "-t"], big("big 3"))).code, 0);
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.equal(dropped(home, ".msg.quota").length, 2);
+      assert.equal(notices().length, 1, "one notice an hour per user");
+      await sleep(300);
+      assert.equal(relayed().length, 5);
     }));
 
   it("root mail forged by a user says who wrote it, in the local copy, the sealed copy and the log, and is not signed", (t) =>
