@@ -33,14 +33,15 @@ export async function withinQuota(
 
 async function quotaNotice(config: Config, hostname: string, uid: number, now: Date): Promise<void> {
   const who = `${(uid >= 0 ? userName(uid) : undefined) ?? "an unknown user"} (uid ${uid})`;
-  const mb = Math.round(config.spool.perUserBytesPerHour / 1024 / 1024);
+  const bytes = config.spool.perUserBytesPerHour;
+  const size = bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${Math.ceil(bytes / 1024)} KB`;
   await writeNotice(
     config.local,
     hostname,
     `mail from ${who} refused: over its hourly quota`,
     [
       `sealpost refused mail that ${who} submitted with sendmail or over SMTP: more than`,
-      `${config.spool.perUserMessagesPerHour} messages or ${mb} MB within an hour (spool.per_user_messages_per_hour,`,
+      `${config.spool.perUserMessagesPerHour} messages or ${size} within an hour (spool.per_user_messages_per_hour,`,
       "spool.per_user_bytes_per_hour). A local user must not be able to fill this disk or bury root's alerts.",
       "",
       `What came through sendmail is kept, unread, in ${dropDir(config.spoolDir)}/*.msg.quota (only the`,

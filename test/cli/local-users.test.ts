@@ -188,6 +188,7 @@ describe("local users against the drop and the spool", () => {
           .filter((c) => /^From: sealpost <sealpost@/m.test(c));
       assert.equal(notices().length, 1);
       assert.match(notices()[0]!, /refused mail that nobody \(uid 65534\) submitted/);
+      assert.match(notices()[0]!, /100 messages or 12 KB within an hour/, "the quota as set, not rounded to 0 MB");
       const out = await relayedSoon(relayed, 5);
       assert.deepEqual(
         out.map((m) => /^Subject: (.*)$/m.exec(openSealed(m, world.gpg).innerHeader)?.[1]).sort(),
