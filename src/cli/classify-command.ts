@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { readFile } from "node:fs/promises";
 import { errnoWords } from "../core/errors.js";
+import { printable } from "../core/printable.js";
 import { fail, out, readStdin } from "./io.js";
 import type { Registration } from "./registration.js";
 
@@ -28,7 +29,7 @@ Examples:
         try {
           bytes = file === "-" ? await readStdin() : await readFile(file);
         } catch (e) {
-          return fail("classify", `cannot read ${file}: ${errnoWords(e)}`);
+          return fail("classify", `cannot read ${printable(file)}: ${errnoWords(e)}`);
         }
         const { classifyRaw } = await import("../classify/classify.js");
         const result = await classifyRaw(bytes);

@@ -27,4 +27,12 @@ describe("sealpost classify", () => {
     assert.match(r.stderr.toString(), /^sealpost classify: cannot read \S+missing\.eml: not found\n$/);
     await home.cleanup();
   });
+
+  it("a file name with an escape sequence and a newline is printed escaped, on one line", async () => {
+    const home = new Home();
+    const r = await home.run(["classify", join(home.root, "x\x1b[2J\nsealpost classify: all well")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.toString(), /^sealpost classify: cannot read \S+x\\x1b\[2J\\nsealpost classify: all well: not found\n$/);
+    await home.cleanup();
+  });
 });
