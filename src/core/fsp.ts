@@ -26,6 +26,19 @@ export const stat = (path: string): Promise<fs.Stats> => call((cb) => fs.stat(pa
 export const lstat = (path: string): Promise<fs.Stats> => call((cb) => fs.lstat(path, cb));
 export const readdir = (path: string): Promise<string[]> => call((cb) => fs.readdir(path, cb));
 export const unlink = (path: string): Promise<void> => done((cb) => fs.unlink(path, cb));
+/**
+ * unlink(2) now, on this thread, and nothing if the file is already gone. For the one place where
+ * the moment counts: a relayed spool entry must be gone as soon as its 250 is in, and the thread
+ * pool may be busy for tens of milliseconds with other entries' fsyncs. An unlink takes
+ * microseconds, and no kill of this process can undo one made.
+ */
+export function unlinkNow(path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
 export const rename = (from: string, to: string): Promise<void> => done((cb) => fs.rename(from, to, cb));
 export const link = (from: string, to: string): Promise<void> => done((cb) => fs.link(from, to, cb));
 export const chmod = (path: string, mode: number): Promise<void> => done((cb) => fs.chmod(path, mode, cb));

@@ -4,11 +4,10 @@
  * the message is written first, so an entry exists exactly when its meta file does.
  */
 import { randomHex } from "../core/random.js";
-import { lstat, readFile, readdir, stat, unlink } from "../core/fsp.js";
+import { lstat, readFile, readdir, stat, unlink, unlinkNow } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, fsyncDir, writeFileDurably } from "./durable-file.js";
 import type { LocalMark } from "./local-store.js";
-import { whenErrno } from "../core/errors.js";
 
 export type SpoolState = "queued" | "held";
 
@@ -219,10 +218,15 @@ export class Spool {
     return removed;
   }
 
-  /** The message first, then the meta file: a message left without meta is then always one that was never committed. */
+  /**
+   * The message first, then the meta file: a message left without meta is then always one that was
+   * never committed. Both at once (unlinkNow): after a relay's 250 this is the record that it went,
+   * and the window in which a killed runner would leave it to be sent again is only as long as the
+   * wait for it. The directory's fsync, for a power cut, follows.
+   */
   async remove(id: string): Promise<void> {
-    await unlink(this.messagePath(id)).catch(whenErrno(undefined, "ENOENT"));
-    await unlink(join(this.metaDir, `${id}.json`)).catch(whenErrno(undefined, "ENOENT"));
+    unlinkNow(this.messagePath(id));
+    unlinkNow(join(this.metaDir, `${id}.json`));
     await fsyncDir(this.metaDir);
   }
 }
