@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** A lock untouched this long is broken whatever its pid: its holder would have touched it several times over. */
 const STALE_AFTER_MS = 5 * 60_000;
 /**
- * A holder touches its lock every STALE_AFTER_MS / 4 (75 s): a live holder's lock is then never
+ * A holder touches its lock every STALE_AFTER_MS / 4 (a minute and a quarter): a live holder's lock is then never
  * much older than that, and three beats in a row may come late (an event loop stalled by a big
  * seal, a slow disk under the spool) before it could look stale. A beat is an lstat and a futimes
  * per lock held, which keeps its descriptor open meanwhile: nothing, at that rate, even for a
