@@ -186,21 +186,28 @@ async function storageFindings(config: Config, mta: MtaFacts): Promise<Finding[]
 async function insideFindings(config: Config): Promise<Finding[]> {
   const owner = (await stat(config.spoolDir).catch(() => undefined))?.uid;
   if (owner === undefined) return [];
-  const maildir = config.local.store === "maildir" ? config.local.path : undefined;
-  return (await ownershipFindings(config.spoolDir, maildir, owner)).map((f): Finding =>
-    f.problem === "root"
+  const local = config.local.store === "maildir" ? { maildir: config.local.path } : { mbox: config.local.path };
+  return (await ownershipFindings(config.spoolDir, local, owner)).map((f): Finding =>
+    f.problem === "writable"
       ? {
           level: "error",
           area: "storage",
-          text: `${f.path} belongs to root, not to the spool's owner (uid ${owner}), who then cannot write it: mail defers`,
-          fix: "sudo sealpost init (it hands back what root left in the spool)",
+          text: `${f.path} may be written by group or others (mode ${f.mode.toString(8).padStart(4, "0")}): another user could change or remove root's mail there`,
+          fix: `chmod ${f.path === local.mbox ? "o-w" : "go-w"} ${f.path}`, // an mbox stays its mail group's
         }
-      : {
-          level: "error",
-          area: "storage",
-          text: `${f.path} ${f.problem === "link" ? "is a symbolic link" : `belongs to uid ${f.uid}`}, not to the spool's owner (uid ${owner})`,
-          fix: "check who made it; remove it, or chown it to the spool's owner",
-        },
+      : f.problem === "root"
+        ? {
+            level: "error",
+            area: "storage",
+            text: `${f.path} belongs to root, not to the spool's owner (uid ${owner}), who then cannot write it: mail defers`,
+            fix: "sudo sealpost init (it hands back what root left in the spool)",
+          }
+        : {
+            level: "error",
+            area: "storage",
+            text: `${f.path} ${f.problem === "link" ? "is a symbolic link" : `belongs to uid ${f.uid}`}, not to the spool's owner (uid ${owner})`,
+            fix: "check who made it; remove it, or chown it to the spool's owner",
+          },
   );
 }
 

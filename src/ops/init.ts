@@ -7,7 +7,7 @@
 import { copyFile, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UnsafePath, changeNoFollow, checkNoLink, ensureDirectory, entryAt, replaceFile, type Owner } from "./no-follow.js";
-import { ownershipFindings } from "./ownership.js";
+import { SHARED_WRITE, ownershipFindings } from "./ownership.js";
 import { setUpLmtp, type MtaTools } from "./init-lmtp.js";
 
 export interface InitOptions {
@@ -145,22 +145,26 @@ type Act = (already: boolean, text: string, run: () => Promise<void> | void) => 
 
 /**
  * What root left inside the spool and the Maildir (a deliver run by hand, an old version) goes
- * back to the sealpost user, through O_NOFOLLOW descriptors; a link, or what another user owns,
+ * back to the sealpost user, and what group or others may write loses that, through O_NOFOLLOW
+ * descriptors; a link, or what another user owns,
  * stops init with its path: taking that over could hand someone's file to the sealpost user.
  */
 async function handBack(o: InitOptions, at: (p: string) => string, owner: Owner, act: Act): Promise<void> {
   const spool = "/var/spool/sealpost";
   const maildir = "/var/lib/sealpost/Maildir";
-  const findings = await ownershipFindings(at(spool), at(maildir), owner.uid);
+  const findings = await ownershipFindings(at(spool), { maildir: at(maildir) }, owner.uid);
   const shown = (path: string) => (o.root === "/" ? path : path.slice(join(o.root, "/").length - 1));
-  const refused = findings.find((f) => f.problem !== "root");
+  const refused = findings.find((f) => f.problem === "foreign" || f.problem === "link");
   if (refused) {
     const what = refused.problem === "link" ? "is a symbolic link" : `belongs to uid ${refused.uid}, not to root or ${o.user}`;
     throw new UnsafePath(`${shown(refused.path)} ${what}; init does not take it over (check who made it, then fix or remove it)`);
   }
   for (const f of findings) {
-    await act(false, `${shown(f.path)} handed back to ${o.user} (root had left it there)`, () =>
-      changeNoFollow(f.path, shown(f.path), f.kind, undefined, owner),
+    // group and world write taken away with it: only drop/ is everyone's to write
+    const mode = f.problem === "writable" || (f.mode & SHARED_WRITE) !== 0 ? f.mode & ~SHARED_WRITE : undefined;
+    const why = f.problem === "root" ? `handed back to ${o.user} (root had left it there)` : "no longer writable by group or others";
+    await act(false, `${shown(f.path)} ${why}`, () =>
+      changeNoFollow(f.path, shown(f.path), f.kind, mode, f.problem === "root" ? owner : undefined),
     );
   }
 }

@@ -177,4 +177,29 @@ describe("doctor", () => {
       );
       assert.ok(findings.some((f) => /\/spool\/meta belongs to uid 4242, not to the spool's owner/.test(f.text)));
     }));
+
+  it("a directory in the spool that group or others may write is an error, with the chmod that fixes it", () =>
+    inHome(world, {}, async (home) => {
+      mkdirSync(join(home.spool, "ledger"), { recursive: true, mode: 0o700 });
+      chmodSync(join(home.spool, "ledger"), 0o777);
+      const findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "storage" && f.level === "error");
+      const ledger = findings.find((f) => f.text.includes("/spool/ledger may be written by group or others (mode 0777)"));
+      assert.ok(ledger, findings.map((f) => f.text).join("\n"));
+      assert.match(ledger.fix ?? "", /^chmod go-w \S+\/spool\/ledger$/);
+    }));
+
+  it("an mbox store that others may write is an error; its mail group's write, as Debian sets /var/mail, is not", () =>
+    inHome(world, { store: "mbox" }, async (home) => {
+      const mbox = home.mail;
+      mkdirSync(home.spool, { recursive: true });
+      writeFileSync(mbox, "", { mode: 0o660 });
+      chmodSync(mbox, 0o660); // Debian's /var/mail: the mail group writes it
+      let findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "storage" && f.level === "error");
+      assert.ok(!findings.some((f) => f.text.includes("may be written")), findings.map((f) => f.text).join("\n"));
+      chmodSync(mbox, 0o666);
+      findings = (await doctor(loadConfig(home.config), NO_MTA)).filter((f) => f.area === "storage" && f.level === "error");
+      assert.ok(
+        findings.some((f) => f.text.includes("/mbox may be written by group or others (mode 0666)") && f.fix === `chmod o-w ${mbox}`),
+      );
+    }));
 });

@@ -1,6 +1,7 @@
 /** sealpost init: the host set-up under a scratch root — modes, owners, idempotence, --dry-run. */
 import assert from "node:assert/strict";
 import {
+  chmodSync,
   chownSync,
   existsSync,
   mkdirSync,
@@ -257,6 +258,24 @@ describe("sealpost init", () => {
           /^sealpost init: \/var\/spool\/sealpost\/ledger belongs to uid 4242, not to root or nobody; init does not take it over/,
         );
         assert.equal(statSync(ledger).uid, 4242, "left as it was");
+      }));
+
+    it("inside the spool, what group or others may write loses that write; drop/ keeps its 1733", (t) =>
+      scratch(async (root, home) => {
+        if (!asRoot(t)) return;
+        assert.equal((await init(home, root)).code, 0);
+        const ledger = join(root, "var/spool/sealpost/ledger");
+        mkdirSync(ledger, { recursive: true });
+        chownSync(ledger, NOBODY, NOBODY);
+        chmodSync(ledger, 0o777); // another user could write "relayed already" for root's next mail
+        const r = await init(home, root);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.match(r.stdout.toString(), /^done {2}\/var\/spool\/sealpost\/ledger no longer writable by group or others$/m);
+        assert.equal(statSync(ledger).mode & 0o777, 0o755);
+        assert.equal(statSync(ledger).uid, NOBODY);
+        const drop = join(root, "var/spool/sealpost/drop");
+        if (existsSync(drop)) assert.equal(statSync(drop).mode & 0o7777, 0o1733, "drop/ is everyone's to write, by design");
+        assert.doesNotMatch((await init(home, root)).stdout.toString(), /no longer writable/, "a second run changes nothing");
       }));
   });
 });
