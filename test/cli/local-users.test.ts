@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
@@ -93,6 +93,30 @@ describe("local users against the drop and the spool", () => {
       await fn(home, relayed);
     });
   }
+
+  it("relaying what is due never waits for the drops: with another runner taking them in, a pass relays at once and leaves them to it", (t) =>
+    withUsers(t, { relayPort: 1 }, async (home, relayed) => {
+      assert.equal((await home.run(["sendmail", "root"], "Subject: due\n\nroot's alert\n")).code, 0);
+      await sleep(1000); // its background run meets the relay down and backs off
+      home.writeConfig({ relayPort: world.sink.port });
+      // another runner is taking the drops in (it holds their lock, as drop-ingest.ts takes it)
+      const lock = join(home.spool, "drop.lock");
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      try {
+        for (let i = 0; i < 5; i++) plantDrop(home, NOBODY, ENVELOPE, note(`drop ${i}`));
+        const started = Date.now();
+        assert.equal((await home.run(["queue", "flush"])).code, 0);
+        const out = await relayedSoon(relayed, 1);
+        assert.equal(out.length, 1, "root's due alert relayed");
+        assert.ok(Date.now() - started < 10_000, "without waiting on the drops' lock");
+        assert.equal(dropped(home).length, 5, "the drops are left to the runner that holds them");
+      } finally {
+        unlinkSync(lock);
+      }
+      assert.equal((await home.run(["queue", "run"])).code, 0);
+      assert.equal((await relayedSoon(relayed, 6)).length, 6, "then taken in and relayed, each once");
+      assert.equal(dropped(home).length, 0);
+    }));
 
   it("a user who unlinks their drops while the pass takes them in stops nothing: what is due is relayed, nothing is stored twice", (t) =>
     withUsers(t, { relayPort: 1 }, async (home, relayed) => {
