@@ -16,6 +16,31 @@ const PARSE_LIMIT = 96 * 1024;
  * over 96 KB of hostile Subject is where a slip into quadratic time would cost seconds.
  */
 const SUBJECT_LIMIT = 2_000;
+/**
+ * And at most this many header fields: no daemon's notice has more than a few dozen, and
+ * postal-mime parsing thousands of address fields (8,000 To lines fit in 64 KB) held serve's other
+ * clients for 100 ms (bench/serve-stall.mjs). Those past it are left out of what the rules see.
+ */
+const FIELD_LIMIT = 500;
+
+/** `bytes` with header fields past FIELD_LIMIT left out (and the rest as it is). */
+function boundedFields(bytes: Buffer): Buffer {
+  let fields = 0;
+  for (let at = 0; at < bytes.length;) {
+    const end = bytes.indexOf(0x0a, at);
+    const next = end < 0 ? bytes.length : end + 1;
+    const first = bytes[at];
+    if (first === 0x0a || (first === 0x0d && bytes[at + 1] === 0x0a)) return bytes; // the header's end: within the limit
+    if (first !== 0x20 && first !== 0x09 && ++fields > FIELD_LIMIT) {
+      // the blank line that ends the header, whichever line end it has: kept, with the body after it
+      const ends = [bytes.indexOf("\n\n", at), bytes.indexOf("\r\n\r\n", at)].map((i, crlf) => (i < 0 ? Infinity : i + 1 + crlf));
+      const body = Math.min(...ends);
+      return body === Infinity ? bytes.subarray(0, at) : Buffer.concat([bytes.subarray(0, at), bytes.subarray(body)]);
+    }
+    at = next;
+  }
+  return bytes;
+}
 
 export interface Decoded {
   subject: string;
@@ -34,7 +59,7 @@ export interface Decoded {
 }
 
 export async function decodeMessage(bytes: Buffer): Promise<Decoded> {
-  const email = await PostalMime.parse(bytes.subarray(0, PARSE_LIMIT), { attachmentEncoding: "utf8", maxNestingDepth: 32 });
+  const email = await PostalMime.parse(boundedFields(bytes.subarray(0, PARSE_LIMIT)), { attachmentEncoding: "utf8", maxNestingDepth: 32 });
   const headers = new Map<string, string[]>();
   // one list per name, appended to: copying it for each field was quadratic (8,000 To fields
   // stalled serve for 200 ms, bench/serve-stall.mjs)

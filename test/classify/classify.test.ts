@@ -93,6 +93,21 @@ describe("classify: beyond the fixtures", () => {
     );
     assert.deepEqual(got, { kind: "fail2ban.ban", fields: { jail: "recidive", ip: "192.0.2.7", attempts: "3" } });
   });
+  it("8,000 To fields: read up to its 500th field, then its body, so a ban is still known and fast (LF and CRLF alike)", async () => {
+    for (const eol of ["\n", "\r\n"]) {
+      const header = ["From: fail2ban <root@web01.example.org>", "Subject: [Fail2Ban] sshd: banned 192.0.2.7 from web01"];
+      for (let i = 0; i < 8000; i++) header.push(`To: u${i}@example.net`);
+      const body = ["", "The IP 192.0.2.7 has just been banned by Fail2Ban after", "5 attempts against sshd.", ""];
+      const started = process.hrtime.bigint();
+      const got = await classify(Buffer.from([...header, ...body].join(eol)));
+      assert.equal(got.kind, "fail2ban.ban", JSON.stringify(eol));
+      assert.equal(got.fields.ip, "192.0.2.7");
+      assert.ok(
+        process.hrtime.bigint() - started < 5_000_000_000n,
+        "bounded, not a parse of 8,000 address fields (bench/serve-stall.mjs measures it)",
+      );
+    }
+  });
   it("a Subject that names a ban but no IP is not a ban", async () => {
     assert.equal((await classify(mail("Subject: [Fail2Ban] sshd: banned everyone from web01", "hi\n"))).kind, "other");
   });
