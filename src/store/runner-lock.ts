@@ -7,7 +7,6 @@
  */
 import { join } from "node:path";
 import { lockHolder, tryDotlock } from "./dotlock.js";
-import { processAlive } from "../core/process-alive.js";
 
 export const HEARTBEAT_MS = 2_000;
 const ALIVE_MS = 10_000;
@@ -22,7 +21,12 @@ export async function runnerAlive(spoolDir: string, now = Date.now()): Promise<b
   if (!holder || now - holder.mtimeMs > ALIVE_MS) return false;
   const pid = holder.pid;
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  return processAlive(pid);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // alive, another user's
+  }
 }
 
 /**
