@@ -23,6 +23,7 @@ import {
   systemMail,
   tail,
   useMtaSuite,
+  waitFlushingPostfix,
   waitFor,
 } from "./system.js";
 
@@ -114,16 +115,9 @@ describe("Postfix → LMTP → sealpost serve", () => {
     assert.doesNotMatch(logSince(start), /status=bounced/);
     assert.match(run("postqueue", ["-p"]), /sealpost@web01\.example\.org/, "still in Postfix's queue: nothing lost");
     await serve.start();
-    let flushed = 0;
-    const got = await waitFor(
+    const got = await waitFlushingPostfix(
       "the deferred message, delivered once serve is back",
-      () => {
-        if (Date.now() - flushed > 3_000) {
-          run("postqueue", ["-f"]);
-          flushed = Date.now();
-        }
-        return suite.arrived(token);
-      },
+      () => suite.arrived(token),
       60_000,
       diagnose,
     );

@@ -23,6 +23,7 @@ import {
   systemMail,
   tail,
   useMtaSuite,
+  waitFlushingPostfix,
   waitFor,
 } from "./system.js";
 
@@ -129,20 +130,7 @@ describe("Postfix → sealpost deliver", () => {
     chownSync("/etc/aliases.db", ids.uid, ids.gid);
     sh("postfix", ["reload"]); // local(8) reads the owner when it opens the table
     assert.doesNotMatch(await runAsync("runuser", ["-u", "sealpost", "--", suite.launcher, "-c", CONFIG, "doctor"]), /ERROR/);
-    let flushed = 0;
-    const got = await waitFor(
-      "the deferred message, relayed after the fix",
-      () => {
-        if (Date.now() - flushed > 3_000) {
-          // a flush right after the reload can be missed by the new qmgr
-          run("postqueue", ["-f"]);
-          flushed = Date.now();
-        }
-        return suite.arrived(token);
-      },
-      60_000,
-      diagnose,
-    );
+    const got = await waitFlushingPostfix("the deferred message, relayed after the fix", () => suite.arrived(token), 60_000, diagnose);
     assert.ok(openSealed(got.raw, gpg).inner.toString("utf8").includes(`Token: ${token}`));
   });
 });

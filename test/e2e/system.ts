@@ -55,6 +55,22 @@ export function postfixRunning(): boolean {
   return spawnSync("postfix", ["status"], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } }).status === 0;
 }
 
+/**
+ * As waitFor, with Postfix's queue flushed every 3 s meanwhile: one flush right after a reload, or
+ * just before the next hop is back, can be missed by the new qmgr.
+ */
+export function waitFlushingPostfix<T>(what: string, probe: () => T | undefined | false, ms: number, diagnose?: () => string): Promise<T> {
+  let flushed = 0;
+  const flushing = () => {
+    if (Date.now() - flushed > 3_000) {
+      run("postqueue", ["-f"]);
+      flushed = Date.now();
+    }
+    return probe();
+  };
+  return waitFor(what, flushing, ms, diagnose);
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | false,
