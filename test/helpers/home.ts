@@ -215,7 +215,7 @@ function byDeliveryTime(a: string, b: string): number {
 }
 
 /** Live background runners (`queue run --background`) started for `home`. */
-export function backgroundRunners(home: Home): number[] {
+export function backgroundRunners(home: Pick<Home, "config">): number[] {
   return processesWithEnv(`SEALPOST_CONFIG=${home.config}`).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").includes("--background");

@@ -7,6 +7,9 @@ export interface Received {
   raw: Buffer;
   from: string;
   to: string[];
+  /** When its DATA ended (the 250 follows at once) and from which port: who sent it, and when. */
+  at: number;
+  clientPort: number;
 }
 
 export interface SinkOptions {
@@ -82,7 +85,8 @@ export class Sink {
             return;
           }
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-          this.messages.push({ raw: Buffer.concat(chunks), from, to: session.envelope.rcptTo.map((r) => r.address) });
+          const to = session.envelope.rcptTo.map((r) => r.address);
+          this.messages.push({ raw: Buffer.concat(chunks), from, to, at: Date.now(), clientPort: session.remotePort });
           if (this.slowData)
             void this.slowData().then(
               () => cb(),
