@@ -21,6 +21,7 @@ import { eachConcurrently } from "./concurrency.js";
 import { digestGroups, sendDigest } from "./digest.js";
 import type { Pass } from "./pass-context.js";
 import { failEntries, settleEntry, type RunReport } from "./policy.js";
+import { Turns } from "./turns.js";
 import { send, type SendResult } from "./send.js";
 
 /** Entries in flight at once in a pass; a runner's pooled relay keeps as many connections. */
@@ -68,7 +69,18 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
   const hostname = resolveHostname(config.hostname);
   const report: RunReport = { relayed: 0, deferred: 0, held: 0 };
   const relay = options.relay ?? new Relay({ relay: config.relay, hostname });
-  const pass: Pass = { config, hostname, spool, relay, now, report, force: options.force === true, log, checkpoint: options.checkpoint };
+  const pass: Pass = {
+    config,
+    hostname,
+    spool,
+    relay,
+    now,
+    report,
+    force: options.force === true,
+    log,
+    checkpoint: options.checkpoint,
+    turns: new Turns(),
+  };
   try {
     // However many drops wait, and whatever their writers do to them meanwhile, what is due goes out now.
     const ingesting = ingestDrops(config, hostname, now, log).catch((err: unknown) => {

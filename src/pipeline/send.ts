@@ -17,7 +17,8 @@ import type { EventLog } from "../log/event-log.js";
 import { allowedKeyIds } from "../relay/egress.js";
 import type { Relay } from "../relay/relay.js";
 import type { RawMessage } from "../mail/raw-message.js";
-import { sealAll, type SealOptions } from "./seal.js";
+import { sealAll, type Sealed, type SealOptions } from "./seal.js";
+import { ALONE, type Turns } from "./turns.js";
 
 export interface SendContext {
   config: Config;
@@ -27,6 +28,8 @@ export interface SendContext {
   log: EventLog;
   /** The crash tests' seam, called after each relay's 250 and before it is recorded. */
   checkpoint?: (point: string) => void;
+  /** A pass's: its seals and relays one at a time (pipeline/turns.ts). None: this send is alone. */
+  turns?: Pick<Turns, "run">;
 }
 
 export interface SendJob {
@@ -46,6 +49,26 @@ export interface SendJob {
 export type SendResult =
   { recipient: string; relayed: true; reply: string; size: number } | { recipient: string; relayed: false; error: SealpostError };
 
+/** The job's keys as they are now, checked, and one sealed copy per recipient. */
+async function sealJob(ctx: SendContext, job: SendJob): Promise<{ sealed: Sealed[]; keyIds: Set<string>; fingerprints: string }> {
+  const keys = await routeKeys(
+    { to: [...job.recipients], keys: job.keys.keys ?? undefined, alsoEncryptTo: job.keys.alsoEncryptTo },
+    ctx.config.keysDir,
+    ctx.now,
+  );
+  const sealed = await sealAll(
+    ctx.config,
+    ctx.hostname,
+    job.raw,
+    { sender: job.sender, recipients: [] },
+    job.recipients,
+    keys,
+    ctx.now,
+    job.seal,
+  );
+  return { sealed, keyIds: allowedKeyIds(keys), fingerprints: keys.map(fingerprintOf).join(",") };
+}
+
 /** Every recipient gets a result, in order; none throws. */
 export async function send(ctx: SendContext, job: SendJob, record: (result: SendResult) => Promise<void>): Promise<SendResult[]> {
   const results: SendResult[] = [];
@@ -56,26 +79,12 @@ export async function send(ctx: SendContext, job: SendJob, record: (result: Send
       results.push(result);
     }
   };
-  let sealed;
+  const turns = ctx.turns ?? ALONE;
+  let sealed: Sealed[];
   let keyIds: Set<string>;
   try {
-    const keys = await routeKeys(
-      { to: [...job.recipients], keys: job.keys.keys ?? undefined, alsoEncryptTo: job.keys.alsoEncryptTo },
-      ctx.config.keysDir,
-      ctx.now,
-    );
-    sealed = await sealAll(
-      ctx.config,
-      ctx.hostname,
-      job.raw,
-      { sender: job.sender, recipients: [] },
-      job.recipients,
-      keys,
-      ctx.now,
-      job.seal,
-    );
-    keyIds = allowedKeyIds(keys);
-    const fingerprints = keys.map(fingerprintOf).join(",");
+    let fingerprints: string;
+    ({ sealed, keyIds, fingerprints } = await turns.run(() => sealJob(ctx, job)));
     for (const s of sealed)
       ctx.log.event("sealed", { id: job.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints, count: job.about?.count });
   } catch (err) {
@@ -83,13 +92,16 @@ export async function send(ctx: SendContext, job: SendJob, record: (result: Send
     return results;
   }
   for (const [i, { recipient, bytes, content }] of sealed.entries()) {
-    try {
+    const relayAndRecord = async () => {
       const { reply, size } = await ctx.relay.send(recipient, bytes ?? content(), keyIds);
       ctx.checkpoint?.("after-relay");
       const result: SendResult = { recipient, relayed: true, reply, size };
       await record(result);
       results.push(result);
       ctx.log.event("relayed", { id: job.id, to: recipient, size, reply, ...job.about });
+    };
+    try {
+      await turns.run(relayAndRecord);
     } catch (err) {
       const error = asSealpostError(err);
       // A message sealed as it is relayed (a large one) can fail to seal half-way: that is the
