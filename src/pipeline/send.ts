@@ -28,7 +28,7 @@ export interface SendContext {
   log: EventLog;
   /** The crash tests' seam, called after each relay's 250 and before it is recorded. */
   checkpoint?: (point: string) => void;
-  /** A pass's: its seals and relays one at a time (pipeline/turns.ts). None: this send is alone. */
+  /** A pass's: its relays one at a time (pipeline/turns.ts). None: this send is alone. */
   turns?: Pick<Turns, "run">;
 }
 
@@ -84,7 +84,7 @@ export async function send(ctx: SendContext, job: SendJob, record: (result: Send
   let keyIds: Set<string>;
   try {
     let fingerprints: string;
-    ({ sealed, keyIds, fingerprints } = await turns.run(() => sealJob(ctx, job)));
+    ({ sealed, keyIds, fingerprints } = await sealJob(ctx, job));
     for (const s of sealed)
       ctx.log.event("sealed", { id: job.id, to: s.recipient, size: s.bytes?.length, keys: fingerprints, count: job.about?.count });
   } catch (err) {

@@ -1,17 +1,19 @@
 /**
- * One thing at a time in a pass: sealing one message, or relaying one (its SMTP dialog and the
- * record of its 250). Everything else a pass does (reading entries, taking their locks, saving
- * them) still overlaps.
+ * One relay at a time in a pass: one message's SMTP dialog and the record of its 250, then the
+ * next. Everything else a pass does (reading entries, taking their locks, sealing, saving) still
+ * overlaps with it.
  *
  * Why: between a relay's final dot and the record of its 250 lies the one window where a killed
- * runner costs a second copy of a message (docs/contract.md §5). With entries sealed and relayed
- * side by side, a 250 waited, unread, while other entries were sealed on the same event loop, and
- * several messages were in that window at once: one kill then cost a copy of each. Measured by
- * the chaos test on a 2-core machine: about 3.5 % of runner kills relayed a message twice with
- * eight entries sealed and relayed at once; 3 % with sealing kept apart but relays side by side;
- * 0.4 % one at a time. The price is a relay far away: its round trips are no longer overlapped
- * (README, "Throughput"). To a relay on this host, the usual one, a dialog takes about a
- * millisecond and sealing is what takes the time.
+ * runner costs a second copy of a message (docs/contract.md §5). With eight relays side by side,
+ * several messages were in that window at once, and one kill cost a copy of each. Sealing beside
+ * the one relay costs its 250 at most one step of sealing (openpgp lets the event loop in every
+ * few milliseconds). Measured by the chaos test on a 2-core machine, second copies per kill:
+ * 4.1 % with eight relays at once, up to eight from one kill; 0.7 % one at a time, never more
+ * than one. Making sealing wait for the relay as well did no better, and made serve's
+ * end-to-end latency under load four times as long again.
+ *
+ * The price is a relay far away: its round trips are no longer overlapped (README, "Performance").
+ * To a relay on this host, the usual one, a dialog takes a few milliseconds.
  */
 export class Turns {
   private busy = false;
@@ -30,5 +32,5 @@ export class Turns {
   }
 }
 
-/** No turns to take: deliver's inline relay seals and sends one message, alone. */
+/** No turns to take: deliver's inline relay sends one message, alone. */
 export const ALONE: Pick<Turns, "run"> = { run: (fn) => fn() };
