@@ -13,7 +13,7 @@ import { mustWait, windowEnd } from "./batch.js";
 import { kindOf } from "./kind.js";
 import { storePendingCopy } from "./legacy-copy.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
-import { Relay, RelayUnreachable } from "../relay/relay.js";
+import { Relay } from "../relay/relay.js";
 import { withDotlock, type DotlockTiming } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
@@ -24,7 +24,10 @@ import { failEntries, settleEntry, type RunReport } from "./policy.js";
 import { Turns } from "./turns.js";
 import { send, type SendResult } from "./send.js";
 
-/** Entries in flight at once in a pass; a runner's pooled relay keeps as many connections. */
+/**
+ * Entries in hand at once in a pass (read, locked, sealed); they are relayed one at a time
+ * (pipeline/turns.ts). A runner's pooled relay may keep as many connections, mostly using one.
+ */
 export const PASS_CONCURRENCY = 8;
 
 export interface PassOptions {
@@ -144,6 +147,7 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, now, log } = pass;
   if (!entry.localPending && entry.recipients.length === 0) return spool.remove(entry.id); // kept locally only: done
+  // the relay found down earlier in this pass (SendContext.relayDown): deferred unread and unsealed
   if (pass.relayDown && !entry.localPending && !entry.batch) {
     entry.attempts++; // it met the relay as it is: down
     return failEntries(pass, [entry], pass.relayDown, entry.logId ?? entry.id);
@@ -175,7 +179,6 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     },
     (result) => recordResult(pass, entry, result),
   );
-  for (const r of results) if (!r.relayed && r.error instanceof RelayUnreachable) pass.relayDown ??= r.error;
   await settleEntry(pass, entry, raw.bytes, results);
 }
 

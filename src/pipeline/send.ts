@@ -15,7 +15,7 @@ import { fingerprintOf } from "../crypto/key-check.js";
 import { routeKeys } from "../crypto/keyring.js";
 import type { EventLog } from "../log/event-log.js";
 import { allowedKeyIds } from "../relay/egress.js";
-import type { Relay } from "../relay/relay.js";
+import { RelayUnreachable, type Relay } from "../relay/relay.js";
 import type { RawMessage } from "../mail/raw-message.js";
 import { sealAll, type Sealed, type SealOptions } from "./seal.js";
 import { ALONE, type Turns } from "./turns.js";
@@ -30,6 +30,11 @@ export interface SendContext {
   checkpoint?: (point: string) => void;
   /** A pass's: its relays one at a time (pipeline/turns.ts). None: this send is alone. */
   turns?: Pick<Turns, "run">;
+  /**
+   * Set when the relay could not be reached: the sends after it fail at once with the same error,
+   * as an MTA marks a destination dead for a while, instead of each waiting out the timeout in turn.
+   */
+  relayDown?: SealpostError;
 }
 
 export interface SendJob {
@@ -93,7 +98,11 @@ export async function send(ctx: SendContext, job: SendJob, record: (result: Send
   }
   for (const [i, { recipient, bytes, content }] of sealed.entries()) {
     const relayAndRecord = async () => {
-      const { reply, size } = await ctx.relay.send(recipient, bytes ?? content(), keyIds);
+      if (ctx.relayDown) throw ctx.relayDown;
+      const { reply, size } = await ctx.relay.send(recipient, bytes ?? content(), keyIds).catch((err: unknown) => {
+        if (err instanceof RelayUnreachable) ctx.relayDown ??= err;
+        throw err;
+      });
       ctx.checkpoint?.("after-relay");
       const result: SendResult = { recipient, relayed: true, reply, size };
       await record(result);

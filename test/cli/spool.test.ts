@@ -1,6 +1,7 @@
 /** The spool (docs/contract.md §5): backoff, maximum age, show, orphans, and two runners that never send one entry twice. */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
@@ -110,6 +111,24 @@ describe("the spool", () => {
       for (const entry of await list(home)) {
         assert.equal(entry.attempts, before.find((e) => e.id === entry.id)!.attempts + 1);
         assert.match(entry.lastError ?? "", /cannot connect/);
+      }
+    }));
+
+  it("a relay that takes the connection and never answers costs a pass one timeout, not one per entry", () =>
+    withSpooled(6, "", async (home) => {
+      const accepted: Socket[] = [];
+      const silent = createServer((socket) => void accepted.push(socket)); // no greeting, ever
+      await new Promise<void>((ready) => silent.listen(0, "127.0.0.1", ready));
+      try {
+        const config = loadConfig(home.config);
+        const port = (silent.address() as AddressInfo).port;
+        const report = await runQueue({ ...config, relay: { ...config.relay, port, timeoutSeconds: 1 } }, { now: new Date(), force: true });
+        assert.deepEqual(report, { relayed: 0, deferred: 6, held: 0 });
+        assert.equal(accepted.length, 1, "the relays waiting their turn were told at once that it is down");
+        for (const entry of await list(home)) assert.match(entry.lastError ?? "", /timed out/);
+      } finally {
+        for (const socket of accepted) socket.destroy();
+        await new Promise((closed) => silent.close(closed));
       }
     }));
 
