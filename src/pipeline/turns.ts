@@ -1,7 +1,8 @@
 /**
  * One relay at a time in a pass: one message's SMTP dialog and the record of its 250, then the
  * next. Everything else a pass does (reading entries, taking their locks, sealing, saving) still
- * overlaps with it.
+ * overlaps with it, except for a large message (pipeline/seal.ts STREAM_FROM), which is sealed as
+ * it is relayed, so inside its turn. Not re-entrant: nothing in a turn may wait for another.
  *
  * Why: between a relay's final dot and the record of its 250 lies the one window where a killed
  * runner costs a second copy of a message (docs/contract.md §5). With eight relays side by side,
@@ -12,8 +13,9 @@
  * than one. Making sealing wait for the relay as well did no better, and made serve's
  * end-to-end latency under load four times as long again.
  *
- * The price is a relay far away: its round trips are no longer overlapped (README, "Performance").
- * To a relay on this host, the usual one, a dialog takes a few milliseconds.
+ * The price is a relay that is far away or slow to answer DATA (a milter before its queue): its
+ * waits are no longer overlapped (README, "Performance"). To a relay on this host, the usual one,
+ * a dialog takes a few milliseconds.
  */
 export class Turns {
   private busy = false;

@@ -1,6 +1,6 @@
 /**
  * A process of its own that SIGKILLs one home's background runners at random moments, 100 to
- * 500 ms apart, until told to stop (SIGTERM). For each kill it prints a line of JSON: the pid,
+ * 500 ms apart, until its stdin closes (or SIGTERM), so it never outlives the test that started it. For each kill it prints a line of JSON: the pid,
  * when, and the local ports of the runner's TCP connections then (its pooled relay connections),
  * so a test can tell which runner sent a message the relay received.
  *
@@ -57,9 +57,12 @@ function tcpPortsOf(pid: number, byInode: Map<string, number>): number[] {
   return ports;
 }
 
-const config = process.argv[2] ?? "";
+const config = process.argv[2];
+if (!config) throw new Error("usage: runner-killer CONFIG");
 const stopped = new AbortController();
 process.on("SIGTERM", () => stopped.abort());
+process.stdin.on("end", () => stopped.abort());
+process.stdin.resume();
 while (!stopped.signal.aborted) {
   try {
     await sleep(100 + Math.random() * 400, undefined, { signal: stopped.signal });
