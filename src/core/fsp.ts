@@ -6,6 +6,7 @@
  * node:fs/promises, for the subset sealpost needs.
  */
 import * as fs from "node:fs";
+import { errnoOf } from "./errors.js";
 
 type Callback<T> = (err: NodeJS.ErrnoException | null, value: T) => void;
 
@@ -36,7 +37,7 @@ export function unlinkNow(path: string): void {
   try {
     fs.unlinkSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    if (errnoOf(err) !== "ENOENT") throw err;
   }
 }
 export const rename = (from: string, to: string): Promise<void> => done((cb) => fs.rename(from, to, cb));

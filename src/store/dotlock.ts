@@ -20,6 +20,7 @@ import { link, lstat, open, unlink, type FileHandle } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
 import { SealpostError, whenErrno } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
+import { processAlive } from "../core/process-alive.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -215,7 +216,7 @@ async function staleLock(lockPath: string, staleAfterMs: number, graceMs: number
     if (age > staleAfterMs) return info; // not touched for that long: no live holder of ours would let it
     if (age < graceMs || !info.isFile()) return undefined; // a link or a fifo there is judged by its age alone
     const pid = await onLockFile(lockPath, async (handle) => pidIn(handle));
-    return pid !== undefined && Number.isInteger(pid) && pid > 0 && !isAlive(pid) ? info : undefined;
+    return pid !== undefined && Number.isInteger(pid) && pid > 0 && !processAlive(pid) ? info : undefined;
   } catch {
     return undefined; // gone already, or unreadable: let the next round decide
   }
@@ -258,13 +259,4 @@ async function pidIn(handle: FileHandle): Promise<number> {
   const buffer = Buffer.alloc(32);
   const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
   return Number.parseInt(buffer.subarray(0, bytesRead).toString("latin1"), 10);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { lockHolder, tryDotlock } from "./dotlock.js";
+import { processAlive } from "../core/process-alive.js";
 
 export const HEARTBEAT_MS = 2_000;
 const ALIVE_MS = 10_000;
@@ -21,12 +22,7 @@ export async function runnerAlive(spoolDir: string, now = Date.now()): Promise<b
   if (!holder || now - holder.mtimeMs > ALIVE_MS) return false;
   const pid = holder.pid;
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM"; // alive, another user's
-  }
+  return processAlive(pid);
 }
 
 /**
