@@ -3,6 +3,7 @@
  * off the raw-byte sealing path: what the classifier's rules look at.
  */
 import PostalMime from "postal-mime";
+import { splitHeaderBody } from "../mail/raw-message.js";
 
 /** Rules read at most this much text: a 25 MB backup report is recognised by its first lines. */
 const TEXT_LIMIT = 64 * 1024;
@@ -23,21 +24,17 @@ const SUBJECT_LIMIT = 2_000;
  */
 const FIELD_LIMIT = 500;
 
-/** `bytes` with header fields past FIELD_LIMIT left out (and the rest as it is). */
+/** `bytes` with header fields past FIELD_LIMIT left out, the body kept after a blank line. */
 function boundedFields(bytes: Buffer): Buffer {
+  const { header, body } = splitHeaderBody(bytes);
   let fields = 0;
-  for (let at = 0; at < bytes.length;) {
-    const end = bytes.indexOf(0x0a, at);
-    const next = end < 0 ? bytes.length : end + 1;
-    const first = bytes[at];
-    if (first === 0x0a || (first === 0x0d && bytes[at + 1] === 0x0a)) return bytes; // the header's end: within the limit
-    if (first !== 0x20 && first !== 0x09 && ++fields > FIELD_LIMIT) {
-      // the blank line that ends the header, whichever line end it has: kept, with the body after it
-      const ends = [bytes.indexOf("\n\n", at), bytes.indexOf("\r\n\r\n", at)].map((i, crlf) => (i < 0 ? Infinity : i + 1 + crlf));
-      const body = Math.min(...ends);
-      return body === Infinity ? bytes.subarray(0, at) : Buffer.concat([bytes.subarray(0, at), bytes.subarray(body)]);
+  for (let at = 0; at < header.length;) {
+    if (header[at] !== 0x20 && header[at] !== 0x09 && ++fields > FIELD_LIMIT) {
+      const kept = header.subarray(0, at);
+      return Buffer.concat([kept, Buffer.from(kept.at(-2) === 0x0d ? "\r\n" : "\n"), body]);
     }
-    at = next;
+    const end = header.indexOf(0x0a, at);
+    at = end < 0 ? header.length : end + 1;
   }
   return bytes;
 }
