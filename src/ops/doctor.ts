@@ -14,7 +14,7 @@ import { logDestination } from "../log/event-log.js";
 import { probeRelay } from "../relay/probe.js";
 import { runnerAlive } from "../store/runner-lock.js";
 import { Spool } from "../store/spool.js";
-import { ownershipFindings } from "./ownership.js";
+import { ownershipFindings, type OwnershipFinding } from "./ownership.js";
 import { routeKeyStatus } from "./route-key-status.js";
 import { lmtpFindings, type LmtpFacts } from "./lmtp-check.js";
 import type { Finding } from "./finding.js";
@@ -182,33 +182,34 @@ async function storageFindings(config: Config, mta: MtaFacts): Promise<Finding[]
   return out;
 }
 
-/** What stands inside the spool and the Maildir that the spool's owner does not own (ops/ownership.ts). */
+/** What stands inside the spool and the local store that the spool's owner does not own, or that others may write (ops/ownership.ts). */
 async function insideFindings(config: Config): Promise<Finding[]> {
   const owner = (await stat(config.spoolDir).catch(() => undefined))?.uid;
   if (owner === undefined) return [];
   const local = config.local.store === "maildir" ? { maildir: config.local.path } : { mbox: config.local.path };
-  return (await ownershipFindings(config.spoolDir, local, owner)).map((f): Finding =>
-    f.problem === "writable"
-      ? {
-          level: "error",
-          area: "storage",
-          text: `${f.path} may be written by group or others (mode ${f.mode.toString(8).padStart(4, "0")}): another user could change or remove root's mail there`,
-          fix: `chmod ${f.path === local.mbox ? "o-w" : "go-w"} ${f.path}`, // an mbox stays its mail group's
-        }
-      : f.problem === "root"
-        ? {
-            level: "error",
-            area: "storage",
-            text: `${f.path} belongs to root, not to the spool's owner (uid ${owner}), who then cannot write it: mail defers`,
-            fix: "sudo sealpost init (it hands back what root left in the spool)",
-          }
-        : {
-            level: "error",
-            area: "storage",
-            text: `${f.path} ${f.problem === "link" ? "is a symbolic link" : `belongs to uid ${f.uid}`}, not to the spool's owner (uid ${owner})`,
-            fix: "check who made it; remove it, or chown it to the spool's owner",
-          },
-  );
+  return (await ownershipFindings(config.spoolDir, local, owner)).map((f) => insideFinding(f, owner, local.mbox));
+}
+
+function insideFinding(f: OwnershipFinding, owner: number, mbox: string | undefined): Finding {
+  const error = (text: string, fix: string): Finding => ({ level: "error", area: "storage", text, fix });
+  switch (f.problem) {
+    case "writable":
+      return error(
+        `${f.path} may be written by group or others (mode ${f.mode.toString(8).padStart(4, "0")}): another user could change or remove root's mail there`,
+        `chmod ${f.path === mbox ? "o-w" : "go-w"} ${f.path}`, // an mbox stays its mail group's
+      );
+    case "root":
+      return error(
+        `${f.path} belongs to root, not to the spool's owner (uid ${owner}), who then cannot write it: mail defers`,
+        "sudo sealpost init (it hands back what root left in the spool)",
+      );
+    case "link":
+    case "foreign":
+      return error(
+        `${f.path} ${f.problem === "link" ? "is a symbolic link" : `belongs to uid ${f.uid}`}, not to the spool's owner (uid ${owner})`,
+        "check who made it; remove it, or chown it to the spool's owner",
+      );
+  }
 }
 
 async function writableBy(dir: string, ids: { uid: number; gid: number }): Promise<boolean> {

@@ -160,8 +160,8 @@ async function handBack(o: InitOptions, at: (p: string) => string, owner: Owner,
     throw new UnsafePath(`${shown(refused.path)} ${what}; init does not take it over (check who made it, then fix or remove it)`);
   }
   for (const f of findings) {
-    // group and world write taken away with it: only drop/ is everyone's to write
-    const mode = f.problem === "writable" || (f.mode & SHARED_WRITE) !== 0 ? f.mode & ~SHARED_WRITE : undefined;
+    // group and world write taken away with it: only drop/ is everyone's to write (set up above, never a finding)
+    const mode = (f.mode & SHARED_WRITE) !== 0 ? f.mode & ~SHARED_WRITE : undefined;
     const why = f.problem === "root" ? `handed back to ${o.user} (root had left it there)` : "no longer writable by group or others";
     await act(false, `${shown(f.path)} ${why}`, () =>
       changeNoFollow(f.path, shown(f.path), f.kind, mode, f.problem === "root" ? owner : undefined),

@@ -260,6 +260,18 @@ describe("sealpost init", () => {
         assert.equal(statSync(ledger).uid, 4242, "left as it was");
       }));
 
+    it("a drop/ root left is the sealpost user's again, with its 1733: everyone's to write, by design", (t) =>
+      scratch(async (root, home) => {
+        if (!asRoot(t)) return;
+        assert.equal((await init(home, root)).code, 0);
+        const drop = join(root, "var/spool/sealpost/drop");
+        chownSync(drop, 0, 0);
+        const r = await init(home, root);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.equal(statSync(drop).uid, NOBODY);
+        assert.equal(statSync(drop).mode & 0o7777, 0o1733);
+      }));
+
     it("inside the spool, what group or others may write loses that write; drop/ keeps its 1733", (t) =>
       scratch(async (root, home) => {
         if (!asRoot(t)) return;
