@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
 import { PASS_CONCURRENCY, runPass as runQueue } from "../../src/pipeline/pass.js";
 import { backoffSeconds } from "../../src/pipeline/policy.js";
+import { Spool } from "../../src/store/spool.js";
 import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { backgroundRunners, Home } from "../helpers/home.js";
 import { Sink } from "../helpers/sink.js";
@@ -41,8 +42,24 @@ describe("the spool", () => {
       const r = await home.deliver(Buffer.concat([Buffer.from(`X-Case: ${i}\n`), RAW]), ENV);
       assert.equal(r.code, 0, r.stderr.toString());
     }
+    await settled(home, count);
     await home.stopRunners(); // the background runner met the relay down once; from here on the test's own passes
     return home;
+  }
+
+  /**
+   * Until the background runner has tried every entry once and let go of its lock: killed in the
+   * middle of an attempt, it would leave its entry locked, and a pass of the test's that does not
+   * wait for locks (lockWaitMs 0) would leave that entry alone (seen once on CI).
+   */
+  async function settled(home: Home, count: number): Promise<void> {
+    const spool = new Spool(loadConfig(home.config).spoolDir);
+    const done = async () => {
+      const entries = await spool.list();
+      return entries.length === count && entries.every((e) => e.attempts >= 1 && !existsSync(spool.lockTarget(e.id) + ".lock"));
+    };
+    for (let i = 0; i < 400 && !(await done()); i++) await sleep(25);
+    assert.ok(await done(), `the background runner tried all ${count} entries and let go of them`);
   }
 
   /** spooled(), then `fn`, then the home cleaned up whatever happens. */
