@@ -18,17 +18,13 @@ import { LmtpClient } from "../helpers/lmtp.js";
 import { lf, openSealed } from "../helpers/sealed.js";
 import { Served, freePort } from "../helpers/serve.js";
 import { inHome, useWorld } from "../helpers/world.js";
+import { relayedSoon } from "../helpers/relayed-soon.js";
 
 const NOBODY = 65534;
 const A01 = fixtureBytes(fixtures().find((f) => f.file.startsWith("A01"))!)
   .toString("latin1")
   .replace(/^From .*\n/, "");
 const HOST = "web01.example.org";
-
-async function relayedSoon(relayed: () => Buffer[], count: number): Promise<Buffer[]> {
-  for (let i = 0; i < 100 && relayed().length < count; i++) await sleep(50);
-  return relayed();
-}
 
 describe("serve over LMTP", () => {
   const world = useWorld();

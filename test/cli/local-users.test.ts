@@ -14,13 +14,9 @@ import { digestParts } from "../helpers/digest.js";
 import { openSealed } from "../helpers/sealed.js";
 import { Served, freePort } from "../helpers/serve.js";
 import { inHome, useWorld } from "../helpers/world.js";
+import { relayedSoon } from "../helpers/relayed-soon.js";
 
 const NOBODY = 65534;
-
-async function relayedSoon(relayed: () => Buffer[], count: number): Promise<Buffer[]> {
-  for (let i = 0; i < 100 && relayed().length < count; i++) await sleep(100);
-  return relayed();
-}
 
 /** A shell script run as `uid` in `cwd`; its output. */
 function shellAs(uid: number, cwd: string, script: string): string {

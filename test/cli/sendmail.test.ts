@@ -14,15 +14,10 @@ import { BIN } from "../helpers/paths.js";
 import { Home, canRunAs, nodeChildOf } from "../helpers/home.js";
 import { openSealed } from "../helpers/sealed.js";
 import { inHome, useWorld } from "../helpers/world.js";
+import { relayedSoon } from "../helpers/relayed-soon.js";
 
 const byName = (prefix: string) => fixtureBytes(fixtures().find((f) => f.file.startsWith(prefix))!);
 const NOBODY = 65534;
-
-/** Waits until `count` messages have been relayed (the background run), or 10 s. */
-async function relayedSoon(relayed: () => Buffer[], count: number): Promise<Buffer[]> {
-  for (let i = 0; i < 100 && relayed().length < count; i++) await sleep(100);
-  return relayed();
-}
 
 describe("sendmail", () => {
   const world = useWorld();

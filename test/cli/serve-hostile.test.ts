@@ -18,6 +18,7 @@ import { RCPT } from "../helpers/paths.js";
 import { lf, openSealed } from "../helpers/sealed.js";
 import { NoopProbe, type Served, whileServing } from "../helpers/serve.js";
 import { inHome, useWorld } from "../helpers/world.js";
+import { relayedSoon } from "../helpers/relayed-soon.js";
 
 const MB = 1024 * 1024;
 const STALL_BOUND_MS = 1_000;
@@ -92,11 +93,6 @@ describe("serve against hostile clients", () => {
 
   function serving(fn: (served: Served, home: Home, relayed: () => Buffer[]) => Promise<void>, serveToml = "", options: HomeOptions = {}) {
     return inHome(world, options, (home, relayed) => whileServing(home, serveToml, (served) => fn(served, home, relayed)));
-  }
-
-  async function relayedSoon(relayed: () => Buffer[], count: number, timeoutMs = 60_000): Promise<Buffer[]> {
-    for (const end = Date.now() + timeoutMs; relayed().length < count && Date.now() < end;) await sleep(100);
-    return relayed();
   }
 
   it("64 connections dripping one byte every 20 s: a legitimate client is served within 10 s, and each slow one is told 421 4.4.2 and cut within 45 s", (t) =>

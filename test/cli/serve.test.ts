@@ -17,14 +17,10 @@ import { clientLimit } from "../../src/serve/capacity.js";
 import { Served, freePort, rawSmtp, whileServing } from "../helpers/serve.js";
 import { NEEDS_ROOT, tmpfs } from "../helpers/tmpfs.js";
 import { inHome, useWorld } from "../helpers/world.js";
+import { relayedSoon } from "../helpers/relayed-soon.js";
 
 const NOBODY = 65534;
 const A08 = fixtureBytes(fixtures().find((f) => f.file.startsWith("A08"))!);
-
-async function relayedSoon(relayed: () => Buffer[], count: number): Promise<Buffer[]> {
-  for (let i = 0; i < 100 && relayed().length < count; i++) await sleep(100);
-  return relayed();
-}
 
 function send(port: number, to: string[], raw: Buffer | string, from = "wordpress@www.example.org") {
   const transport = createTransport({ host: "127.0.0.1", port, ignoreTLS: true, name: "www.example.org" });

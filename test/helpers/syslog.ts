@@ -36,9 +36,9 @@ export class SyslogSocket {
     return this;
   }
 
-  /** Waits until `count` lines have come, or two seconds have passed. */
+  /** Waits until `count` lines have come, or ten seconds have passed. */
   async waitFor(count: number): Promise<string[]> {
-    for (let i = 0; i < 100 && this.lines.length < count; i++) await sleep(20);
+    for (let i = 0; i < 500 && this.lines.length < count; i++) await sleep(20);
     return this.lines;
   }
 
