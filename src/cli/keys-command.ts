@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { readFile, unlink } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
+import { errnoOf } from "../core/errors.js";
 import { printable, printableJson } from "../core/printable.js";
 import type { KeyInfo } from "../crypto/key-check.js";
 import { commandConfig } from "./config-option.js";
@@ -139,8 +140,7 @@ async function importAction(files: string[], flags: ImportFlags, configFile: str
         status = fail("keys import", printable(`${label}: ${refusal.fingerprint ? refusal.fingerprint + ": " : ""}${refusal.reason}`));
       }
     } catch (e) {
-      const why =
-        e instanceof KeyInputError ? e.message : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+      const why = e instanceof KeyInputError ? e.message : errnoOf(e) === "ENOENT" ? "no such file" : (e as Error).message;
       status = fail("keys import", printable(`${label}: ${why}`));
     }
   }
@@ -226,7 +226,7 @@ async function removeAction(fingerprint: string, config: string | undefined): Pr
     out(`removed   ${fpr}`);
     return 0;
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? `no stored key ${fpr}` : (e as Error).message;
+    const why = errnoOf(e) === "ENOENT" ? `no stored key ${fpr}` : (e as Error).message;
     return fail("keys remove", why);
   }
 }
@@ -246,8 +246,8 @@ async function hostAction(what: "generate" | "export", configFile: string | unde
     out((await loadHostKey(config.message.hostKey)).toPublic().armor());
     return 0;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === "EEXIST" ? "a host key already exists; it is never overwritten (remove it first to replace it)" : err.message;
+    const why =
+      errnoOf(e) === "EEXIST" ? "a host key already exists; it is never overwritten (remove it first to replace it)" : (e as Error).message;
     return fail(`keys host ${what}`, why);
   }
 }

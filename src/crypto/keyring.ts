@@ -6,7 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PublicKey, readKey } from "openpgp";
 import type { RouteConfig } from "../config/schema.js";
-import { SealpostError } from "../core/errors.js";
+import { errnoOf, SealpostError } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
 import { fingerprintOf, unusableReason } from "./key-check.js";
 import { keyFileStamps } from "../store/key-index.js";
@@ -31,7 +31,7 @@ export async function listKeyFiles(keysDir: string): Promise<string[]> {
       .sort()
       .map((name) => name.slice(0, 40));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if (errnoOf(err) === "ENOENT") return [];
     throw err;
   }
 }
@@ -41,7 +41,7 @@ export async function loadKey(keysDir: string, fingerprint: string): Promise<Sto
   try {
     text = await readFile(keyFile(keysDir, fingerprint), "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (errnoOf(err) === "ENOENT") return undefined;
     throw err;
   }
   const key = await readKey({ armoredKey: text });

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import type { LookupFunction } from "node:net";
 import { request } from "node:https";
+import { errnoOf } from "../core/errors.js";
 
 const MAX_BYTES = 512 * 1024;
 const IDLE_MS = 15_000;
@@ -60,7 +61,7 @@ export async function fetchWkd(email: string, options: WkdOptions = {}): Promise
   try {
     return { data: await get(advanced, options, deadline), url: advanced.href };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOTFOUND") throw describe(err, advanced);
+    if (errnoOf(err) !== "ENOTFOUND") throw describe(err, advanced);
   }
   try {
     return { data: await get(direct, options, deadline), url: direct.href };
@@ -71,8 +72,9 @@ export async function fetchWkd(email: string, options: WkdOptions = {}): Promise
 
 function describe(err: unknown, url: URL): WkdError {
   if (err instanceof WkdError) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new WkdError(`${url.host}: ${e.code === "ENOTFOUND" ? "no such host" : e.message.split("\n")[0]}`);
+  return new WkdError(
+    `${url.host}: ${errnoOf(err) === "ENOTFOUND" ? "no such host" : (err instanceof Error ? err.message : String(err)).split("\n")[0]}`,
+  );
 }
 
 function get(url: URL, options: WkdOptions, deadline: number): Promise<Buffer> {

@@ -18,7 +18,7 @@ import { constants, type Stats } from "node:fs";
 import { randomHex } from "../core/random.js";
 import { link, lstat, open, unlink, type FileHandle } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
-import { SealpostError, whenErrno } from "../core/errors.js";
+import { errnoOf, SealpostError, whenErrno } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
 import { processAlive } from "../core/process-alive.js";
 
@@ -162,7 +162,7 @@ async function whose(lockPath: string, mine: Mine): Promise<"ours" | "gone" | "o
     const info = await lstat(lockPath);
     return info.dev === mine.dev && info.ino === mine.ino ? "ours" : "other";
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ENOENT" ? "gone" : "unknown";
+    return errnoOf(err) === "ENOENT" ? "gone" : "unknown";
   }
 }
 
@@ -201,7 +201,7 @@ async function tryLock(lockPath: string): Promise<Mine | undefined> {
   } catch (err) {
     if (linked) await unlink(lockPath).catch(() => undefined); // ours, made a moment ago: not held if we cannot tell it
     await handle.close().catch(() => undefined);
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    if (errnoOf(err) === "EEXIST") return undefined;
     throw err;
   } finally {
     await unlink(tmp).catch(() => undefined);

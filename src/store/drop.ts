@@ -17,7 +17,7 @@ import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } fr
 import { join } from "node:path";
 import { isEnvelopeAddress } from "../mail/address.js";
 import { fsyncDir, writeSynced } from "./durable-file.js";
-import { whenErrno } from "../core/errors.js";
+import { errnoOf, whenErrno } from "../core/errors.js";
 
 export interface DropEnvelope {
   sender: string; // "" is the null sender
@@ -98,7 +98,7 @@ export class DropFile {
       // O_NONBLOCK: a FIFO planted under a drop name must not hang the owner's pass at open(2)
       handle = await open(join(dropDir(spoolDir), name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (code === "ENOENT") return undefined;
       if (code === "ELOOP") throw new DropRefused("a symbolic link");
       throw err;

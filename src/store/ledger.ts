@@ -4,6 +4,7 @@
  * An MTA retry or a double run of `deliver` reads it and does only what is left.
  * Entries are kept 7 days.
  */
+import { errnoOf } from "../core/errors.js";
 import { readFile, readdir, stat, unlink, utimes, writeFile } from "../core/fsp.js";
 import { join } from "node:path";
 import { ensureDir, writeFileDurably } from "./durable-file.js";
@@ -64,7 +65,7 @@ export class Ledger {
         ...(typeof parsed.spoolId === "string" && /^[0-9a-z]+-[0-9a-f]+$/.test(parsed.spoolId) ? { spoolId: parsed.spoolId } : {}),
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      if (errnoOf(err) === "ENOENT") return undefined;
       throw err;
     }
   }

@@ -3,6 +3,7 @@
  * An entry is msg/<id>.eml (the message as received, 0600) plus meta/<id>.json (its state);
  * the message is written first, so an entry exists exactly when its meta file does.
  */
+import { errnoOf } from "../core/errors.js";
 import { randomHex } from "../core/random.js";
 import { lstat, readFile, readdir, stat, unlink, unlinkNow } from "../core/fsp.js";
 import { join } from "node:path";
@@ -137,7 +138,7 @@ export class Spool {
     try {
       names = await readdir(this.metaDir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if (errnoOf(err) === "ENOENT") return [];
       throw err;
     }
     const entries: SpoolEntry[] = [];
@@ -164,7 +165,7 @@ export class Spool {
       }
       return JSON.parse(known.text) as SpoolEntry;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      if (errnoOf(err) === "ENOENT") return undefined;
       throw err;
     }
   }
