@@ -123,9 +123,17 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
       ).then(
         () => undefined,
         (err: unknown) => {
-          // What the attempt itself threw as a SealpostError (its local copy failing, say) was caught
-          // here along with busy before busy was a result; kept so: the entry stays for the next pass.
+          // The attempt failed before any relay (an older version's entry whose local copy cannot
+          // be made yet, say): the entry stays as it was for the next pass, and the log says why.
+          // Anything else is a fault of the pass itself, not of this entry.
           if (!(err instanceof SealpostError)) throw err;
+          pass.report.deferred++;
+          pass.log.event("deferred", {
+            id: entry.logId ?? entry.id,
+            to: entry.recipients.join(","),
+            status: err.status,
+            reason: err.publicMessage,
+          });
         },
       ),
     (entry) => spool.messageSize(entry.id),

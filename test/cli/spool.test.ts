@@ -1,6 +1,6 @@
 /** The spool (docs/contract.md §5): backoff, maximum age, show, orphans, and two runners that never send one entry twice. */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -147,6 +147,36 @@ describe("the spool", () => {
         for (const socket of accepted) socket.destroy();
         await new Promise((closed) => silent.close(closed));
       }
+    }));
+
+  it("an older version's entry whose local copy cannot be made stays, is counted deferred and says why; the next pass stores and relays it", () =>
+    withSpooled(1, "", async (home) => {
+      const config = loadConfig(home.config);
+      const spool = new Spool(config.spoolDir);
+      const [entry] = await spool.list();
+      await spool.save({ ...entry!, localPending: true }); // submitted by an older sealpost: its local copy still to make
+      const mail = home.mail;
+      rmSync(mail, { recursive: true, force: true });
+      writeFileSync(mail, "not a Maildir"); // where the Maildir should be
+      const events: Array<[string, Record<string, unknown>]> = [];
+      const log = {
+        event: (name: string, fields: Record<string, unknown>) => void events.push([name, fields]),
+        close: () => Promise.resolve(),
+      };
+      const before = world.sink.messages.length;
+      const relaying = { ...config, relay: { ...config.relay, port: world.sink.port } };
+      assert.deepEqual(await runQueue(relaying, { force: true, log }), { relayed: 0, deferred: 1, held: 0 });
+      assert.equal(world.sink.messages.length, before, "nothing relayed before the local copy is made");
+      const deferred = events.find(([name]) => name === "deferred")?.[1];
+      assert.ok(deferred, "a deferred event");
+      assert.equal(deferred.id, entry!.logId ?? entry!.id, "under the id the message's other events have");
+      assert.match(String(deferred.reason), /cannot write the local copy/);
+      assert.equal((await spool.get(entry!.id))?.localPending, true, "the entry stays as it was");
+      rmSync(mail);
+      assert.deepEqual(await runQueue(relaying, { force: true }), { relayed: 1, deferred: 0, held: 0 });
+      assert.equal(home.localCopies().length, 1);
+      assert.equal(world.sink.messages.length - before, 1);
+      openSealed(world.sink.messages.at(-1)!.raw, world.gpg);
     }));
 
   it("an entry older than max_age is held with a notice to root, and relayed after release", () =>
