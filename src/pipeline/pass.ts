@@ -112,30 +112,16 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
   await eachConcurrently(
     due,
     PASS_CONCURRENCY,
-    (entry) =>
-      withDotlock(
+    async (entry) => {
+      await withDotlock(
         spool.lockTarget(entry.id),
         async () => {
           const current = await spool.get(entry.id); // another runner may have finished it meanwhile
-          if (current && single(current)) await attempt(pass, current);
+          if (current && single(current)) await attempt(pass, current).catch((err: unknown) => failedBeforeRelay(pass, entry.id, err));
         },
         { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 },
-      ).then(
-        () => undefined,
-        (err: unknown) => {
-          // The attempt failed before any relay (an older version's entry whose local copy cannot
-          // be made yet, say): the entry stays as it was for the next pass, and the log says why.
-          // Anything else is a fault of the pass itself, not of this entry.
-          if (!(err instanceof SealpostError)) throw err;
-          pass.report.deferred++;
-          pass.log.event("deferred", {
-            id: entry.logId ?? entry.id,
-            to: entry.recipients.join(","),
-            status: err.status,
-            reason: err.publicMessage,
-          });
-        },
-      ),
+      );
+    },
     (entry) => spool.messageSize(entry.id),
   );
   // An entry that just went over its route's budget waits its window, so only a flush (due or
@@ -188,6 +174,21 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
     (result) => recordResult(pass, entry, result),
   );
   await settleEntry(pass, entry, raw.bytes, results);
+}
+
+/**
+ * An attempt that threw instead of giving results: it failed before any relay (an older version's
+ * entry whose local copy cannot be made yet, say). The entry backs off from what was saved of it,
+ * as from any temporary failure, and the log says why; left as it was, it would be due again at
+ * once and a runner would try it in pass after pass. Anything but a SealpostError is a fault of
+ * the pass itself.
+ */
+async function failedBeforeRelay(pass: Pass, id: string, err: unknown): Promise<void> {
+  if (!(err instanceof SealpostError)) throw err;
+  const saved = await pass.spool.get(id);
+  if (!saved) return; // it was finished after all
+  saved.attempts++;
+  await failEntries(pass, [saved], err, saved.logId ?? saved.id);
 }
 
 /** A 250 taken off the entry at once and durably; failures wait for the policy, once all recipients have been tried. */

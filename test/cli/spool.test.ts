@@ -149,7 +149,7 @@ describe("the spool", () => {
       }
     }));
 
-  it("an older version's entry whose local copy cannot be made stays, is counted deferred and says why; the next pass stores and relays it", () =>
+  it("an older version's entry whose local copy cannot be made backs off and says why, unrelayed; the next pass stores and relays it", () =>
     withSpooled(1, "", async (home) => {
       const config = loadConfig(home.config);
       const spool = new Spool(config.spoolDir);
@@ -171,7 +171,11 @@ describe("the spool", () => {
       assert.ok(deferred, "a deferred event");
       assert.equal(deferred.id, entry!.logId ?? entry!.id, "under the id the message's other events have");
       assert.match(String(deferred.reason), /cannot write the local copy/);
-      assert.equal((await spool.get(entry!.id))?.localPending, true, "the entry stays as it was");
+      const after = await spool.get(entry!.id);
+      assert.equal(after?.localPending, true, "its local copy still to make");
+      assert.equal(after.attempts, entry!.attempts + 1);
+      assert.match(after.lastError ?? "", /cannot write the local copy/);
+      assert.ok(Date.parse(after.nextAttempt) > Date.now(), "not due again at once: a runner does not try it pass after pass");
       rmSync(mail);
       assert.deepEqual(await runQueue(relaying, { force: true }), { relayed: 1, deferred: 0, held: 0 });
       assert.equal(home.localCopies().length, 1);
