@@ -177,18 +177,27 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
 }
 
 /**
- * An attempt that threw instead of giving results: it failed before any relay (an older version's
- * entry whose local copy cannot be made yet, say). The entry backs off from what was saved of it,
- * as from any temporary failure, and the log says why; left as it was, it would be due again at
- * once and a runner would try it in pass after pass. Anything but a SealpostError is a fault of
+ * An attempt that threw instead of giving results: it failed here on the host before any relay
+ * (an older version's entry whose local copy cannot be made, a route's hourly budget locked too
+ * long): only what comes before `send` throws one (send never throws), so no 250 of this attempt
+ * was recorded. The entry backs off from what was saved of it and the log says why; left as it
+ * was, it would be due again at once and a runner would try it pass after pass. It is never held for this: the hold notice speaks of a
+ * relay, and the fix (space, permissions) needs no `queue release`. Where even the backoff
+ * cannot be saved (the same full disk), the entry stays as it was and the pass goes on with the
+ * others, whose relaying may be what frees the space. Anything but a SealpostError is a fault of
  * the pass itself.
  */
 async function failedBeforeRelay(pass: Pass, id: string, err: unknown): Promise<void> {
   if (!(err instanceof SealpostError)) throw err;
-  const saved = await pass.spool.get(id);
-  if (!saved) return; // it was finished after all
-  saved.attempts++;
-  await failEntries(pass, [saved], err, saved.logId ?? saved.id);
+  try {
+    const saved = await pass.spool.get(id);
+    if (!saved) return; // it was finished after all
+    saved.attempts++;
+    await failEntries(pass, [saved], err, saved.logId ?? saved.id, { mayHold: false });
+  } catch {
+    pass.report.deferred++;
+    pass.log.event("deferred", { id, status: err.status, reason: err.publicMessage });
+  }
 }
 
 /** A 250 taken off the entry at once and durably; failures wait for the policy, once all recipients have been tried. */

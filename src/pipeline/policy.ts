@@ -33,13 +33,21 @@ export function backoffSeconds(attempts: number, minSeconds = 60, maxSeconds = 3
 
 /**
  * A failed relay of one entry, or of a digest's entries (`id` then names the digest): held with
- * one notice, or backed off from the most attempts among them.
+ * one notice, or backed off from the most attempts among them. `mayHold: false` only backs off:
+ * for a failure here on the host, which the hold notice ("could not be relayed") does not describe
+ * and which an admin mends without `queue release`.
  */
-export async function failEntries(ctx: PolicyContext, entries: readonly SpoolEntry[], error: SealpostError, id: string): Promise<void> {
+export async function failEntries(
+  ctx: PolicyContext,
+  entries: readonly SpoolEntry[],
+  error: SealpostError,
+  id: string,
+  { mayHold = true }: { mayHold?: boolean } = {},
+): Promise<void> {
   const { config, hostname, spool, now, report, log } = ctx;
   const oldest = Math.min(...entries.map((e) => Date.parse(e.created)));
-  const expired = now.getTime() - oldest >= config.spool.maxAgeSeconds * 1000;
-  const permanent = error.permanence === "permanent";
+  const expired = mayHold && now.getTime() - oldest >= config.spool.maxAgeSeconds * 1000;
+  const permanent = mayHold && error.permanence === "permanent";
   const attempts = Math.max(...entries.map((e) => e.attempts));
   const delay = backoffSeconds(attempts, config.spool.retryMinSeconds, config.spool.retryMaxSeconds);
   for (const entry of entries) {
