@@ -117,7 +117,19 @@ ${o.route ?? `[[route]]\nto = ["${RCPT}"]`}
     for (let i = 0; i < 300 && due(); i++) await new Promise((r) => setTimeout(r, 50));
   }
 
-  /** Like run(), with the launcher's process at hand while it runs. */
+  /**
+   * Until no spool entry is locked, or `timeoutMs`; whether none is. A runner stopped by SIGKILL
+   * in the middle of an attempt leaves its entry locked by a dead process for a while (the
+   * dead-holder grace, or the stale interval where nothing reaps it), and a pass that takes locks
+   * without waiting leaves that entry alone: stop a runner only once this is true.
+   */
+  async untilUnlocked(timeoutMs = 60_000): Promise<boolean> {
+    const meta = join(this.spool, "meta");
+    const locked = () => existsSync(meta) && readdirSync(meta).some((n) => n.endsWith(".json.lock"));
+    for (const end = Date.now() + timeoutMs; locked() && Date.now() < end;) await new Promise((r) => setTimeout(r, 25));
+    return !locked();
+  }
+
   /** Like run(), as another user (needs root). */
   runAs(uid: number, args: string[], stdin: Buffer | string = "", env: Record<string, string> = {}): Promise<RunResult> {
     return this.start(args, stdin, env, uid).done;
