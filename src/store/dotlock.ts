@@ -18,7 +18,7 @@ import { constants, type Stats } from "node:fs";
 import { randomHex } from "../core/random.js";
 import { link, lstat, open, unlink, type FileHandle } from "../core/fsp.js";
 import { basename, dirname, join } from "node:path";
-import { errnoOf, SealpostError, whenErrno } from "../core/errors.js";
+import { errnoOf, isStorageFull, SealpostError, whenErrno } from "../core/errors.js";
 import { Reason } from "../core/outcome.js";
 import { processAlive } from "../core/process-alive.js";
 
@@ -186,14 +186,20 @@ async function acquire(lockPath: string, timeoutMs: number, staleAfterMs: number
  * The lock appears with our pid already in it: written to a temp file first, then hard-linked
  * to the lock's name (atomic, and EEXIST when held). Creating the lock and then writing the pid
  * would leave an empty lock, which no one can tell from a live one, whenever the holder is killed
- * or the disk is full in between.
+ * in between. On a full disk (or quota) the pid cannot be written, and the lock is taken empty
+ * all the same: a pass that relays, and so frees the spool's space, must still be able to lock
+ * its entries. An empty lock is judged by its age alone (its holder's heartbeat keeps it fresh),
+ * so a holder killed then leaves it for the stale interval instead of the dead-holder grace.
  */
 async function tryLock(lockPath: string): Promise<Mine | undefined> {
   const tmp = join(dirname(lockPath), `.${basename(lockPath)}.${process.pid}.${randomHex(4)}.tmp`);
   const handle = await open(tmp, "wx", 0o600);
   let linked = false;
   try {
-    await handle.writeFile(`${process.pid}\n`);
+    await handle.writeFile(`${process.pid}\n`).catch(async (err: unknown) => {
+      if (!isStorageFull(err)) throw err;
+      await handle.truncate(0); // never a part of our pid, which could name another's process
+    });
     await link(tmp, lockPath);
     linked = true;
     const { dev, ino } = await handle.stat();

@@ -11,6 +11,9 @@ import { fixtureBytes, fixtures, pipeEnv } from "../helpers/fixtures.js";
 import { Home, canRunAs, isTempfailLine } from "../helpers/home.js";
 import { NEEDS_ROOT, tmpfs, type Tmpfs } from "../helpers/tmpfs.js";
 import { useWorld } from "../helpers/world.js";
+import { openSealed } from "../helpers/sealed.js";
+import { loadConfig } from "../../src/config/load.js";
+import { runPass } from "../../src/pipeline/pass.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -102,6 +105,34 @@ describe("storage faults", () => {
         await assertDeferredNothingSent(home, /^4\.3\.1 sealpost: no space left to store the message\n$/);
         assert.deepEqual(home.localCopies(), []);
         assert.deepEqual(filesUnder(home.spool), spoolBefore);
+      },
+      { mount: "spool" },
+    ));
+
+  it("a full disk under the spool still relays what is queued, and that frees the space", (t) =>
+    scenario(
+      t,
+      async (home, fs) => {
+        home.writeConfig({ relayPort: 1, extra: '[deliver]\nrelay = "inline"\non_relay_failure = "spool"\n' });
+        for (let i = 0; i < 3; i++) {
+          const r = await home.deliver(Buffer.concat([Buffer.from(`X-Case: ${i}\n`), RAW]), ENV);
+          assert.equal(r.code, 0, r.stderr.toString());
+        }
+        assert.ok(await home.untilUnlocked(), "the background runner let go of its entries");
+        await home.stopRunners();
+        assert.equal(filesUnder(join(home.spool, "meta")).length, 3);
+        fs!.fill();
+        const before = world.sink.messages.length;
+        const config = loadConfig(home.config);
+        // an entry's lock cannot hold its pid on a full disk: taken empty, the pass goes on
+        const report = await runPass({ ...config, relay: { ...config.relay, port: world.sink.port } }, { force: true });
+        assert.deepEqual(report, { relayed: 3, deferred: 0, held: 0 });
+        const cases = world.sink.messages
+          .slice(before)
+          .map((m) => /^X-Case: (\d)/m.exec(openSealed(m.raw, world.gpg).inner.toString())?.[1]);
+        assert.deepEqual(cases.sort(), ["0", "1", "2"]);
+        assert.deepEqual(filesUnder(join(home.spool, "meta")), [], "the entries are gone, and with them their space");
+        assert.deepEqual(filesUnder(join(home.spool, "msg")), []);
       },
       { mount: "spool" },
     ));

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, it } from "node:test";
 import { tryDotlock, withDotlock, type DotlockTiming } from "../../src/store/dotlock.js";
 import { HEARTBEAT_MS, runnerAlive, takeRunnerLock } from "../../src/store/runner-lock.js";
+import { NEEDS_ROOT, tmpfs } from "../helpers/tmpfs.js";
 
 const root = mkdtempSync(join(tmpdir(), "sealpost-dotlock-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -101,6 +102,26 @@ describe("dot-lock: heartbeat", () => {
     assert.equal(held.lost.aborted, false);
     await held.release();
     assert.deepEqual(await withDotlock(path, () => Promise.resolve("mine"), { ...SHORT, timeoutMs: 0 }), { busy: false, value: "mine" });
+  });
+
+  it("on a full disk the lock is taken without its pid, and a live holder keeps it: no contender gets it past the grace", async (t) => {
+    const fs = tmpfs(join(root, `full-${++n}`), "64k");
+    if (!fs) return t.skip(NEEDS_ROOT);
+    try {
+      const path = join(fs.dir, "entry.json");
+      fs.fill();
+      const held = await tryDotlock(path, SHORT);
+      assert.ok(!held.busy, "taken, full disk or not");
+      assert.equal(readFileSync(path + ".lock", "utf8"), "", "no pid: none that could be written, nor a part of one");
+      for (const end = Date.now() + 3 * SHORT.staleAfterMs!; Date.now() < end;) {
+        assert.deepEqual(await withDotlock(path, () => Promise.resolve("stolen"), { ...SHORT, timeoutMs: 200 }), { busy: true });
+      }
+      assert.equal(held.lost.aborted, false);
+      await held.release();
+      assert.throws(() => lstatSync(path + ".lock"), /ENOENT/);
+    } finally {
+      fs.unmount();
+    }
   });
 
   it("a live holder's lock left untouched for the stale interval is broken; the holder notices, and leaves the new lock alone", async () => {
