@@ -22,6 +22,7 @@ import { digestGroups, sendDigest } from "./digest.js";
 import type { Pass } from "./pass-context.js";
 import { failEntries, settleEntry, type RunReport } from "./policy.js";
 import { Turns } from "./turns.js";
+import { Unsaved } from "./unsaved.js";
 import { send, type SendResult } from "./send.js";
 
 /**
@@ -50,6 +51,8 @@ export interface PassOptions {
    * relay slower than it takes seconds, not minutes. Unset everywhere else: the dot-lock's own.
    */
   lockTiming?: DotlockTiming;
+  /** A runner's memory across its passes of what the spool could not be told; a pass of its own by default. */
+  unsaved?: Unsaved;
 }
 
 export async function runPass(config: Config, options: PassOptions = {}): Promise<RunReport> {
@@ -83,6 +86,7 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
     log,
     checkpoint: options.checkpoint,
     turns: new Turns(),
+    unsaved: options.unsaved ?? new Unsaved(),
   };
   try {
     // However many drops wait, and whatever their writers do to them meanwhile, what is due goes out now.
@@ -106,21 +110,31 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
     ? (await Promise.all(options.only.filter(Boolean).map((id) => spool.get(id)))).filter((e): e is SpoolEntry => e !== undefined)
     : await spool.list();
   const single = (e: SpoolEntry) => e.state === "queued" && !e.batch?.waiting;
-  const due = listed.filter((e) => single(e) && !tried.has(e.id) && (pass.force || Date.parse(e.nextAttempt) <= now.getTime()));
+  const due = listed.filter(
+    (e) =>
+      single(e) &&
+      !tried.has(e.id) &&
+      (pass.force || Date.parse(e.nextAttempt) <= now.getTime()) &&
+      !pass.unsaved.waiting(e.id, now.getTime()),
+  );
   for (const e of due) tried.add(e.id);
   // A busy entry is locked by another runner: its entry, left to it.
   await eachConcurrently(
     due,
     PASS_CONCURRENCY,
     async (entry) => {
-      await withDotlock(
-        spool.lockTarget(entry.id),
-        async () => {
-          const current = await spool.get(entry.id); // another runner may have finished it meanwhile
-          if (current && single(current)) await attempt(pass, current).catch((err: unknown) => failedBeforeRelay(pass, entry.id, err));
-        },
-        { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 },
-      );
+      try {
+        await withDotlock(
+          spool.lockTarget(entry.id),
+          async () => {
+            const current = await spool.get(entry.id); // another runner may have finished it meanwhile
+            if (current && single(current)) await attempt(pass, current).catch((err: unknown) => failedBeforeRelay(pass, entry.id, err));
+          },
+          { ...options.lockTiming, timeoutMs: options.lockWaitMs ?? 0 },
+        );
+      } catch (err) {
+        unsavedFailure(pass, entry, err);
+      }
     },
     (entry) => spool.messageSize(entry.id),
   );
@@ -140,17 +154,19 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
 
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, now, log } = pass;
-  if (!entry.localPending && entry.recipients.length === 0) return spool.remove(entry.id); // kept locally only: done
+  const relayed = pass.unsaved.relayedFor(entry.id); // their 250s came, their records did not
+  entry.recipients = entry.recipients.filter((r) => !relayed.has(r));
+  if (!entry.localPending && entry.recipients.length === 0) return removeEntry(pass, entry.id); // kept locally only, or all relayed: done
   // the relay found down earlier in this pass (SendContext.relayDown): deferred unread and unsealed
   if (pass.relayDown && !entry.localPending && !entry.batch) {
     entry.attempts++; // it met the relay as it is: down
     return failEntries(pass, [entry], pass.relayDown, entry.logId ?? entry.id);
   }
   const bytes = await spool.message(entry.id).catch(whenErrno(undefined, "ENOENT")); // removed half-way (the message goes first): it was sent;
-  if (!bytes) return spool.remove(entry.id);
+  if (!bytes) return removeEntry(pass, entry.id);
   const raw = readRawMessage(bytes);
   if (entry.localPending) await storePendingCopy(config, hostname, spool, entry, raw.bytes, log); // an entry of an older version
-  if (entry.recipients.length === 0) return spool.remove(entry.id);
+  if (entry.recipients.length === 0) return removeEntry(pass, entry.id);
   if (entry.batch && (await mustWait(entry.batch, config.spoolDir, now))) {
     entry.batch.waiting = true; // over its route's max_per_hour: it goes with the next digest
     entry.nextAttempt = windowEnd(entry.batch, now);
@@ -181,30 +197,54 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
  * (an older version's entry whose local copy cannot be made, a route's hourly budget locked too
  * long): only what comes before `send` throws one (send never throws), so no 250 of this attempt
  * was recorded. The entry backs off from what was saved of it and the log says why; left as it
- * was, it would be due again at once and a runner would try it pass after pass. It is never held for this: the hold notice speaks of a
- * relay, and the fix (space, permissions) needs no `queue release`. Where even the backoff
- * cannot be saved (the same full disk), the entry stays as it was and the pass goes on with the
- * others, whose relaying may be what frees the space. Anything but a SealpostError is a fault of
- * the pass itself.
+ * was, it would be due again at once and a runner would try it pass after pass. It is never held
+ * for this: the hold notice speaks of a relay, and the fix (space, permissions) needs no `queue
+ * release`. What cannot be saved goes on to unsavedFailure.
  */
 async function failedBeforeRelay(pass: Pass, id: string, err: unknown): Promise<void> {
   if (!(err instanceof SealpostError)) throw err;
-  try {
-    const saved = await pass.spool.get(id);
-    if (!saved) return; // it was finished after all
-    saved.attempts++;
-    await failEntries(pass, [saved], err, saved.logId ?? saved.id, { mayHold: false });
-  } catch {
-    pass.report.deferred++;
-    pass.log.event("deferred", { id, status: err.status, reason: err.publicMessage });
-  }
+  const saved = await pass.spool.get(id).catch(() => undefined);
+  if (!saved) throw err;
+  saved.attempts++;
+  await failEntries(pass, [saved], err, saved.logId ?? saved.id, { mayHold: false }).catch(() => {
+    throw err;
+  });
+}
+
+/**
+ * One entry's failure that the spool could not be told (its lock, its record or its backoff not
+ * written: a full, read-only or failing disk under the spool). It costs only that entry: the
+ * others go on, and their relaying may be what frees the space. The entry waits its first
+ * backoff in this process's memory (pipeline/unsaved.ts), so no pass tries it again at once.
+ */
+function unsavedFailure(pass: Pass, entry: SpoolEntry, err: unknown): void {
+  const error = asSealpostError(err);
+  pass.unsaved.holdOff(entry.id, pass.now.getTime() + pass.config.spool.retryMinSeconds * 1000);
+  pass.report.deferred++;
+  pass.log.event("deferred", {
+    id: entry.logId ?? entry.id,
+    to: entry.recipients.join(","),
+    status: error.status,
+    reason: error.publicMessage,
+  });
 }
 
 /** A 250 taken off the entry at once and durably; failures wait for the policy, once all recipients have been tried. */
 async function recordResult(pass: Pass, entry: SpoolEntry, result: SendResult): Promise<void> {
   if (!result.relayed) return;
   entry.recipients = entry.recipients.filter((r) => r !== result.recipient);
-  if (entry.recipients.length > 0) await pass.spool.save(entry);
-  else await pass.spool.remove(entry.id);
   pass.report.relayed++;
+  try {
+    if (entry.recipients.length > 0) await pass.spool.save(entry);
+    else await pass.spool.remove(entry.id);
+    pass.unsaved.forget(entry.id);
+  } catch (err) {
+    pass.unsaved.relayedTo(entry.id, result.recipient); // never sent again by this process
+    throw err;
+  }
+}
+
+async function removeEntry(pass: Pass, id: string): Promise<void> {
+  await pass.spool.remove(id);
+  pass.unsaved.forget(id);
 }

@@ -24,6 +24,7 @@ import { dropNames } from "../store/drop.js";
 import { takeRunnerLock } from "../store/runner-lock.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { PASS_CONCURRENCY, runPass } from "./pass.js";
+import { Unsaved } from "./unsaved.js";
 
 /** A background runner stays this long after the last entry came in, for the rest of a wave. */
 export const RUNNER_LINGER_MS = 3_000;
@@ -60,6 +61,8 @@ export class Runner {
   private relay?: { key: string; relay: Relay };
   private lastMaintenance = 0;
   private done?: Promise<void>;
+  /** What the spool could not be told, kept across this runner's passes (pipeline/unsaved.ts). */
+  private readonly unsaved = new Unsaved();
 
   constructor(private readonly options: RunnerOptions) {}
 
@@ -147,11 +150,18 @@ export class Runner {
           this.kicked = true;
           continue;
         }
-        await this.pass(config, log, only).catch((err: unknown) => this.options.onError?.(err));
+        const failed = await this.pass(config, log, only).then(
+          () => false,
+          (err: unknown) => {
+            this.options.onError?.(err);
+            return true;
+          },
+        );
+        if (failed) await this.sleep(POLL_MS); // a spool that fails each pass is not passed over in a tight loop
         continue;
       }
       const stamp = await metaStamp(spoolDir);
-      if (due?.stamp !== stamp) due = { at: await nextDue(new Spool(spoolDir)), stamp };
+      if (due?.stamp !== stamp) due = { at: await nextDue(new Spool(spoolDir), this.unsaved), stamp };
       const now = Date.now();
       if (due.at !== undefined && due.at <= now) {
         this.kick(); // something came due: the whole spool
@@ -168,7 +178,15 @@ export class Runner {
   private async pass(config: Config, log: EventLog, only?: string[]): Promise<void> {
     const maintenance = Date.now() - this.lastMaintenance >= MAINTENANCE_MS;
     if (maintenance) this.lastMaintenance = Date.now();
-    await runPass(config, { relay: this.pooledRelay(config), lockWaitMs: 0, maintenance, log, checkpoint: this.options.checkpoint, only });
+    await runPass(config, {
+      relay: this.pooledRelay(config),
+      lockWaitMs: 0,
+      maintenance,
+      log,
+      checkpoint: this.options.checkpoint,
+      only,
+      unsaved: this.unsaved,
+    });
   }
 
   /** One pool for the runner's life, made anew when [relay] changed. */
@@ -222,11 +240,14 @@ async function metaStamp(spoolDir: string): Promise<number> {
   return (await stat(join(spoolDir, "meta")).catch(() => undefined))?.mtimeMs ?? 0;
 }
 
-/** When the next queued entry (single or digest) is due, or undefined when none is. */
-async function nextDue(spool: Spool): Promise<number | undefined> {
+/**
+ * When the next queued entry (single or digest) is due, or undefined when none is: by its meta,
+ * or later where the runner remembers a backoff the spool could not be told.
+ */
+async function nextDue(spool: Spool, unsaved?: Unsaved): Promise<number | undefined> {
   const times = (await spool.list().catch(() => [] as SpoolEntry[]))
     .filter((e) => e.state === "queued")
-    .map((e) => Date.parse(e.nextAttempt));
+    .map((e) => Math.max(Date.parse(e.nextAttempt), unsaved?.until(e.id) ?? 0));
   return times.length === 0 ? undefined : Math.min(...times);
 }
 

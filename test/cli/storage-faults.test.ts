@@ -12,8 +12,12 @@ import { Home, canRunAs, isTempfailLine } from "../helpers/home.js";
 import { NEEDS_ROOT, tmpfs, type Tmpfs } from "../helpers/tmpfs.js";
 import { useWorld } from "../helpers/world.js";
 import { openSealed } from "../helpers/sealed.js";
+import { Sink } from "../helpers/sink.js";
+import { RCPT, TEST_FPR } from "../helpers/paths.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../../src/config/load.js";
 import { runPass } from "../../src/pipeline/pass.js";
+import { Spool } from "../../src/store/spool.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -133,6 +137,39 @@ describe("storage faults", () => {
         assert.deepEqual(cases.sort(), ["0", "1", "2"]);
         assert.deepEqual(filesUnder(join(home.spool, "meta")), [], "the entries are gone, and with them their space");
         assert.deepEqual(filesUnder(join(home.spool, "msg")), []);
+      },
+      { mount: "spool" },
+    ));
+
+  it("a full spool whose record of a 250 cannot be written: the runner sends that copy once, and does not spin", (t) =>
+    scenario(
+      t,
+      async (home, fs) => {
+        const sink = await new Sink("accept", { refuse: ["gone@example.net"] }).start();
+        try {
+          home.writeConfig({ relayPort: sink.port });
+          // one entry for two recipients, as the queued intake commits it (written here: no runner started yet)
+          await new Spool(home.spool).enqueue(Buffer.from(RAW.toString("latin1").replace(/^From .*\n/, ""), "latin1"), {
+            state: "queued",
+            nextAttempt: new Date().toISOString(),
+            lastError: null,
+            recipients: [RCPT, "gone@example.net"],
+            sender: "root@web01.example.org",
+            keys: [TEST_FPR],
+          });
+          fs!.fill(); // the record of the first 250 (one recipient left: the entry rewritten) cannot be written
+          const runner = home.start(["queue", "run", "--background"]).done;
+          for (let i = 0; i < 200 && sink.mailFroms.length < 2; i++) await sleep(50);
+          await sleep(3_000); // a runner going round in a loop sends again within milliseconds
+          await home.stopRunners();
+          await runner;
+          const copies = sink.messages.filter((m) => m.to.includes(RCPT));
+          assert.equal(copies.length, 1, `${RCPT} got its copy once, not once a pass`);
+          openSealed(copies[0]!.raw, world.gpg);
+          assert.equal(sink.mailFroms.length, 2, "one transaction per recipient, then the entry waits its backoff");
+        } finally {
+          await sink.stop();
+        }
       },
       { mount: "spool" },
     ));
