@@ -10,21 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { openSealed } from "../helpers/sealed.js";
-import {
-  CONFIG,
-  HOST,
-  RCPT,
-  ServeProcess,
-  localCopies,
-  run,
-  runAsync,
-  sendmail,
-  sh,
-  systemMail,
-  tail,
-  useMtaSuite,
-  waitFor,
-} from "./system.js";
+import { CONFIG, HOST, ServeProcess, localCopies, run, runAsync, sendmail, sh, systemMail, tail, useMtaSuite, waitFor } from "./system.js";
 
 const EXIM_LOG = "/var/log/exim4/mainlog";
 const LMTP = "/run/sealpost/lmtp";
@@ -80,11 +66,7 @@ describe("Exim → LMTP → sealpost serve", () => {
     }
     await serve.start();
     const start = logSize();
-    const token = `ex-lmtp-${Date.now()}`;
-    assert.equal(await sendmail(["-oi", "-f", `root@${HOST}`, "root"], systemMail(token)), 0);
-    const got = await waitFor("the sealed message at the relay", () => suite.arrived(token), 60_000, diagnose);
-    assert.deepEqual(got.to, [RCPT]);
-    assert.ok(openSealed(got.raw, gpg).inner.toString("utf8").includes(`Token: ${token}`));
+    const { token } = await suite.rootMail("ex-lmtp", diagnose);
     assert.ok(
       localCopies().some((c) => c.includes(`Token: ${token}`)),
       "the local copy",

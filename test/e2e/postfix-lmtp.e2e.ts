@@ -12,7 +12,6 @@ import { openSealed } from "../helpers/sealed.js";
 import {
   CONFIG,
   HOST,
-  RCPT,
   postfixRunning,
   ServeProcess,
   localCopies,
@@ -67,12 +66,7 @@ describe("Postfix → LMTP → sealpost serve", () => {
     }
     await serve.start();
     const start = statSync(POSTFIX_LOG).size;
-    const token = `pf-lmtp-${Date.now()}`;
-    assert.equal(await sendmail(["-oi", "-f", `root@${HOST}`, "root"], systemMail(token)), 0);
-    const got = await waitFor("the sealed message at the relay", () => suite.arrived(token), 60_000, diagnose);
-    assert.deepEqual(got.to, [RCPT]);
-    assert.ok(openSealed(got.raw, gpg).inner.toString("utf8").includes(`Token: ${token}`));
-    assert.ok(!got.raw.toString("latin1").includes("Token:"), "the body is not in the clear");
+    const { token } = await suite.rootMail("pf-lmtp", diagnose);
     assert.ok(
       localCopies().some((c) => c.includes(`Token: ${token}`)),
       "the local copy",

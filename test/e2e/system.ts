@@ -4,6 +4,7 @@
  * They change /etc, so they run only as root with SEALPOST_E2E=1 (test/e2e/run sets it, on a
  * throw-away machine such as CI's).
  */
+import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before } from "node:test";
 import { Gpg } from "../helpers/gpg.js";
 import { TEST_PUBLIC_KEY } from "../helpers/paths.js";
-import { openSealed } from "../helpers/sealed.js";
+import { openSealed, type Opened } from "../helpers/sealed.js";
 import { Sink, type Received } from "../helpers/sink.js";
 import { lookupUser } from "../../src/core/passwd.js";
 
@@ -199,6 +200,11 @@ export interface MtaSuite {
   skip?: string;
   /** The sealed message at the relay whose decrypted content holds `token`. */
   arrived(token: string): Received | undefined;
+  /**
+   * A fail2ban notice to root, with a fresh token, submitted through the MTA's sendmail; once it
+   * is at the relay, sealed to the route's recipient with its body only inside, what it is.
+   */
+  rootMail(tag: string, diagnose: () => string): Promise<{ token: string; got: Received; opened: Opened }>;
 }
 
 /**
@@ -222,6 +228,16 @@ export function useMtaSuite(
     launcher: "",
     skip: "set-up failed",
     arrived: (token) => sink.messages.find((m) => openSealed(m.raw, gpg).inner.toString("utf8").includes(token)),
+    rootMail: async (tag, diagnose) => {
+      const token = `${tag}-${Date.now()}`;
+      assert.equal(await sendmail(["-oi", "-f", `root@${HOST}`, "root"], systemMail(token)), 0);
+      const got = await waitFor("the sealed message at the relay", () => suite.arrived(token), 60_000, diagnose);
+      assert.deepEqual(got.to, [RCPT]);
+      assert.ok(!got.raw.toString("latin1").includes("Token:"), "the body is not in the clear");
+      const opened = openSealed(got.raw, gpg);
+      assert.ok(opened.inner.toString("utf8").includes(`Token: ${token}`));
+      return { token, got, opened };
+    },
   };
   let aliases: string | undefined;
   before(async () => {
