@@ -203,8 +203,10 @@ async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
  */
 async function failedBeforeRelay(pass: Pass, id: string, err: unknown): Promise<void> {
   if (!(err instanceof SealpostError)) throw err;
-  const saved = await pass.spool.get(id).catch(() => undefined);
-  if (!saved) throw err;
+  const saved = await pass.spool.get(id).catch(() => {
+    throw err; // not even readable: unsavedFailure says what the attempt met
+  });
+  if (!saved) return; // finished after all
   saved.attempts++;
   await failEntries(pass, [saved], err, saved.logId ?? saved.id, { mayHold: false }).catch(() => {
     throw err;
