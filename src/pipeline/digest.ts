@@ -47,14 +47,16 @@ export async function sendDigest(pass: Pass, members: readonly SpoolEntry[]): Pr
   const releases: Array<() => Promise<void>> = [];
   try {
     await finishSent(spool);
-    const recipients = [...members[0]!.recipients].sort().join(",");
+    const recipients = [...pass.unsaved.stillToGo(members[0]!)].sort().join(",");
     const locked: SpoolEntry[] = [];
     for (const member of [...members].sort((a, b) => a.created.localeCompare(b.created))) {
       const lock = await tryDotlock(spool.lockTarget(member.id));
       if (lock.busy) continue; // being written or worked on: it makes the next digest
       releases.push(lock.release);
       const fresh = await spool.get(member.id);
-      if (fresh?.state === "queued" && fresh.batch?.waiting && [...fresh.recipients].sort().join(",") === recipients) locked.push(fresh);
+      if (!fresh) continue;
+      fresh.recipients = pass.unsaved.stillToGo(fresh);
+      if (fresh.state === "queued" && fresh.batch?.waiting && [...fresh.recipients].sort().join(",") === recipients) locked.push(fresh);
     }
     if (locked.length > 0) await sendLocked(pass, locked);
   } finally {
@@ -127,8 +129,13 @@ async function relayDigest(pass: Pass, chosen: Array<{ entry: SpoolEntry; bytes:
 async function recordDigestResult(pass: Pass, id: string, entries: readonly SpoolEntry[], result: SendResult): Promise<void> {
   if (!result.relayed) return;
   const marker = sentMarker(pass.spool, id, result.recipient);
-  await writeFileDurably(marker, JSON.stringify({ recipient: result.recipient, members: entries.map((e) => e.id) }) + "\n");
-  for (const entry of entries) await takeOff(pass.spool, entry, result.recipient);
+  try {
+    await writeFileDurably(marker, JSON.stringify({ recipient: result.recipient, members: entries.map((e) => e.id) }) + "\n");
+    for (const entry of entries) await takeOff(pass.spool, entry, result.recipient);
+  } catch (err) {
+    for (const entry of entries) pass.unsaved.relayedTo(entry.id, result.recipient); // never in another digest of this process
+    throw err;
+  }
   await unlink(marker).catch(() => undefined);
   for (const entry of entries) pass.log.event("relayed", { id: entry.id, to: result.recipient, digest: id });
   pass.report.relayed += entries.length;

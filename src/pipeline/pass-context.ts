@@ -8,4 +8,6 @@ export interface Pass extends SendContext, PolicyContext {
   force: boolean;
   /** What the spool could not be told, from this pass and the process's earlier ones. */
   unsaved: Unsaved;
+  /** Faults in the code met by single entries, which cost only them: thrown once the pass is done. */
+  faults: unknown[];
 }

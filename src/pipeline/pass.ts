@@ -5,7 +5,7 @@
  * Entries locked by another runner are left to it, so two runners never send the same entry.
  */
 import type { Config } from "../config/schema.js";
-import { SealpostError, asSealpostError, whenErrno } from "../core/errors.js";
+import { SealpostError, asSealpostError, errnoOf, whenErrno } from "../core/errors.js";
 import { resolveHostname } from "../core/hostname.js";
 import { readRawMessage } from "../mail/raw-message.js";
 import { ingestDrops } from "./drop-ingest.js";
@@ -14,7 +14,7 @@ import { kindOf } from "./kind.js";
 import { storePendingCopy } from "./legacy-copy.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
 import { Relay } from "../relay/relay.js";
-import { withDotlock, type DotlockTiming } from "../store/dotlock.js";
+import { tryDotlock, withDotlock, type DotlockTiming } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { eachConcurrently } from "./concurrency.js";
@@ -87,6 +87,7 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
     checkpoint: options.checkpoint,
     turns: new Turns(),
     unsaved: options.unsaved ?? new Unsaved(),
+    faults: [],
   };
   try {
     // However many drops wait, and whatever their writers do to them meanwhile, what is due goes out now.
@@ -97,6 +98,7 @@ async function passLogged(config: Config, options: PassOptions, log: EventLog): 
     const tried = new Set<string>();
     await relayDue(pass, options, tried);
     if ((await ingesting).taken > 0) await relayDue(pass, { ...options, only: undefined }, tried); // what the drops brought, in this same pass
+    if (pass.faults.length > 0) throw pass.faults[0]; // the other entries went on; the caller still hears of it
   } finally {
     if (!options.relay) relay.close();
   }
@@ -148,14 +150,26 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
     : pass.force && listed.some((e) => e.batch)
       ? await spool.list()
       : listed;
-  const groups = digestGroups(forDigests, now, pass.force);
-  await eachConcurrently(groups, PASS_CONCURRENCY, (members) => sendDigest(pass, members));
+  const members: SpoolEntry[] = [];
+  for (const e of forDigests) {
+    if (!e.batch || pass.unsaved.waiting(e.id, now.getTime())) continue;
+    const recipients = pass.unsaved.stillToGo(e);
+    if (recipients.length === 0 && e.recipients.length > 0) await removeRelayed(pass, e.id);
+    else members.push({ ...e, recipients });
+  }
+  const groups = digestGroups(members, now, pass.force);
+  await eachConcurrently(groups, PASS_CONCURRENCY, async (group) => {
+    try {
+      await sendDigest(pass, group);
+    } catch (err) {
+      for (const member of group) unsavedFailure(pass, member, err);
+    }
+  });
 }
 
 async function attempt(pass: Pass, entry: SpoolEntry): Promise<void> {
   const { config, hostname, spool, now, log } = pass;
-  const relayed = pass.unsaved.relayedFor(entry.id); // their 250s came, their records did not
-  entry.recipients = entry.recipients.filter((r) => !relayed.has(r));
+  entry.recipients = pass.unsaved.stillToGo(entry); // not those whose 250 came and whose record did not
   if (!entry.localPending && entry.recipients.length === 0) return removeEntry(pass, entry.id); // kept locally only, or all relayed: done
   // the relay found down earlier in this pass (SendContext.relayDown): deferred unread and unsealed
   if (pass.relayDown && !entry.localPending && !entry.batch) {
@@ -225,10 +239,25 @@ function unsavedFailure(pass: Pass, entry: SpoolEntry, err: unknown): void {
   pass.report.deferred++;
   pass.log.event("deferred", {
     id: entry.logId ?? entry.id,
-    to: entry.recipients.join(","),
+    to: pass.unsaved.stillToGo(entry).join(","),
     status: error.status,
     reason: error.publicMessage,
   });
+  // neither the disk nor sealpost's own refusal: a fault in the code, which the runner must still see
+  if (!(err instanceof SealpostError) && errnoOf(err) === undefined) pass.faults.push(err);
+}
+
+/** An entry all of whose recipients had their 250 in this process, though the spool could not record it: removed now, under its lock. */
+async function removeRelayed(pass: Pass, id: string): Promise<void> {
+  const lock = await tryDotlock(pass.spool.lockTarget(id)).catch(() => ({ busy: true as const }));
+  if (lock.busy) return; // another holds it, or no lock can be made: the next pass
+  try {
+    await removeEntry(pass, id);
+  } catch {
+    // still not removable: the memory keeps it from being sent again
+  } finally {
+    await lock.release();
+  }
 }
 
 /** A 250 taken off the entry at once and durably; failures wait for the policy, once all recipients have been tried. */

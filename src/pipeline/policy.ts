@@ -81,7 +81,9 @@ export async function settleEntry(ctx: PolicyContext, entry: SpoolEntry, bytes: 
     const { id: _id, created: _created, attempts, ...fields } = entry;
     const held = await ctx.spool.enqueue(bytes, { ...fields, attempts, recipients: refused.map((r) => r.recipient) }, ctx.now);
     await failEntries(ctx, [held], refused[0]!.error, held.logId ?? held.id);
-    entry.recipients = retry.map((r) => r.recipient);
+    // what is left but those refused: a recipient whose 250 came though its record failed is
+    // among the failures, but was taken off the entry already and must stay off
+    entry.recipients = entry.recipients.filter((r) => !refused.some((f) => f.recipient === r));
   }
   await failEntries(ctx, [entry], (retry[0] ?? refused[0]!).error, entry.logId ?? entry.id);
 }

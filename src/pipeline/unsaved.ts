@@ -18,9 +18,10 @@ export class Unsaved {
     this.relayed.set(id, known);
   }
 
-  /** The entry's recipients with their 250 and no record of it. */
-  relayedFor(id: string): ReadonlySet<string> {
-    return this.relayed.get(id) ?? new Set<string>();
+  /** The entry's recipients but those with their 250 and no record of it. */
+  stillToGo(entry: { id: string; recipients: readonly string[] }): string[] {
+    const relayed = this.relayed.get(entry.id);
+    return relayed ? entry.recipients.filter((r) => !relayed.has(r)) : [...entry.recipients];
   }
 
   /** Entry `id` failed and its backoff could not be saved: not tried again before `untilMs`. */

@@ -17,7 +17,8 @@ import { RCPT, TEST_FPR } from "../helpers/paths.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../../src/config/load.js";
 import { runPass } from "../../src/pipeline/pass.js";
-import { Spool } from "../../src/store/spool.js";
+import { Spool, type NewEntry } from "../../src/store/spool.js";
+import { digestParts } from "../helpers/digest.js";
 
 const A01 = fixtures().find((f) => f.file.startsWith("A01"))!;
 const RAW = fixtureBytes(A01);
@@ -141,32 +142,64 @@ describe("storage faults", () => {
       { mount: "spool" },
     ));
 
+  /**
+   * `entries` written to the spool as the intake commits them (no runner started yet), the spool
+   * filled, then a background runner for a few seconds against `sink`.
+   */
+  async function fullSpoolRunner(home: Home, fs: Tmpfs, sink: Sink, entries: Array<Partial<NewEntry>>, extra = ""): Promise<void> {
+    home.writeConfig({ relayPort: sink.port, extra });
+    const spool = new Spool(home.spool);
+    const message = Buffer.from(RAW.toString("latin1").replace(/^From .*\n/, ""), "latin1");
+    for (const fields of entries)
+      await spool.enqueue(message, {
+        state: "queued",
+        nextAttempt: new Date().toISOString(),
+        lastError: null,
+        recipients: [RCPT],
+        sender: "root@web01.example.org",
+        keys: [TEST_FPR],
+        ...fields,
+      });
+    fs.fill(); // no record of a 250 can be written now
+    const runner = home.start(["queue", "run", "--background"]).done;
+    for (let i = 0; i < 600 && sink.mailFroms.length === 0; i++) await sleep(50);
+    assert.ok(sink.mailFroms.length > 0, "the runner relayed");
+    await sleep(3_000); // a runner going round in a loop sends again within milliseconds
+    await home.stopRunners();
+    await runner;
+  }
+
   it("a full spool whose record of a 250 cannot be written: the runner sends that copy once, and does not spin", (t) =>
     scenario(
       t,
       async (home, fs) => {
         const sink = await new Sink("accept", { refuse: ["gone@example.net"] }).start();
         try {
-          home.writeConfig({ relayPort: sink.port });
-          // one entry for two recipients, as the queued intake commits it (written here: no runner started yet)
-          await new Spool(home.spool).enqueue(Buffer.from(RAW.toString("latin1").replace(/^From .*\n/, ""), "latin1"), {
-            state: "queued",
-            nextAttempt: new Date().toISOString(),
-            lastError: null,
-            recipients: [RCPT, "gone@example.net"],
-            sender: "root@web01.example.org",
-            keys: [TEST_FPR],
-          });
-          fs!.fill(); // the record of the first 250 (one recipient left: the entry rewritten) cannot be written
-          const runner = home.start(["queue", "run", "--background"]).done;
-          for (let i = 0; i < 200 && sink.mailFroms.length < 2; i++) await sleep(50);
-          await sleep(3_000); // a runner going round in a loop sends again within milliseconds
-          await home.stopRunners();
-          await runner;
+          // one entry for two recipients: after the first 250 the entry is rewritten, which the full disk refuses
+          await fullSpoolRunner(home, fs!, sink, [{ recipients: [RCPT, "gone@example.net"] }]);
           const copies = sink.messages.filter((m) => m.to.includes(RCPT));
           assert.equal(copies.length, 1, `${RCPT} got its copy once, not once a pass`);
           openSealed(copies[0]!.raw, world.gpg);
           assert.equal(sink.mailFroms.length, 2, "one transaction per recipient, then the entry waits its backoff");
+        } finally {
+          await sink.stop();
+        }
+      },
+      { mount: "spool" },
+    ));
+
+  it("a full spool whose digest's 250 cannot be recorded: the runner sends that digest once, and does not spin", (t) =>
+    scenario(
+      t,
+      async (home, fs) => {
+        const sink = await new Sink().start();
+        try {
+          const batch = { group: "bans", windowSeconds: 60, waiting: true };
+          // retry_min 1 s: the group's failure waits that long, then the runner goes by what it remembers of the 250
+          await fullSpoolRunner(home, fs!, sink, [{ batch }, { batch }], '[spool]\nretry_min = "1s"\n');
+          assert.equal(sink.messages.length, 1, "one digest, not one a pass");
+          assert.equal(digestParts(openSealed(sink.messages[0]!.raw, world.gpg).inner).messages.length, 2);
+          assert.equal(sink.mailFroms.length, 1);
         } finally {
           await sink.stop();
         }
