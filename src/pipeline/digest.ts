@@ -47,7 +47,7 @@ export async function sendDigest(pass: Pass, members: readonly SpoolEntry[]): Pr
   const releases: Array<() => Promise<void>> = [];
   try {
     await finishSent(spool);
-    const recipients = [...pass.unsaved.stillToGo(members[0]!)].sort().join(",");
+    const recipients = pass.unsaved.stillToGo(members[0]!).sort().join(",");
     const locked: SpoolEntry[] = [];
     for (const member of [...members].sort((a, b) => a.created.localeCompare(b.created))) {
       const lock = await tryDotlock(spool.lockTarget(member.id));
@@ -55,7 +55,13 @@ export async function sendDigest(pass: Pass, members: readonly SpoolEntry[]): Pr
       releases.push(lock.release);
       const fresh = await spool.get(member.id);
       if (!fresh) continue;
-      fresh.recipients = pass.unsaved.stillToGo(fresh);
+      const toGo = pass.unsaved.stillToGo(fresh); // not those whose 250 came and whose record did not
+      if (toGo.length === 0 && fresh.recipients.length > 0) {
+        await spool.remove(fresh.id); // every recipient had it: done
+        pass.unsaved.forget(fresh.id);
+        continue;
+      }
+      fresh.recipients = toGo;
       if (fresh.state === "queued" && fresh.batch?.waiting && [...fresh.recipients].sort().join(",") === recipients) locked.push(fresh);
     }
     if (locked.length > 0) await sendLocked(pass, locked);

@@ -14,7 +14,7 @@ import { kindOf } from "./kind.js";
 import { storePendingCopy } from "./legacy-copy.js";
 import { openEventLog, type EventLog } from "../log/event-log.js";
 import { Relay } from "../relay/relay.js";
-import { tryDotlock, withDotlock, type DotlockTiming } from "../store/dotlock.js";
+import { withDotlock, type DotlockTiming } from "../store/dotlock.js";
 import { prepareDropDir } from "../store/drop.js";
 import { Spool, type SpoolEntry } from "../store/spool.js";
 import { eachConcurrently } from "./concurrency.js";
@@ -150,14 +150,11 @@ async function relayDue(pass: Pass, options: PassOptions, tried: Set<string>): P
     : pass.force && listed.some((e) => e.batch)
       ? await spool.list()
       : listed;
-  const members: SpoolEntry[] = [];
-  for (const e of forDigests) {
-    if (!e.batch || pass.unsaved.waiting(e.id, now.getTime())) continue;
-    const recipients = pass.unsaved.stillToGo(e);
-    if (recipients.length === 0 && e.recipients.length > 0) await removeRelayed(pass, e.id);
-    else members.push({ ...e, recipients });
-  }
-  const groups = digestGroups(members, now, pass.force);
+  const groups = digestGroups(
+    forDigests.filter((e) => !pass.unsaved.waiting(e.id, now.getTime())),
+    now,
+    pass.force,
+  );
   await eachConcurrently(groups, PASS_CONCURRENCY, async (group) => {
     try {
       await sendDigest(pass, group);
@@ -245,19 +242,6 @@ function unsavedFailure(pass: Pass, entry: SpoolEntry, err: unknown): void {
   });
   // neither the disk nor sealpost's own refusal: a fault in the code, which the runner must still see
   if (!(err instanceof SealpostError) && errnoOf(err) === undefined) pass.faults.push(err);
-}
-
-/** An entry all of whose recipients had their 250 in this process, though the spool could not record it: removed now, under its lock. */
-async function removeRelayed(pass: Pass, id: string): Promise<void> {
-  const lock = await tryDotlock(pass.spool.lockTarget(id)).catch(() => ({ busy: true as const }));
-  if (lock.busy) return; // another holds it, or no lock can be made: the next pass
-  try {
-    await removeEntry(pass, id);
-  } catch {
-    // still not removable: the memory keeps it from being sent again
-  } finally {
-    await lock.release();
-  }
 }
 
 /** A 250 taken off the entry at once and durably; failures wait for the policy, once all recipients have been tried. */
